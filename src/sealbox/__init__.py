@@ -1,0 +1,7 @@
+"""Sealbox: keep Kubernetes Secrets secret while they stay native Kubernetes Secrets."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,72 @@
+"""Render command results as YAML (default for objects), JSON or a rich table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["OutputFormat", "emit", "stderr_console", "stdout_console", "table"]
+
+
+class OutputFormat(StrEnum):
+    """The ``-o`` choices shared by every command."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+def stdout_console() -> Console:
+    return Console(file=sys.stdout, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr, soft_wrap=True)
+
+
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Multi-line strings as ``|`` blocks so certificates and scripts stay readable."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockStyleDumper.add_representer(str, _represent_str)
+
+
+def to_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def emit(data: Any, fmt: OutputFormat) -> None:
+    """Write machine-readable output to stdout (table falls back to YAML for nested data)."""
+    text = to_json(data) if fmt is OutputFormat.json else to_yaml(data)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    out = Table(title=title, title_justify="left")
+    for column in columns:
+        out.add_column(column)
+    for row in rows:
+        out.add_row(*(str(cell) for cell in row))
+    return out
+
+
+def as_mapping(data: object) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise TypeError("expected a mapping")
+    return data

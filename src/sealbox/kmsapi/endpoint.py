@@ -1,0 +1,47 @@
+"""KMS plugin endpoints: ``unix:///path`` or ``unix:///@abstract`` → a grpc target.
+
+Mirrors ``k8s.io/kms/pkg/util.ParseEndpoint``: the scheme must be ``unix``; the URL path is the
+socket path; a path starting ``/@`` names a Linux abstract socket (no file, no permissions: it is
+reachable by anything in the same network namespace).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sealbox.errors import InputError
+
+__all__ = ["grpc_target", "socket_path"]
+
+
+def socket_path(endpoint: str) -> str:
+    """The dialled address: ``/var/run/kms.sock`` or ``@name`` for an abstract socket.
+
+    Raises:
+        InputError: not a ``unix`` URL, or it has no absolute path.
+    """
+    parsed = urlsplit(endpoint)
+    if parsed.scheme != "unix":
+        raise InputError(
+            f"KMS endpoint {endpoint!r}: unsupported scheme {parsed.scheme!r}, only unix is "
+            "supported (e.g. unix:///var/run/kms/plugin.sock or unix:///@abstract-name)"
+        )
+    path = parsed.path
+    if path.startswith("/@"):
+        if len(path) == 2:
+            raise InputError(f"KMS endpoint {endpoint!r}: abstract socket name is empty")
+        return path[1:]
+    if not path.startswith("/"):
+        raise InputError(
+            f"KMS endpoint {endpoint!r}: the socket path must be absolute "
+            "(e.g. unix:///var/run/kms/plugin.sock)"
+        )
+    return path
+
+
+def grpc_target(endpoint: str) -> str:
+    """The grpc channel target for an endpoint (``unix:///path`` or ``unix-abstract:name``)."""
+    path = socket_path(endpoint)
+    if path.startswith("@"):
+        return "unix-abstract:" + path[1:]
+    return "unix://" + path
