@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -17,23 +16,18 @@ from sealbox.errors import SealboxError
 __all__ = ["app", "run"]
 
 
-class _UserError(click.ClickException):
-    """A SealboxError on its way out: ``error: <message>`` on stderr, the error's exit code."""
-
-    def __init__(self, error: SealboxError) -> None:
-        super().__init__(str(error))
-        self.exit_code = error.exit_code
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True, file=file)
-
-
 class _Group(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    """Turns a SealboxError into ``error: <message>`` on stderr and its exit code, no traceback.
+
+    Any other exception is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except SealboxError as exc:
-            raise _UserError(exc) from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

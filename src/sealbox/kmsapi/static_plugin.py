@@ -182,7 +182,6 @@ class StaticKEKPlugin:
         self.status_version = status_version
         self.healthz = "ok"
         self.calls: dict[str, int] = {}
-        self.authorities: set[str] = set()
         self._failure = _Failure()
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
@@ -200,10 +199,6 @@ class StaticKEKPlugin:
     def record(self, method: str, context: grpc.ServicerContext) -> None:
         with self._lock:
             self.calls[method] = self.calls.get(method, 0) + 1
-            metadata = dict(context.invocation_metadata())
-            authority = metadata.get(":authority")
-            if isinstance(authority, str):
-                self.authorities.add(authority)
         self._failure.check(context)
 
     def start(self) -> StaticKEKPlugin:

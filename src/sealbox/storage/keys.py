@@ -1,0 +1,167 @@
+"""Etcd keys: which object (group, resource, namespace, name) a kube-apiserver key names.
+
+kube-apiserver builds every key as ``path.Join("/", --etcd-prefix)`` + ``/`` + the resource's
+storage prefix + ``/`` + [namespace ``/``] + name::
+
+    /registry/secrets/default/db          built-in, namespaced  -> secrets
+    /registry/roles/default/admin         built-in, grouped     -> roles.rbac.authorization.k8s.io
+    /registry/namespaces/default          cluster-scoped        -> namespaces
+    /registry/services/specs/default/web  historical prefix     -> services
+    /registry/example.com/widgets/ns/w    <group>/<resource>    -> widgets.example.com
+    /43da1478-.../registry/secrets/ns/n   custom --etcd-prefix  -> secrets
+
+Built-in resources carry no group in the key; :mod:`sealbox.storage.resources_table` supplies it.
+A first segment containing a dot is a group (custom resources, CRDs, APIServices). An undotted
+resource missing from the table is taken to be in the core group. After the resource, two
+segments mean ``<namespace>/<name>`` and one means a cluster-scoped ``<name>``. The key string
+is also the AAD of the AEAD providers, so it must round-trip exactly:
+``object_key(parse_key(k)) == k``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from sealbox.errors import InputError
+from sealbox.storage.resources_table import (
+    BUILTIN_GROUPS,
+    GROUP_OF_SPECIAL_PREFIX,
+    STORAGE_PREFIX_OF,
+)
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "ObjectKey",
+    "normalize_prefix",
+    "object_key",
+    "parse_key",
+    "storage_prefix",
+]
+
+DEFAULT_PREFIX = "/registry"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectKey:
+    """One parsed etcd key. ``prefix`` is normalized (``/registry``); ``group`` is "" for core."""
+
+    key: str
+    prefix: str
+    group: str
+    resource: str
+    namespace: str | None
+    name: str
+
+    @property
+    def group_resource(self) -> str:
+        """The resource as EncryptionConfiguration names it: ``secrets``, ``deployments.apps``."""
+        return f"{self.resource}.{self.group}" if self.group else self.resource
+
+
+def normalize_prefix(prefix: str) -> str:
+    """``path.Join("/", prefix)`` as Go computes it: ``registry/`` -> ``/registry``, "" -> ``/``."""
+    return "/" + posixpath.normpath("/" + prefix).lstrip("/")
+
+
+def _key_head(prefix: str) -> str:
+    """The literal text every key starts with (the apiserver appends ``/`` unless already there)."""
+    return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def _expected_form(prefix: str) -> str:
+    return f"{_key_head(prefix)}<resource>/[<namespace>/]<name>"
+
+
+def _bad_key(key: str, prefix: str, why: str) -> InputError:
+    return InputError(f"etcd key {key!r} {why}; expected {_expected_form(prefix)}")
+
+
+def _key_text(key: str | bytes) -> str:
+    if isinstance(key, str):
+        return key
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        shown = key.decode("utf-8", errors="backslashreplace")
+        raise InputError(f"etcd key {shown!r} is not UTF-8 text") from None
+
+
+def _split_resource(segments: list[str]) -> tuple[str, str, list[str]] | None:
+    """(group, resource, remaining segments), or None when a group has no resource after it."""
+    first = segments[0]
+    pair = "/".join(segments[:2])
+    if len(segments) > 1 and pair in GROUP_OF_SPECIAL_PREFIX:
+        group, resource = GROUP_OF_SPECIAL_PREFIX[pair]
+        return group, resource, segments[2:]
+    if first in GROUP_OF_SPECIAL_PREFIX:
+        group, resource = GROUP_OF_SPECIAL_PREFIX[first]
+        return group, resource, segments[1:]
+    if "." in first:
+        if len(segments) < 2:
+            return None
+        return first, segments[1], segments[2:]
+    return BUILTIN_GROUPS.get(first, ""), first, segments[1:]
+
+
+def parse_key(key: str | bytes, *, prefix: str = DEFAULT_PREFIX) -> ObjectKey:
+    """Parse a full etcd key written under ``prefix``; :class:`InputError` if it is not one."""
+    text = _key_text(key)
+    base = normalize_prefix(prefix)
+    head = _key_head(base)
+    if not text.startswith(head):
+        raise _bad_key(text, base, f"is outside the etcd prefix {base!r}")
+    segments = text[len(head) :].split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise _bad_key(text, base, "has an empty, '.' or '..' path segment")
+    split = _split_resource(segments)
+    if split is None:
+        raise _bad_key(text, base, "names a group but no resource")
+    group, resource, rest = split
+    if len(rest) == 1:
+        namespace, name = None, rest[0]
+    elif len(rest) == 2:
+        namespace, name = rest[0], rest[1]
+    else:
+        raise _bad_key(text, base, f"has {len(rest)} segments after the resource, not 1 or 2")
+    return ObjectKey(
+        key=text, prefix=base, group=group, resource=resource, namespace=namespace, name=name
+    )
+
+
+def storage_prefix(group: str, resource: str) -> str:
+    """Where a resource is stored under the prefix: ``secrets``, ``services/specs``, ``x.io/ws``."""
+    special = STORAGE_PREFIX_OF.get((group, resource))
+    if special is not None:
+        return special
+    if not group or BUILTIN_GROUPS.get(resource) == group:
+        return resource
+    return f"{group}/{resource}"
+
+
+def _check_segment(what: str, value: str) -> None:
+    if value in ("", ".", "..") or "/" in value:
+        raise InputError(
+            f"{what} {value!r} cannot be an etcd key segment (empty, '.', '..' or '/')"
+        )
+
+
+def object_key(
+    group_resource: str, namespace: str | None, name: str, *, prefix: str = DEFAULT_PREFIX
+) -> str:
+    """The etcd key of an object: the inverse of :func:`parse_key`.
+
+    ``group_resource`` is written as in an EncryptionConfiguration (``secrets``,
+    ``deployments.apps``, ``widgets.example.com``); ``namespace`` is None when cluster-scoped.
+    """
+    resource, _, group = group_resource.partition(".")
+    _check_segment("resource", resource)
+    if group and ("/" in group or ".." in group or group.startswith(".") or group.endswith(".")):
+        raise InputError(f"API group {group!r} of {group_resource!r} is not a valid group name")
+    parts = [storage_prefix(group, resource)]
+    if namespace is not None:
+        _check_segment("namespace", namespace)
+        parts.append(namespace)
+    _check_segment("name", name)
+    parts.append(name)
+    return _key_head(normalize_prefix(prefix)) + "/".join(parts)

@@ -1,0 +1,147 @@
+"""``sealbox etcd decode|encode`` in process, against live plugins and the recorded values."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sealbox.cli.main import app
+from tests.kms_fixtures import RECORDED, RecordedSetup
+from tests.vectors import load_etcd_values, recorded_path
+
+PREFIX, VALUES = load_etcd_values(RECORDED)
+runner = CliRunner()
+
+
+@pytest.fixture
+def config_file(recorded: RecordedSetup, tmp_path: Path) -> Path:
+    path = tmp_path / "encryption-config.yaml"
+    path.write_text(recorded.config_text)
+    return path
+
+
+def _decode(config: Path, key: str, value_file: Path, *extra: str) -> tuple[int, str, str]:
+    result = runner.invoke(
+        app, ["etcd", "decode", "-c", str(config), "-k", key, str(value_file), *extra]
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("key", "provider", "key_name"),
+    [
+        ("/registry/secrets/team-a/db-kmsv2", "kms-v2", "kms2-pub"),
+        ("/registry/secrets/default/db-kmsv1", "kms-v1", "kms1-pub"),
+        ("/registry/secrets/default/db-aescbc16", "aescbc", "cbc16-pub"),
+        ("/registry/configmaps/default/cfg-identity", "identity", ""),
+        ("/registry/example.com/widgets/default/w-secretbox", "secretbox", "sb-pub"),
+    ],
+)
+def test_decode_json_schema(
+    config_file: Path, tmp_path: Path, key: str, provider: str, key_name: str
+) -> None:
+    value_file = tmp_path / "value.bin"
+    value_file.write_bytes(VALUES[key])
+    code, out, err = _decode(config_file, key, value_file, "-o", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert set(document) == {"provider", "keyName", "stale", "object"}
+    assert (document["provider"], document["keyName"]) == (provider, key_name)
+    assert document["stale"] is (provider != "identity")
+    assert document["object"]["metadata"]["name"] == key.rsplit("/", 1)[1]
+
+
+@pytest.mark.integration
+def test_decode_yaml_default_and_secret_data_as_in_the_api(
+    config_file: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    key = "/registry/secrets/team-a/db-aesgcm"
+    value_file = tmp_path / "value.bin"
+    value_file.write_bytes(VALUES[key])
+    code, out, err = _decode(config_file, key, value_file)
+    assert code == 0, err
+    document = yaml.safe_load(out)
+    assert base64.b64decode(document["object"]["data"]["password"]) == b"pw-aesgcm-pub"
+
+
+@pytest.mark.integration
+def test_decode_accepts_etcdctl_trailing_newline_and_stdin(config_file: Path) -> None:
+    key = "/registry/secrets/team-a/db-kmsv2"
+    result = runner.invoke(
+        app,
+        ["etcd", "decode", "-c", str(config_file), "-k", key, "-", "-o", "json"],
+        input=VALUES[key] + b"\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["provider"] == "kms-v2"
+
+
+@pytest.mark.integration
+def test_decode_with_wrong_etcd_key_is_a_clean_error(config_file: Path, tmp_path: Path) -> None:
+    value_file = tmp_path / "value.bin"
+    value_file.write_bytes(VALUES["/registry/secrets/team-a/db-aesgcm"])
+    code, out, err = _decode(config_file, "/registry/secrets/team-b/db-aesgcm", value_file)
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: /registry/secrets/team-b/db-aesgcm: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.integration
+def test_encode_then_decode_round_trip(config_file: Path, tmp_path: Path) -> None:
+    key = "/registry/secrets/default/new"
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(VALUES["/registry/secrets/default/db-identity"])
+    out = tmp_path / "value.bin"
+    result = runner.invoke(
+        app, ["etcd", "encode", "-c", str(config_file), "-k", key, str(plain), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    # The recorded config lists identity first: the apiserver would store plaintext.
+    assert out.read_bytes() == plain.read_bytes()
+    code, stdout, err = _decode(config_file, key, out, "-o", "json")
+    assert code == 0, err
+    assert json.loads(stdout)["provider"] == "identity"
+
+
+@pytest.mark.integration
+def test_encode_with_kms_v2_first_writes_to_stdout(recorded: RecordedSetup, tmp_path: Path) -> None:
+    config = tmp_path / "kms-first.yaml"
+    config.write_text(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+        "- resources: [secrets]\n  providers:\n"
+        f"  - kms: {{apiVersion: v2, name: kms2-pub, endpoint: '{recorded.v2.endpoint}'}}\n"
+        "  - identity: {}\n"
+    )
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(VALUES["/registry/secrets/default/db-identity"])
+    key = "/registry/secrets/default/db-identity"
+    result = runner.invoke(app, ["etcd", "encode", "-c", str(config), "-k", key, str(plain)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes.startswith(b"k8s:enc:kms:v2:kms2-pub:")
+
+
+def test_missing_value_file_is_named(tmp_path: Path) -> None:
+    config = recorded_path(RECORDED, "encryption-config.yaml")
+    code, _, err = _decode(config, "/registry/secrets/a/b", tmp_path / "absent.bin")
+    assert code == 2
+    assert "absent.bin: no such file" in err
+
+
+def test_key_outside_the_prefix_is_named(tmp_path: Path) -> None:
+    config = recorded_path(RECORDED, "encryption-config.yaml")
+    value_file = tmp_path / "value.bin"
+    value_file.write_bytes(b"x")
+    code, _, err = _decode(config, "/elsewhere/secrets/a/b", value_file)
+    assert code == 2
+    assert "/elsewhere/secrets/a/b" in err

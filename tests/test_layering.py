@@ -1,0 +1,34 @@
+"""The pure core never imports the edges (grpc, typer, rich): checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CORE_MODULES = [
+    "sealbox.encryption.chain",
+    "sealbox.encryption.static",
+    "sealbox.encryption.kms",
+    "sealbox.encryption.transformers",
+    "sealbox.encryption.config",
+    "sealbox.encryption.resources",
+    "sealbox.storage.codec",
+    "sealbox.storage.keys",
+    "sealbox.ops.decode",
+]
+EDGE_MODULES = ["grpc", "typer", "rich", "click"]
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_module_imports_no_edge_library(module: str) -> None:
+    probe = (
+        f"import sys, {module}\n"
+        f"loaded = [m for m in {EDGE_MODULES!r} if m in sys.modules]\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", f"{module} pulled in {result.stdout.strip()}"
