@@ -1,9 +1,11 @@
 """From an EncryptionConfiguration to what the apiserver would do for any etcd key.
 
 ``StorageTransformers(config, connector).read(key, value)`` and ``.write(key, data)`` are the
-recipes the offline tools use. The group-resource is taken from the etcd key, its entry found as
-the apiserver finds it (exact, ``*.<group>``, ``*.*``; otherwise identity), and each provider is
-built once, so a KMS plugin is dialled once and its DEK cache serves every resource it covers.
+recipes the offline tools use. The group-resource is taken from the etcd key and its chain found
+as the apiserver finds it: the rule that matches first (exact, ``*.<group>``, ``*.*``), with the
+providers of every entry listing that rule appended in file order; with no rule, identity. Each
+provider is built once, so a KMS plugin is dialled once and its DEK cache serves every resource
+it covers.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from sealbox.encryption.model import (
     EncryptionConfiguration,
     KMSConfiguration,
     ProviderConfiguration,
-    ResourceConfiguration,
 )
 from sealbox.encryption.provider import Provider, ReadResult
 from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgcm, secretbox
@@ -49,13 +50,14 @@ class StorageTransformers:
 
     def chain_for(self, group_resource: str) -> ProviderChain:
         """The chain the apiserver uses for ``group_resource`` (identity when none matches)."""
-        entry = resources.find_entry(self.config, group_resource)
-        if entry is None:
-            return _DEFAULT_CHAIN
-        chain = self._chains.get(entry.path)
+        chain = self._chains.get(group_resource)
         if chain is None:
-            chain = ProviderChain([self._provider(p) for p in entry.providers])
-            self._chains[entry.path] = chain
+            configured = resources.provider_chain(self.config, group_resource)
+            if configured:
+                chain = ProviderChain([self._provider(p) for p in configured])
+            else:
+                chain = _DEFAULT_CHAIN
+            self._chains[group_resource] = chain
         return chain
 
     def chain_for_key(self, etcd_key: str) -> ProviderChain:
@@ -68,10 +70,6 @@ class StorageTransformers:
     def write(self, etcd_key: str, data: bytes) -> bytes:
         """Encrypt ``data`` with the first provider of the key's entry."""
         return self.chain_for_key(etcd_key).write(etcd_key, data)
-
-    def entry_for_key(self, etcd_key: str) -> ResourceConfiguration | None:
-        group_resource = keys.parse_key(etcd_key, prefix=self.etcd_prefix).group_resource
-        return resources.find_entry(self.config, group_resource)
 
     def _provider(self, config: ProviderConfiguration) -> Provider:
         provider = self._providers.get(config.path)

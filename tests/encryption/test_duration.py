@@ -1,0 +1,55 @@
+"""Go duration strings (``3s``, ``1m30s``, ``500ms``) as the apiserver's ``timeout`` parses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from sealbox.encryption.duration import parse_go_duration
+
+
+class TestGoDuration:
+    @pytest.mark.parametrize(
+        ("text", "nanos"),
+        [
+            ("3s", 3_000_000_000),
+            ("500ms", 500_000_000),
+            ("1m30s", 90_000_000_000),
+            ("1h", 3_600_000_000_000),
+            ("2.5s", 2_500_000_000),
+            ("0s", 0),
+            ("0", 0),
+            ("-1s", -1_000_000_000),
+            ("+5s", 5_000_000_000),
+            (".5s", 500_000_000),
+            ("1.s", 1_000_000_000),
+            ("1.5h", 5_400_000_000_000),
+            ("300us", 300_000),
+            ("300\u00b5s", 300_000),
+            ("300\u03bcs", 300_000),
+            ("1h2m3s4ms5us6ns", 3_723_004_005_006),
+            ("9223372036854775807ns", 2**63 - 1),
+            ("-9223372036854775808ns", -(2**63)),
+            ("0.000000001s", 1),
+        ],
+    )
+    def test_valid(self, text: str, nanos: int) -> None:
+        assert parse_go_duration(text) == nanos
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("", 'time: invalid duration ""'),
+            ("3", 'time: missing unit in duration "3"'),
+            ("s", 'time: invalid duration "s"'),
+            (".s", 'time: invalid duration ".s"'),
+            ("1x", 'time: unknown unit "x" in duration "1x"'),
+            ("1.2.3s", 'time: missing unit in duration "1.2.3s"'),
+            ("1S", 'time: unknown unit "S"'),
+            ("9223372036854775808ns", "time: invalid duration"),
+            ("2562048h", "time: invalid duration"),
+            ("3 s", 'time: unknown unit " s"'),
+        ],
+    )
+    def test_invalid(self, text: str, message: str) -> None:
+        with pytest.raises(ValueError, match="^" + message.replace(".", r"\.")):
+            parse_go_duration(text)
