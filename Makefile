@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the test suite starts for real (none needed yet beyond Python).
 APT_PACKAGES ?=
+CODE_DIRS := $(wildcard src tests bench)
 PROTO_SRC := $(wildcard proto/sealbox/_proto/*.proto)
 PROTO_SERVICES := $(wildcard proto/sealbox/_proto/*_api.proto)
 
@@ -16,11 +17,11 @@ run: $(VENV)/.installed
 test: apt $(VENV)/.installed lint typecheck unit
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(CODE_DIRS)
+	$(BIN)/ruff format --check $(CODE_DIRS)
 
 typecheck: $(VENV)/.installed
-	$(BIN)/mypy src tests bench
+	$(BIN)/mypy $(CODE_DIRS)
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest
