@@ -145,3 +145,21 @@ def test_key_outside_the_prefix_is_named(tmp_path: Path) -> None:
     code, _, err = _decode(config, "/elsewhere/secrets/a/b", value_file)
     assert code == 2
     assert "/elsewhere/secrets/a/b" in err
+
+
+@pytest.mark.integration
+def test_failures_print_no_secret_or_key(config_file: Path, tmp_path: Path) -> None:
+    import re
+
+    secrets = re.findall(r"secret: (\S+)", config_file.read_text())
+    assert len(secrets) == 4
+    outputs = []
+    for key in ("/registry/secrets/team-a/db-aesgcm", "/registry/secrets/default/db-secretbox"):
+        value_file = tmp_path / "value.bin"
+        value_file.write_bytes(VALUES[key][:-2] + b"\x00\x00")
+        code, out, err = _decode(config_file, key, value_file)
+        assert code == 1
+        outputs.append(out + err)
+    joined = "\n".join(outputs)
+    for needle in [*secrets, "pw-aesgcm-pub", "pw-secretbox-pub", "YWRtaW4="]:
+        assert needle not in joined
