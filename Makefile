@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite starts for real (none needed yet beyond Python).
-APT_PACKAGES ?=
+# Debian packages the test suite starts for real: SoftHSM2 for the PKCS#11 backend.
+APT_PACKAGES ?= softhsm2
 CODE_DIRS := $(wildcard src tests bench)
 PROTO_SRC := $(wildcard proto/sealbox/_proto/*.proto)
 PROTO_SERVICES := $(wildcard proto/sealbox/_proto/*_api.proto)

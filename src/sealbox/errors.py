@@ -8,6 +8,7 @@
     ├── DecryptError                 stored bytes do not decrypt or do not parse
     ├── EncryptError                 a value cannot be written with the chosen provider
     ├── KMSPluginError               a KMS plugin answered outside the KMS API contract
+    ├── BackendRejected              a key backend refused: bad ciphertext, unknown key, no access
     └── BackendUnavailable           a KMS plugin or key backend cannot be reached (exit 3)
 
 Messages name the file, field path or etcd key involved and what would be valid. They never carry
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BackendRejected",
     "BackendUnavailable",
     "ConfigError",
     "ConfigIssue",
@@ -80,6 +82,14 @@ class EncryptError(SealboxError):
 
 class KMSPluginError(SealboxError):
     """A KMS plugin answered, but with a wrong version, key_id or response shape."""
+
+
+class BackendRejected(SealboxError):
+    """A key backend answered and refused (wrong key, tampered ciphertext, access denied).
+
+    Caused by the request or by the user's own setup, so retrying does not help and it must not
+    make a plugin look unhealthy to a liveness probe.
+    """
 
 
 class BackendUnavailable(SealboxError):

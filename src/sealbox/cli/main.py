@@ -11,6 +11,7 @@ from sealbox import __version__
 from sealbox.cli import config as config_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
+from sealbox.cli import kms as kms_cli
 from sealbox.errors import SealboxError
 
 __all__ = ["app", "run"]
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cli.app, name="config")
 app.add_typer(etcd_cli.app, name="etcd")
+app.add_typer(kms_cli.app, name="kms")
 app.command(name="demo")(demo_cli.demo)
 
 

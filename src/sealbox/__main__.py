@@ -1,0 +1,7 @@
+"""``python -m sealbox`` runs the command line."""
+
+from __future__ import annotations
+
+from sealbox.cli.main import run
+
+run()

@@ -1,0 +1,114 @@
+"""``sealbox kms``: run the KMS v2 plugin and manage its local keyring."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from sealbox.errors import InputError
+from sealbox.kms.backends import local
+from sealbox.kms.config import (
+    DEFAULT_PROBE_INTERVAL_SECONDS,
+    PluginConfig,
+    load_plugin_config,
+)
+from sealbox.kms.logs import configure_logging
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Run the KMS v2 plugin kube-apiserver calls to encrypt Secrets at rest.",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def keygen(
+    out: Path = typer.Option(..., "--out", help="Keyring file to create (mode 0600)."),
+) -> None:
+    """Create a local keyring with one fresh 256-bit KEK.
+
+    Refuses to overwrite an existing file. Prints the new key_id (a one-way hash, not the key).
+    Example: sealbox kms keygen --out /etc/sealbox/kek.key
+    """
+    typer.echo(local.create_keyring(out))
+
+
+@app.command("rotate-key")
+def rotate_key(
+    key_file: Path = typer.Option(..., "--key-file", help="The local keyring to add a KEK to."),
+) -> None:
+    """Add a new KEK to a local keyring; it encrypts from now on, older ones still decrypt.
+
+    A running plugin picks the new key up at its next health probe and reports a new key_id,
+    so kube-apiserver re-seeds. Run 'sealbox etcd rewrap' later to re-encrypt old data.
+    """
+    typer.echo(local.add_key(key_file))
+
+
+@app.command()
+def serve(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="A plugin.yaml (KMSPluginConfiguration); see docs."
+    ),
+    socket: str | None = typer.Option(
+        None, "--socket", help="Unix socket to listen on (or @name for an abstract socket)."
+    ),
+    backend: str = typer.Option("local", "--backend", help="Backend without --config: local."),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="Local keyring (from 'sealbox kms keygen') for --backend local."
+    ),
+    metrics_address: str | None = typer.Option(
+        None, "--metrics-address", help="Serve /metrics /healthz /livez /readyz on host:port."
+    ),
+    probe_interval: float = typer.Option(
+        DEFAULT_PROBE_INTERVAL_SECONDS,
+        "--probe-interval",
+        help="Seconds between backend health probes.",
+    ),
+    v1beta1: bool = typer.Option(False, "--v1beta1", help="Also serve the deprecated KMS v1."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Serve the KMS v2 API on a unix socket until SIGTERM.
+
+    Quick start:  sealbox kms keygen --out kek.key
+                  sealbox kms serve --socket /var/run/sealbox/kms.sock --key-file kek.key
+
+    Point kube-apiserver at it with a kms provider: apiVersion v2, endpoint
+    unix:///var/run/sealbox/kms.sock. For PKCS#11, Vault/OpenBao or AWS KMS, and for several
+    backends at once, use --config plugin.yaml.
+    """
+    configure_logging(log_level)
+    plugin = (
+        _from_flags(socket, backend, key_file, metrics_address, probe_interval, v1beta1)
+        if config is None
+        else load_plugin_config(config)
+    )
+    from sealbox.kms.server import serve as run_server
+
+    asyncio.run(run_server(plugin))
+
+
+def _from_flags(
+    socket: str | None,
+    backend: str,
+    key_file: Path | None,
+    metrics_address: str | None,
+    probe_interval: float,
+    v1beta1: bool,
+) -> PluginConfig:
+    if socket is None:
+        raise InputError("--socket is required without --config")
+    if backend != "local":
+        raise InputError(f"--backend {backend}: use --config plugin.yaml for this backend")
+    if key_file is None:
+        raise InputError("--key-file is required with --backend local (create one: kms keygen)")
+    return PluginConfig(
+        socket=socket,
+        primary=local.Config(type="local", key_file=key_file.resolve()),
+        metrics_address=metrics_address,
+        probe_interval_seconds=probe_interval,
+        serve_v1beta1=v1beta1,
+    )

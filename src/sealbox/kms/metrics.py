@@ -1,0 +1,103 @@
+"""Every ``sealbox_kms_*`` Prometheus series the plugin exports, and one way to record a call.
+
+Labels carry operation, backend kind and result class only: never a key, a plaintext, or a raw
+key_id (the current key_id is exported as a SHA-256 hash, like the apiserver's own metrics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from sealbox.encryption.encrypted_object import key_id_hash
+from sealbox.errors import BackendRejected, BackendUnavailable
+
+__all__ = ["Metrics", "result_of"]
+
+_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3)
+
+
+def result_of(exc: BaseException | None) -> str:
+    """The ``result`` label: ok, rejected (caller/user caused), unavailable, invalid or error."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, BackendRejected):
+        return "rejected"
+    if isinstance(exc, BackendUnavailable):
+        return "unavailable"
+    if isinstance(exc, ValueError):
+        return "invalid"
+    return "error"
+
+
+class Metrics:
+    """One registry per plugin instance, so tests can run several side by side."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sealbox_kms_requests_total",
+            "KMS API calls served, by operation, backend kind and result.",
+            ["operation", "backend", "result"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "sealbox_kms_request_duration_seconds",
+            "Time to serve a KMS API call, by operation, backend kind and result.",
+            ["operation", "backend", "result"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.healthy = Gauge(
+            "sealbox_kms_backend_healthy",
+            "1 when the last health probe of the backend succeeded.",
+            ["backend", "role"],
+            registry=self.registry,
+        )
+        self.probe_timestamp = Gauge(
+            "sealbox_kms_health_probe_timestamp_seconds",
+            "Unix time of the last completed health probe.",
+            ["backend", "role"],
+            registry=self.registry,
+        )
+        self.key_id_info = Gauge(
+            "sealbox_kms_key_id_info",
+            "The current key_id of the primary backend, as sha256:<hex> (value is always 1).",
+            ["backend", "key_id_hash"],
+            registry=self.registry,
+        )
+        self._key_id_labels: tuple[str, str] | None = None
+
+    @contextmanager
+    def observe(self, operation: str, backend: str) -> Iterator[None]:
+        """Count and time one call; the result label comes from the exception, if any."""
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            result = result_of(error)
+            self.requests.labels(operation, backend, result).inc()
+            self.latency.labels(operation, backend, result).observe(time.perf_counter() - started)
+
+    def set_health(self, backend: str, role: str, healthy: bool) -> None:
+        self.healthy.labels(backend, role).set(1 if healthy else 0)
+        self.probe_timestamp.labels(backend, role).set(time.time())
+
+    def set_key_id(self, backend: str, key_id: str) -> None:
+        labels = (backend, key_id_hash(key_id))
+        if labels == self._key_id_labels:
+            return
+        if self._key_id_labels is not None:
+            self.key_id_info.remove(*self._key_id_labels)
+        self.key_id_info.labels(*labels).set(1)
+        self._key_id_labels = labels
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,167 @@
+"""The plugin process: unix socket lifecycle, gRPC server, probes, and graceful shutdown.
+
+* The socket is created under umask 077 (so it is never world-accessible, not even briefly),
+  then set to the configured mode (0600, or 0660 with a group).
+* A leftover socket file is replaced only after checking nobody answers on it; a live server
+  there, or a path that is not a socket, makes startup fail with a clear error.
+* SIGTERM / SIGINT stop accepting calls, let in-flight calls finish (``grace`` seconds), remove
+  the socket and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import logging
+import os
+import signal
+import socket
+import stat
+from pathlib import Path
+
+import grpc
+
+from sealbox.errors import InputError
+from sealbox.kms.backends.registry import build_backend
+from sealbox.kms.config import PluginConfig
+from sealbox.kms.grpc_api import add_servicers
+from sealbox.kms.http import HealthHTTPServer
+from sealbox.kms.service import PluginService
+
+__all__ = ["PluginServer", "prepare_socket", "serve"]
+
+log = logging.getLogger("sealbox.kms.server")
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def _answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+        return True
+
+
+def prepare_socket(path: str) -> None:
+    """Make ``path`` free to bind: remove a stale socket, refuse anything else.
+
+    Raises:
+        InputError: a live server answers there, it is not a socket, or its directory is missing.
+    """
+    if path.startswith("@"):
+        if _answers("\0" + path[1:]):
+            raise InputError(f"another server is already listening on abstract socket {path}")
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InputError(f"{path}: directory {target.parent} does not exist")
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise InputError(f"{path}: exists and is not a socket; refusing to replace it")
+    if _answers(path):
+        raise InputError(f"{path}: another server is already listening on this socket")
+    log.info("removing stale socket", extra={"socket": path})
+    target.unlink()
+
+
+class PluginServer:
+    """A running plugin: call :meth:`start`, then :meth:`stop` (or use :func:`serve`)."""
+
+    def __init__(self, config: PluginConfig) -> None:
+        self.config = config
+        primary = build_backend(config.primary, base_dir=config.base_dir)
+        decrypt_only = [build_backend(c, base_dir=config.base_dir) for c in config.decrypt_only]
+        self.service = PluginService(
+            primary,
+            decrypt_only,
+            probe_interval=config.probe_interval_seconds,
+            status_on_failure=config.status_on_failure,
+        )
+        self._grpc: grpc.aio.Server | None = None
+        self._http: HealthHTTPServer | None = None
+
+    @property
+    def http_port(self) -> int | None:
+        return self._http.port if self._http is not None else None
+
+    async def start(self) -> None:
+        config = self.config
+        prepare_socket(config.socket)
+        await self.service.start()
+        server = grpc.aio.server()
+        add_servicers(server, self.service, v1beta1=config.serve_v1beta1)
+        target = (
+            "unix-abstract:" + config.socket[1:]
+            if config.socket.startswith("@")
+            else "unix://" + config.socket
+        )
+        old_umask = os.umask(0o077)
+        try:
+            server.add_insecure_port(target)
+            await server.start()
+        finally:
+            os.umask(old_umask)
+        if not config.socket.startswith("@"):
+            self._restrict_socket()
+        self._grpc = server
+        if (host_port := config.metrics_host_port) is not None:
+            self._http = HealthHTTPServer(
+                *host_port, health=self.service.health, metrics=self.service.metrics
+            )
+            await self._http.start()
+        snapshot = self.service.health.snapshot
+        log.info(
+            "serving",
+            extra={
+                "socket": config.socket,
+                "backend": self.service.primary.label,
+                "healthy": snapshot.healthy,
+                "metrics_port": self.http_port or "",
+            },
+        )
+
+    def _restrict_socket(self) -> None:
+        path = self.config.socket
+        if self.config.socket_group is not None:
+            try:
+                gid = grp.getgrnam(self.config.socket_group).gr_gid
+            except KeyError:
+                raise InputError(
+                    f"socketGroup {self.config.socket_group!r}: no such group"
+                ) from None
+            os.chown(path, -1, gid)
+        os.chmod(path, self.config.socket_mode)
+
+    async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+            self._grpc = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
+        await self.service.close()
+        if not self.config.socket.startswith("@"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.config.socket)
+        log.info("stopped", extra={"socket": self.config.socket})
+
+
+async def serve(config: PluginConfig) -> None:
+    """Run until SIGTERM or SIGINT, then drain and clean up."""
+    server = PluginServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+        log.info("shutting down: draining in-flight calls")
+    finally:
+        await server.stop()
