@@ -263,3 +263,33 @@ def test_keygen_refuses_to_overwrite_and_writes_0600(workdir: Path) -> None:
     assert first.stdout.strip() == local.key_id_for(secret)
     for needle in (base64.b64encode(secret).decode(), secret.hex()):
         assert needle not in first.stdout + again.stderr
+
+
+def test_decrypt_only_backend_serves_old_data_during_a_migration(workdir: Path) -> None:
+    """Move from KMS A to KMS B: B encrypts, A still decrypts what it wrapped, no downtime."""
+    local.create_keyring(workdir / "old.key")
+    local.create_keyring(workdir / "new.key")
+    address, port = metrics_address()
+    config = write_plugin_config(
+        workdir,
+        str(workdir / "kms.sock"),
+        {"type": "local", "keyFile": "old.key"},
+        metricsAddress=address,
+    )
+    with run_plugin(config, metrics_port=port) as before:
+        old_key_id = before.status().key_id
+        old = before.encrypt(b"\x09" * 32)
+    address, port = metrics_address()
+    config = write_plugin_config(
+        workdir,
+        str(workdir / "kms.sock"),
+        {"type": "local", "keyFile": "new.key"},
+        decrypt_only=[{"type": "local", "keyFile": "old.key"}],
+        metricsAddress=address,
+    )
+    with run_plugin(config, metrics_port=port) as after:
+        assert after.status().key_id not in ("", old_key_id)
+        assert after.decrypt(old).plaintext == b"\x09" * 32
+        fresh = after.encrypt(b"\x0a" * 32)
+        assert fresh.key_id != old_key_id
+        assert after.decrypt(fresh).plaintext == b"\x0a" * 32

@@ -70,6 +70,8 @@ class Metrics:
             registry=self.registry,
         )
         self._key_id_labels: tuple[str, str] | None = None
+        # Label lookups cost more than the local backend's AES-GCM: keep the children.
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     @contextmanager
     def observe(self, operation: str, backend: str) -> Iterator[None]:
@@ -82,9 +84,13 @@ class Metrics:
             error = exc
             raise
         finally:
-            result = result_of(error)
-            self.requests.labels(operation, backend, result).inc()
-            self.latency.labels(operation, backend, result).observe(time.perf_counter() - started)
+            labels = (operation, backend, result_of(error))
+            children = self._children.get(labels)
+            if children is None:
+                children = (self.requests.labels(*labels), self.latency.labels(*labels))
+                self._children[labels] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
     def set_health(self, backend: str, role: str, healthy: bool) -> None:
         self.healthy.labels(backend, role).set(1 if healthy else 0)
