@@ -38,14 +38,42 @@ def keygen(
 
 @app.command("rotate-key")
 def rotate_key(
-    key_file: Path = typer.Option(..., "--key-file", help="The local keyring to add a KEK to."),
+    key_file: Path | None = typer.Option(
+        None, "--key-file", help="The local keyring to add a KEK to."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="A plugin.yaml: rotate its primary backend (local, pkcs11)."
+    ),
 ) -> None:
-    """Add a new KEK to a local keyring; it encrypts from now on, older ones still decrypt.
+    """Create a new KEK; it encrypts from now on, older ones still decrypt. Prints the key_id.
 
-    A running plugin picks the new key up at its next health probe and reports a new key_id,
-    so kube-apiserver re-seeds. Run 'sealbox etcd rewrap' later to re-encrypt old data.
+    A running plugin picks the new key up at its next health probe (pkcs11: within
+    rescanInterval) and reports a new key_id, so kube-apiserver re-seeds. Re-encrypt old data
+    afterwards with 'sealbox etcd rewrap'. Vault and AWS KMS keys rotate in those services
+    (transit rotate; a new key behind the alias).
     """
-    typer.echo(local.add_key(key_file))
+    if (key_file is None) == (config is None):
+        raise InputError("give exactly one of --key-file (local keyring) or --config plugin.yaml")
+    if key_file is not None:
+        typer.echo(local.add_key(key_file))
+        return
+    assert config is not None
+    plugin = load_plugin_config(config)
+    primary = plugin.primary
+    if isinstance(primary, local.Config):
+        path = primary.key_file
+        typer.echo(local.add_key(path if path.is_absolute() else plugin.base_dir / path))
+    elif primary.type == "pkcs11":  # type: ignore[attr-defined]
+        from sealbox.kms.backends import pkcs11
+
+        assert isinstance(primary, pkcs11.Config)
+        typer.echo(pkcs11.rotate_key(primary, base_dir=plugin.base_dir))
+    else:
+        kind = primary.type  # type: ignore[attr-defined]
+        raise InputError(
+            f"backends.primary is {kind}: rotate the key in {kind} itself; the plugin follows "
+            "its key_id at the next probe"
+        )
 
 
 @app.command()

@@ -1,0 +1,572 @@
+"""``awskms``: the KEK is an AWS KMS symmetric key; seeds are wrapped with KMS Encrypt/Decrypt.
+
+::
+
+    primary:
+      type: awskms
+      keyId: alias/kubernetes-secrets   # key id, key ARN, alias/NAME or alias ARN
+      region: eu-west-1
+      endpointUrl: https://kms.eu-west-1.amazonaws.com   # optional: VPC endpoint, FIPS, moto
+      encryptionContext: {sealbox.io/purpose: kubernetes-kms}   # the default
+      timeoutSeconds: 2      # connect and read timeout of one attempt
+      maxAttempts: 2         # botocore "standard" retries, first attempt included
+      profile: sealbox       # optional shared-config profile (role_arn, credential_process…)
+
+Credentials never come from plugin.yaml: boto3's standard chain finds them (environment, web
+identity / IRSA, the shared config ``profile``, container or instance metadata). Role
+assumption is a profile with ``role_arn``; botocore refreshes such credentials itself. If no
+credentials can be found yet (a metadata proxy that is not up, the pod-identity token file not
+written, aws-encryption-provider#39), calls fail with :class:`BackendUnavailable` and the client
+is rebuilt (at most once a second) so the plugin recovers without a restart.
+
+**key_id tracks the real key.** The configured ``keyId`` (often an alias) is resolved with
+DescribeKey to the key's ARN; the result is cached and refreshed on every
+:meth:`AwsKmsBackend.current_key_id` (the plugin's periodic health probe; never per request, and
+DescribeKey is a management call outside the cryptographic request quota)::
+
+    key_id      awskms:<key ARN>                           moto, keys without key material ids
+    key_id      awskms:<key ARN>#<CurrentKeyMaterialId>    AWS symmetric keys (AWS_KMS, EXTERNAL)
+
+So moving the alias to another key changes key_id (the apiserver re-seeds), and so does AWS
+automatic or on-demand rotation of the key's material, unlike aws-encryption-provider whose
+key_id is the static configured name. A material id, once seen for an ARN, is kept if a later
+DescribeKey omits it, so key_id cannot flap. Encrypt is sent to the cached ARN (never to the
+alias), and the ARN AWS reports in the answer must be that ARN, so a key_id always names the key
+that really wrapped. A moved alias is picked up at the next refresh. Decrypt passes the ARN from
+the key_id as ``KeyId`` (a moved or deleted alias cannot break old data, and AWS refuses to use
+any other key) and checks the ARN in the answer. The resolved key must be ``Enabled``,
+``ENCRYPT_DECRYPT`` and ``SYMMETRIC_DEFAULT``, else :meth:`current_key_id` and :meth:`wrap`
+fail with :class:`BackendRejected` naming its state, which makes the probe report it.
+
+**Ciphertext** is ``0x01 ‖ CiphertextBlob``: one format byte (as aws-encryption-provider does) so
+the layout can change later; anything not starting with it is rejected before calling AWS. The
+blob itself embeds the key reference. **Annotations**: none; the encryption context is
+configuration, never read back from etcd, so an attacker who can write etcd cannot pick it.
+The encryption context goes into every Encrypt and Decrypt: key policies can require it
+(``kms:EncryptionContext:sealbox.io/purpose``) and CloudTrail logs it. Changing it makes existing
+data undecryptable with this backend entry; keep the old context in a ``decryptOnly`` entry.
+
+Errors: connection failures, timeouts, throttling, HTTP 5xx, ``KMSInternalException``,
+``KeyUnavailableException``, ``DependencyTimeoutException``, expired tokens and missing
+credentials are :class:`BackendUnavailable`; every other answer (``AccessDeniedException``,
+``InvalidCiphertextException``, ``IncorrectKeyException``, ``DisabledException``,
+``NotFoundException``, ``KMSInvalidStateException``, bad signatures…) is
+:class:`BackendRejected`. Messages name the key, the region and the endpoint, never credentials,
+plaintext or ciphertext; a failed Decrypt does not say which check failed. botocore logs request
+and response bodies (seeds) at DEBUG, so building this backend caps the ``botocore`` logger at
+INFO unless it was set explicitly.
+
+``endpointUrl`` must be https, except to a loopback address (moto, a local proxy): the seeds
+travel in the request body. TLS settings come from the standard ``AWS_CA_BUNDLE`` variable.
+The plugin's principal needs ``kms:DescribeKey``, ``kms:Encrypt`` and ``kms:Decrypt`` on the key
+(and on every older key it must still decrypt).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal, NoReturn
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
+from sealbox.kms.backends.base import BackendSettings, Wrapped
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms.client import KMSClient
+    from mypy_boto3_kms.type_defs import KeyMetadataTypeDef
+
+__all__ = [
+    "DEFAULT_ENCRYPTION_CONTEXT",
+    "FORMAT_V1",
+    "KEY_ID_PREFIX",
+    "AwsKmsBackend",
+    "Config",
+    "build",
+    "parse_key_id",
+]
+
+log = logging.getLogger("sealbox.kms.backends.awskms")
+
+KEY_ID_PREFIX: Final = "awskms:"
+FORMAT_V1: Final = b"\x01"
+DEFAULT_ENCRYPTION_CONTEXT: Final[Mapping[str, str]] = {"sealbox.io/purpose": "kubernetes-kms"}
+THREADS: Final = 8
+_MAX_BLOB_BYTES = 6144  # the largest CiphertextBlob AWS KMS accepts
+_MAX_PLAINTEXT_BYTES = 4096
+_CLIENT_RETRY_SECONDS = 1.0
+_ALGORITHM: Final = "SYMMETRIC_DEFAULT"
+
+_ARN_HEAD = r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+_BARE_KEY = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32}"
+_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
+_KEY_ARN = re.compile(rf"{_ARN_HEAD}key/(?P<key>[A-Za-z0-9-]{{1,128}})")
+_ALIAS_ARN = re.compile(rf"{_ARN_HEAD}(?P<alias>{_ALIAS})")
+_BARE_KEY_ID = re.compile(_BARE_KEY)
+_ALIAS_NAME = re.compile(_ALIAS)
+_MATERIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_PROFILE = re.compile(r"[A-Za-z0-9_.+=,@-]{1,128}")
+
+# Answers meaning "try again later" rather than "no": the KEP wants these to stay out of liveness.
+_TRANSIENT_CODES = frozenset(
+    {
+        "KMSInternalException",
+        "KeyUnavailableException",
+        "DependencyTimeoutException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ExpiredTokenException",
+        "ExpiredToken",
+    }
+)
+# A failed unwrap must not tell which check failed (no oracle): these get one generic message.
+_UNWRAP_CODES = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Config(BackendSettings):
+    """One AWS KMS key. See the module docstring for every field."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    type: Literal["awskms"]
+    region: str
+    key_id: str = Field(min_length=1, max_length=2048)
+    endpoint_url: str | None = None
+    encryption_context: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ENCRYPTION_CONTEXT)
+    )
+    timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    max_attempts: int = Field(default=2, ge=1, le=10)
+    profile: str | None = None
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.fullmatch(value):
+            raise ValueError("expected an AWS region such as eu-west-1")
+        return value
+
+    @field_validator("key_id")
+    @classmethod
+    def _key_id(cls, value: str, info: ValidationInfo) -> str:
+        alias = value
+        arn = _KEY_ARN.fullmatch(value) or _ALIAS_ARN.fullmatch(value)
+        region = info.data.get("region")
+        if arn is not None and region is not None and arn["region"] != region:
+            raise ValueError(f"an ARN in region {arn['region']}, but region is {region}")
+        if match := _ALIAS_ARN.fullmatch(value):
+            alias = match["alias"]
+        elif _KEY_ARN.fullmatch(value) or _BARE_KEY_ID.fullmatch(value):
+            return value
+        elif not _ALIAS_NAME.fullmatch(value):
+            raise ValueError(
+                "expected a key id (UUID or mrk-…), a key ARN, alias/NAME or an alias ARN"
+            )
+        if alias.startswith("alias/aws/"):
+            raise ValueError("alias/aws/… names AWS managed keys, which only AWS services may use")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+            _ = parts.port
+        except ValueError:
+            parts, host = None, None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            raise ValueError("expected an https URL such as https://kms.eu-west-1.amazonaws.com")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain credentials; boto3 finds them in its usual chain")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        if parts.scheme == "http" and not _is_loopback(host):
+            raise ValueError("plain http is allowed only to a loopback address; use https")
+        return value.rstrip("/")
+
+    @field_validator("encryption_context")
+    @classmethod
+    def _context(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(not key for key in value):
+            raise ValueError("keys must not be empty")
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str | None) -> str | None:
+        if value is not None and not _PROFILE.fullmatch(value):
+            raise ValueError("expected a profile name from the AWS shared config file")
+        return value
+
+
+def parse_key_id(key_id: str) -> tuple[str, str | None] | None:
+    """``(key ARN, key material id or None)`` of an awskms key_id, or ``None`` if it is not one."""
+    if not key_id.startswith(KEY_ID_PREFIX):
+        return None
+    arn, sep, material = key_id[len(KEY_ID_PREFIX) :].partition("#")
+    if not _KEY_ARN.fullmatch(arn):
+        return None
+    if sep and not _MATERIAL_ID.fullmatch(material):
+        return None
+    return arn, (material if sep else None)
+
+
+def _key_id_for(arn: str, material: str | None) -> str:
+    return KEY_ID_PREFIX + arn + (f"#{material}" if material else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Current:
+    arn: str
+    material: str | None
+    key_id: str
+
+
+def _quiet_sdk_logs() -> None:
+    """botocore logs request and response bodies (which carry seeds) at DEBUG."""
+    logger = logging.getLogger("botocore")
+    if logger.level == logging.NOTSET or logger.level < logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class AwsKmsBackend:
+    """One AWS KMS key; safe to call from :data:`THREADS` threads at once."""
+
+    kind = "awskms"
+    blocking = True
+    threads = THREADS
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.label = f"awskms {config.key_id} in {config.region}"
+        self._context = dict(config.encryption_context)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._current: _Current | None = None
+        self._client_error = ""
+        self._next_client_attempt = 0.0
+        self._default_endpoint = f"the AWS KMS endpoint of {config.region}"
+        _quiet_sdk_logs()
+        try:
+            self._session = boto3.Session(profile_name=config.profile, region_name=config.region)
+        except ProfileNotFound:
+            raise ConfigError(
+                self.label,
+                [ConfigIssue("profile", f"no profile {config.profile!r} in the AWS config files")],
+            ) from None
+        self._client: KMSClient | None = None
+        self._client = self._new_client()
+
+    @property
+    def endpoint(self) -> str:
+        """The URL requests go to (the configured one, else the regional AWS endpoint)."""
+        if self.config.endpoint_url:
+            return self.config.endpoint_url
+        client = self._client
+        if client is not None:
+            self._default_endpoint = str(client.meta.endpoint_url)
+        return self._default_endpoint
+
+    @property
+    def client(self) -> KMSClient:
+        """The boto3 KMS client (for tests and diagnostics).
+
+        Raises:
+            BackendUnavailable: it cannot be built right now (e.g. credentials failed to load).
+        """
+        return self._get_client()
+
+    def _new_client(self) -> KMSClient | None:
+        """Build the client; ``None`` (and a remembered reason) if credentials fail to load."""
+        config = self.config
+        botocore_config = BotoConfig(
+            region_name=config.region,
+            connect_timeout=config.timeout_seconds,
+            read_timeout=config.timeout_seconds,
+            retries={"mode": "standard", "total_max_attempts": config.max_attempts},
+            max_pool_connections=THREADS + 2,
+            user_agent_extra="sealbox",
+        )
+        try:
+            return self._session.client(
+                "kms",
+                region_name=config.region,
+                endpoint_url=config.endpoint_url,
+                config=botocore_config,
+            )
+        except BotoCoreError as exc:
+            self._client_error = self._credentials_problem(exc)
+            return None
+
+    def _get_client(self) -> KMSClient:
+        if self._closed:
+            raise BackendUnavailable(f"{self.label}: backend is closed")
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                now = time.monotonic()
+                if now < self._next_client_attempt:
+                    raise BackendUnavailable(f"{self.label}: {self._client_error}")
+                self._next_client_attempt = now + _CLIENT_RETRY_SECONDS
+                self._client = self._new_client()
+                if self._client is None:
+                    raise BackendUnavailable(f"{self.label}: {self._client_error}")
+            return self._client
+
+    def _drop_client(self, client: KMSClient, reason: str) -> None:
+        """Forget a client that has no credentials, so a later call looks for them again."""
+        with self._lock:
+            if self._client is client:
+                self._client = None
+                self._client_error = reason
+
+    # key resolution ---------------------------------------------------------------------------
+
+    def current_key_id(self) -> str:
+        """Resolve the configured key again (DescribeKey) and return the key_id wraps will carry.
+
+        Raises:
+            BackendUnavailable: AWS KMS cannot be reached or is throttling.
+            BackendRejected: the key does not exist, is not usable for encryption, or no access.
+        """
+        return self._refresh().key_id
+
+    def _refresh(self) -> _Current:
+        client = self._get_client()
+        try:
+            meta = client.describe_key(KeyId=self.config.key_id)["KeyMetadata"]
+        except (BotoCoreError, ClientError) as exc:
+            self._fail("DescribeKey", exc, client, key=self.config.key_id)
+        arn = str(meta.get("Arn", ""))
+        match = _KEY_ARN.fullmatch(arn)
+        if match is None:
+            raise BackendUnavailable(f"{self.label}: DescribeKey answered without a key ARN")
+        if match["region"] != self.config.region:
+            raise BackendRejected(f"{self.label}: the key {arn} is not in {self.config.region}")
+        self._check_usable(arn, meta)
+        material = meta.get("CurrentKeyMaterialId")
+        if material is not None and not _MATERIAL_ID.fullmatch(material):
+            log.warning(
+                "ignoring an unexpected key material id",
+                extra={"backend": self.label, "arn": arn},
+            )
+            material = None
+        with self._lock:
+            previous = self._current
+            if material is None and previous is not None and previous.arn == arn:
+                material = previous.material  # never flap back to the bare ARN
+            current = _Current(arn, material, _key_id_for(arn, material))
+            self._current = current
+        if previous is not None and previous.key_id != current.key_id:
+            log.info(
+                "AWS KMS key changed; new wraps use the new key_id",
+                extra={"backend": self.label, "old": previous.key_id, "new": current.key_id},
+            )
+        return current
+
+    def _check_usable(self, arn: str, meta: KeyMetadataTypeDef) -> None:
+        state = meta.get("KeyState", "Enabled" if meta.get("Enabled", True) else "Disabled")
+        if state != "Enabled":
+            raise BackendRejected(f"{self.label}: the key {arn} is {state}; it cannot encrypt")
+        usage = meta.get("KeyUsage", "ENCRYPT_DECRYPT")
+        spec = meta.get("KeySpec", _ALGORITHM)
+        if usage != "ENCRYPT_DECRYPT" or spec != _ALGORITHM:
+            raise BackendRejected(
+                f"{self.label}: the key {arn} is a {spec} key for {usage}; "
+                f"a {_ALGORITHM} key for ENCRYPT_DECRYPT is required"
+            )
+
+    # wrap / unwrap ----------------------------------------------------------------------------
+
+    def wrap(self, plaintext: bytes) -> Wrapped:
+        if not 0 < len(plaintext) <= _MAX_PLAINTEXT_BYTES:
+            raise BackendRejected(
+                f"{self.label}: AWS KMS encrypts 1 to {_MAX_PLAINTEXT_BYTES} bytes, "
+                f"not {len(plaintext)}"
+            )
+        current = self._current or self._refresh()
+        client = self._get_client()
+        try:
+            answer = client.encrypt(
+                KeyId=current.arn,
+                Plaintext=plaintext,
+                EncryptionContext=self._context,
+                EncryptionAlgorithm=_ALGORITHM,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            self._fail("Encrypt", exc, client, key=current.arn)
+        blob = answer.get("CiphertextBlob")
+        if not isinstance(blob, bytes) or not 0 < len(blob) <= _MAX_BLOB_BYTES:
+            raise BackendUnavailable(f"{self.label}: Encrypt answered without a usable ciphertext")
+        reported = answer.get("KeyId")
+        if reported != current.arn:
+            raise BackendRejected(
+                f"{self.label}: Encrypt used key {str(reported)[:200]!r}, not {current.arn}"
+            )
+        return Wrapped(ciphertext=FORMAT_V1 + blob, key_id=current.key_id)
+
+    def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
+        parsed = parse_key_id(key_id)
+        if parsed is None:
+            raise BackendRejected(f"{self.label}: key_id {key_id[:100]!r} is not an awskms key_id")
+        arn = parsed[0]
+        if not self.owns(key_id):
+            raise BackendRejected(f"{self.label}: the key {arn} is not in {self.config.region}")
+        if not ciphertext.startswith(FORMAT_V1) or not 1 < len(ciphertext) <= 1 + _MAX_BLOB_BYTES:
+            raise BackendRejected(f"{self.label}: ciphertext is not in the awskms format")
+        client = self._get_client()
+        try:
+            answer = client.decrypt(
+                CiphertextBlob=ciphertext[1:],
+                KeyId=arn,
+                EncryptionContext=self._context,
+                EncryptionAlgorithm=_ALGORITHM,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            self._fail("Decrypt", exc, client, key=arn)
+        if answer.get("KeyId") != arn:
+            raise BackendRejected(f"{self.label}: ciphertext does not unwrap under {arn}")
+        plaintext = answer.get("Plaintext")
+        if not isinstance(plaintext, bytes) or not plaintext:
+            raise BackendUnavailable(f"{self.label}: Decrypt answered without a plaintext")
+        return plaintext
+
+    def owns(self, key_id: str) -> bool:
+        parsed = parse_key_id(key_id)
+        if parsed is None:
+            return False
+        match = _KEY_ARN.fullmatch(parsed[0])
+        return match is not None and match["region"] == self.config.region
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __repr__(self) -> str:
+        current = self._current
+        return (
+            f"AwsKmsBackend(key_id={self.config.key_id!r}, region={self.config.region!r}, "
+            f"endpoint={self.config.endpoint_url!r}, "
+            f"resolved={current.arn if current else None!r})"
+        )
+
+    # errors -----------------------------------------------------------------------------------
+
+    def _credentials_problem(self, exc: BotoCoreError) -> str:
+        if isinstance(exc, NoCredentialsError):
+            return (
+                "no AWS credentials found (environment, web identity, profile, container or "
+                "instance metadata)"
+            )
+        if isinstance(exc, PartialCredentialsError):
+            return "AWS credentials are incomplete (a key id without its secret, or the reverse)"
+        if isinstance(exc, CredentialRetrievalError):
+            return f"loading AWS credentials failed ({exc.kwargs.get('provider', 'unknown')})"
+        return f"cannot set up the AWS client ({type(exc).__name__})"
+
+    def _fail(self, operation: str, exc: Exception, client: KMSClient, *, key: str) -> NoReturn:
+        """Raise the Backend error for a failed AWS call; never echoes request or credentials."""
+        where = f"{self.label}: {operation} on {key}"
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "")) or "UnknownError"
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            message = _one_line(str(error.get("Message", "")))
+            detail = f"{code}: {message}" if message else code
+            if code in _TRANSIENT_CODES or status >= 500:
+                raise BackendUnavailable(
+                    f"{where} failed at {self.endpoint}, retry later ({detail})"
+                ) from None
+            if operation == "Decrypt" and code in _UNWRAP_CODES:
+                raise BackendRejected(
+                    f"{where}: ciphertext does not unwrap (wrong key, tampered data or a "
+                    f"different encryption context)"
+                ) from None
+            raise BackendRejected(f"{where} refused by AWS KMS ({detail})") from None
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+            problem = self._credentials_problem(exc)
+            if isinstance(exc, NoCredentialsError):
+                self._drop_client(client, problem)
+            raise BackendUnavailable(f"{where}: {problem}") from None
+        if isinstance(exc, ParamValidationError):
+            raise BackendRejected(f"{where}: request not valid for AWS KMS") from None
+        attempts = f"{self.config.max_attempts} attempt(s)"
+        timeout = f"{self.config.timeout_seconds:g}s"
+        if isinstance(exc, ConnectTimeoutError):
+            reason = f"connect timed out after {timeout}, {attempts}"
+        elif isinstance(exc, ReadTimeoutError):
+            reason = f"no answer within {timeout}, {attempts}"
+        elif isinstance(exc, EndpointConnectionError):
+            reason = f"connection failed, {attempts}"
+        elif isinstance(exc, ConnectionClosedError):
+            reason = f"connection closed, {attempts}"
+        else:
+            reason = type(exc).__name__
+        raise BackendUnavailable(
+            f"{where}: cannot reach AWS KMS at {self.endpoint} ({reason})"
+        ) from None
+
+
+def build(config: Config, *, base_dir: Path) -> AwsKmsBackend:
+    """The backend for ``config``; no AWS call is made until the first use.
+
+    Raises:
+        ConfigError: the named ``profile`` does not exist.
+    """
+    del base_dir  # nothing here is a file path
+    return AwsKmsBackend(config)
