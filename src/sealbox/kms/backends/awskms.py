@@ -60,11 +60,14 @@ INFO unless it was set explicitly.
 travel in the request body. TLS settings come from the standard ``AWS_CA_BUNDLE`` variable.
 The plugin's principal needs ``kms:DescribeKey``, ``kms:Encrypt`` and ``kms:Decrypt`` on the key
 (and on every older key it must still decrypt).
+
+Layout: :class:`Config` and its validators are in :mod:`._awskms_config`, the mapping of botocore
+errors to Backend errors in :mod:`._awskms_errors`; this module holds the backend, the key_id
+handling and :func:`build`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -72,28 +75,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, NoReturn
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ParamValidationError,
-    PartialCredentialsError,
-    ProfileNotFound,
-    ReadTimeoutError,
-)
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
-from sealbox.kms.backends.base import BackendSettings, Wrapped
+from sealbox.kms.backends._awskms_config import DEFAULT_ENCRYPTION_CONTEXT, KEY_ARN, Config
+from sealbox.kms.backends._awskms_errors import call_error, credentials_problem
+from sealbox.kms.backends.base import Wrapped
 
 if TYPE_CHECKING:
     from mypy_boto3_kms.client import KMSClient
@@ -113,135 +104,13 @@ log = logging.getLogger("sealbox.kms.backends.awskms")
 
 KEY_ID_PREFIX: Final = "awskms:"
 FORMAT_V1: Final = b"\x01"
-DEFAULT_ENCRYPTION_CONTEXT: Final[Mapping[str, str]] = {"sealbox.io/purpose": "kubernetes-kms"}
 THREADS: Final = 8
 _MAX_BLOB_BYTES = 6144  # the largest CiphertextBlob AWS KMS accepts
 _MAX_PLAINTEXT_BYTES = 4096
 _CLIENT_RETRY_SECONDS = 1.0
 _ALGORITHM: Final = "SYMMETRIC_DEFAULT"
 
-_ARN_HEAD = r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-_BARE_KEY = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32}"
-_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
-_KEY_ARN = re.compile(rf"{_ARN_HEAD}key/(?P<key>[A-Za-z0-9-]{{1,128}})")
-_ALIAS_ARN = re.compile(rf"{_ARN_HEAD}(?P<alias>{_ALIAS})")
-_BARE_KEY_ID = re.compile(_BARE_KEY)
-_ALIAS_NAME = re.compile(_ALIAS)
 _MATERIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
-_PROFILE = re.compile(r"[A-Za-z0-9_.+=,@-]{1,128}")
-
-# Answers meaning "try again later" rather than "no": the KEP wants these to stay out of liveness.
-_TRANSIENT_CODES = frozenset(
-    {
-        "KMSInternalException",
-        "KeyUnavailableException",
-        "DependencyTimeoutException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "InternalFailure",
-        "InternalError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "ExpiredTokenException",
-        "ExpiredToken",
-    }
-)
-# A failed unwrap must not tell which check failed (no oracle): these get one generic message.
-_UNWRAP_CODES = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class Config(BackendSettings):
-    """One AWS KMS key. See the module docstring for every field."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    type: Literal["awskms"]
-    region: str
-    key_id: str = Field(min_length=1, max_length=2048)
-    endpoint_url: str | None = None
-    encryption_context: dict[str, str] = Field(
-        default_factory=lambda: dict(DEFAULT_ENCRYPTION_CONTEXT)
-    )
-    timeout_seconds: float = Field(default=2.0, gt=0, le=60)
-    max_attempts: int = Field(default=2, ge=1, le=10)
-    profile: str | None = None
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if not _REGION.fullmatch(value):
-            raise ValueError("expected an AWS region such as eu-west-1")
-        return value
-
-    @field_validator("key_id")
-    @classmethod
-    def _key_id(cls, value: str, info: ValidationInfo) -> str:
-        alias = value
-        arn = _KEY_ARN.fullmatch(value) or _ALIAS_ARN.fullmatch(value)
-        region = info.data.get("region")
-        if arn is not None and region is not None and arn["region"] != region:
-            raise ValueError(f"an ARN in region {arn['region']}, but region is {region}")
-        if match := _ALIAS_ARN.fullmatch(value):
-            alias = match["alias"]
-        elif _KEY_ARN.fullmatch(value) or _BARE_KEY_ID.fullmatch(value):
-            return value
-        elif not _ALIAS_NAME.fullmatch(value):
-            raise ValueError(
-                "expected a key id (UUID or mrk-…), a key ARN, alias/NAME or an alias ARN"
-            )
-        if alias.startswith("alias/aws/"):
-            raise ValueError("alias/aws/… names AWS managed keys, which only AWS services may use")
-        return value
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-            _ = parts.port
-        except ValueError:
-            parts, host = None, None
-        if parts is None or parts.scheme not in ("http", "https") or not host:
-            raise ValueError("expected an https URL such as https://kms.eu-west-1.amazonaws.com")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials; boto3 finds them in its usual chain")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        if parts.scheme == "http" and not _is_loopback(host):
-            raise ValueError("plain http is allowed only to a loopback address; use https")
-        return value.rstrip("/")
-
-    @field_validator("encryption_context")
-    @classmethod
-    def _context(cls, value: dict[str, str]) -> dict[str, str]:
-        if any(not key for key in value):
-            raise ValueError("keys must not be empty")
-        return value
-
-    @field_validator("profile")
-    @classmethod
-    def _profile(cls, value: str | None) -> str | None:
-        if value is not None and not _PROFILE.fullmatch(value):
-            raise ValueError("expected a profile name from the AWS shared config file")
-        return value
 
 
 def parse_key_id(key_id: str) -> tuple[str, str | None] | None:
@@ -249,7 +118,7 @@ def parse_key_id(key_id: str) -> tuple[str, str | None] | None:
     if not key_id.startswith(KEY_ID_PREFIX):
         return None
     arn, sep, material = key_id[len(KEY_ID_PREFIX) :].partition("#")
-    if not _KEY_ARN.fullmatch(arn):
+    if not KEY_ARN.fullmatch(arn):
         return None
     if sep and not _MATERIAL_ID.fullmatch(material):
         return None
@@ -272,11 +141,6 @@ def _quiet_sdk_logs() -> None:
     logger = logging.getLogger("botocore")
     if logger.level == logging.NOTSET or logger.level < logging.INFO:
         logger.setLevel(logging.INFO)
-
-
-def _one_line(text: str, limit: int = 240) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class AwsKmsBackend:
@@ -345,7 +209,7 @@ class AwsKmsBackend:
                 config=botocore_config,
             )
         except BotoCoreError as exc:
-            self._client_error = self._credentials_problem(exc)
+            self._client_error = credentials_problem(exc)
             return None
 
     def _get_client(self) -> KMSClient:
@@ -390,7 +254,7 @@ class AwsKmsBackend:
         except (BotoCoreError, ClientError) as exc:
             self._fail("DescribeKey", exc, client, key=self.config.key_id)
         arn = str(meta.get("Arn", ""))
-        match = _KEY_ARN.fullmatch(arn)
+        match = KEY_ARN.fullmatch(arn)
         if match is None:
             raise BackendUnavailable(f"{self.label}: DescribeKey answered without a key ARN")
         if match["region"] != self.config.region:
@@ -487,7 +351,7 @@ class AwsKmsBackend:
         parsed = parse_key_id(key_id)
         if parsed is None:
             return False
-        match = _KEY_ARN.fullmatch(parsed[0])
+        match = KEY_ARN.fullmatch(parsed[0])
         return match is not None and match["region"] == self.config.region
 
     def close(self) -> None:
@@ -507,59 +371,18 @@ class AwsKmsBackend:
 
     # errors -----------------------------------------------------------------------------------
 
-    def _credentials_problem(self, exc: BotoCoreError) -> str:
-        if isinstance(exc, NoCredentialsError):
-            return (
-                "no AWS credentials found (environment, web identity, profile, container or "
-                "instance metadata)"
-            )
-        if isinstance(exc, PartialCredentialsError):
-            return "AWS credentials are incomplete (a key id without its secret, or the reverse)"
-        if isinstance(exc, CredentialRetrievalError):
-            return f"loading AWS credentials failed ({exc.kwargs.get('provider', 'unknown')})"
-        return f"cannot set up the AWS client ({type(exc).__name__})"
-
     def _fail(self, operation: str, exc: Exception, client: KMSClient, *, key: str) -> NoReturn:
         """Raise the Backend error for a failed AWS call; never echoes request or credentials."""
-        where = f"{self.label}: {operation} on {key}"
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "")) or "UnknownError"
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            message = _one_line(str(error.get("Message", "")))
-            detail = f"{code}: {message}" if message else code
-            if code in _TRANSIENT_CODES or status >= 500:
-                raise BackendUnavailable(
-                    f"{where} failed at {self.endpoint}, retry later ({detail})"
-                ) from None
-            if operation == "Decrypt" and code in _UNWRAP_CODES:
-                raise BackendRejected(
-                    f"{where}: ciphertext does not unwrap (wrong key, tampered data or a "
-                    f"different encryption context)"
-                ) from None
-            raise BackendRejected(f"{where} refused by AWS KMS ({detail})") from None
-        if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
-            problem = self._credentials_problem(exc)
-            if isinstance(exc, NoCredentialsError):
-                self._drop_client(client, problem)
-            raise BackendUnavailable(f"{where}: {problem}") from None
-        if isinstance(exc, ParamValidationError):
-            raise BackendRejected(f"{where}: request not valid for AWS KMS") from None
-        attempts = f"{self.config.max_attempts} attempt(s)"
-        timeout = f"{self.config.timeout_seconds:g}s"
-        if isinstance(exc, ConnectTimeoutError):
-            reason = f"connect timed out after {timeout}, {attempts}"
-        elif isinstance(exc, ReadTimeoutError):
-            reason = f"no answer within {timeout}, {attempts}"
-        elif isinstance(exc, EndpointConnectionError):
-            reason = f"connection failed, {attempts}"
-        elif isinstance(exc, ConnectionClosedError):
-            reason = f"connection closed, {attempts}"
-        else:
-            reason = type(exc).__name__
-        raise BackendUnavailable(
-            f"{where}: cannot reach AWS KMS at {self.endpoint} ({reason})"
-        ) from None
+        error = call_error(
+            operation,
+            exc,
+            where=f"{self.label}: {operation} on {key}",
+            endpoint=lambda: self.endpoint,
+            config=self.config,
+        )
+        if isinstance(exc, NoCredentialsError):
+            self._drop_client(client, credentials_problem(exc))
+        raise error from None
 
 
 def build(config: Config, *, base_dir: Path) -> AwsKmsBackend:
