@@ -1,0 +1,621 @@
+"""HTTP transport, logins and token lifecycle for the ``vault`` backend (private).
+
+* :class:`Transport` sends one request through hvac's typed ``JSONAdapter`` on a
+  ``requests.Session`` that ignores the environment (no ``VAULT_*``/``REQUESTS_CA_BUNDLE``/proxy
+  variables, no ``~/.vault-token``) and follows no redirects (they would carry the token
+  elsewhere): only the plugin config decides where requests go. It maps
+  every failure to :class:`~sealbox.errors.BackendUnavailable` (network, timeout, 429, 5xx, sealed)
+  or :class:`~sealbox.errors.BackendRejected` (other 4xx), with messages that name the backend
+  and the operation, carry at most a trimmed server message, and never a token.
+* :class:`TokenLogin`, :class:`AppRoleLogin` and :class:`KubernetesLogin` obtain a token. Their
+  secrets (token, secret-id, service-account JWT) are read from a file or an environment variable
+  at every login, so a file rotated on disk (projected SA token, Vault Agent sink) is picked up.
+* :class:`TokenManager` holds the current token and keeps it fresh lazily, on each call: once less
+  than a third of the lease is left it renews the token (``renew-self``) when renewable, and logs
+  in again when it is not (or when renewal no longer extends it, i.e. the max TTL is near). With
+  ``token`` auth "logging in again" means re-reading the token source. After a 403 the caller asks
+  :meth:`TokenManager.refresh_after_denied`, which logs in again at most once per few seconds and
+  says whether a retry with a different token makes sense.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import hvac.exceptions
+import requests
+import requests.adapters
+from hvac.adapters import JSONAdapter
+
+from sealbox.errors import BackendRejected, BackendUnavailable
+
+__all__ = [
+    "AppRoleLogin",
+    "CredentialError",
+    "Denied",
+    "KubernetesLogin",
+    "Lease",
+    "LoginMethod",
+    "Refused",
+    "SecretSource",
+    "ServerFailed",
+    "TokenLogin",
+    "TokenManager",
+    "Transport",
+]
+
+log = logging.getLogger("sealbox.kms.backends.vault")
+
+# Re-login after a 403 at most this often: a policy that lacks a capability must not turn every
+# request into a login.
+FORCED_RELOGIN_INTERVAL = 5.0
+# After a failed background refresh (renewal or login), wait this long before the next attempt.
+REFRESH_RETRY_INTERVAL = 1.0
+_MAX_SERVER_MESSAGE = 200
+_TOKEN_PATTERN = re.compile(r"\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}")
+_ERRNO_PATTERN = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+_REJECTED_STATUS: Mapping[type[hvac.exceptions.VaultError], int] = {
+    hvac.exceptions.InvalidRequest: 400,
+    hvac.exceptions.Unauthorized: 401,
+    hvac.exceptions.Forbidden: 403,
+    hvac.exceptions.InvalidPath: 404,
+    hvac.exceptions.UnsupportedOperation: 405,
+    hvac.exceptions.ParamValidationError: 400,
+}
+_UNAVAILABLE_STATUS: Mapping[type[hvac.exceptions.VaultError], int] = {
+    hvac.exceptions.RateLimitExceeded: 429,
+    hvac.exceptions.InternalServerError: 500,
+    hvac.exceptions.VaultNotInitialized: 501,
+    hvac.exceptions.BadGateway: 502,
+    hvac.exceptions.VaultDown: 503,
+    hvac.exceptions.PreconditionFailed: 412,
+}
+
+
+class CredentialError(BackendRejected):
+    """A credential source (file or environment variable) is missing or empty.
+
+    ``setting`` is the config field naming the source (``auth.tokenFile``…) and ``detail`` what
+    is wrong with it, for a ConfigIssue; the message adds the backend label in front.
+    """
+
+    def __init__(self, label: str, setting: str, detail: str) -> None:
+        super().__init__(f"{label}: {setting}: {detail}")
+        self.setting = setting
+        self.detail = detail
+
+
+class Denied(BackendRejected):
+    """Vault answered 401/403: the token is invalid, expired or lacks a capability."""
+
+
+class Refused(BackendRejected):
+    """Vault answered another 4xx; ``status`` and the trimmed ``server_message`` for callers."""
+
+    def __init__(self, message: str, *, status: int, server_message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
+
+
+class ServerFailed(BackendUnavailable):
+    """Vault answered 429 or 5xx; ``server_message`` is the trimmed error text."""
+
+    def __init__(self, message: str, *, server_message: str) -> None:
+        super().__init__(message)
+        self.server_message = server_message
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSource:
+    """Where a secret comes from: a file (re-read at every login) or an environment variable."""
+
+    setting: str
+    path: Path | None = None
+    env: str | None = None
+
+    def describe(self) -> str:
+        return f"file {self.path}" if self.path is not None else f"environment variable {self.env}"
+
+    def read(self, label: str) -> str:
+        """The secret, stripped; ``label`` names the backend in a CredentialError."""
+        if self.path is not None:
+            try:
+                value = self.path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as err:
+                reason = err.strerror if isinstance(err, OSError) and err.strerror else "unreadable"
+                raise CredentialError(
+                    label, self.setting, f"cannot read {self.path}: {reason}"
+                ) from None
+        else:
+            assert self.env is not None
+            value = os.environ.get(self.env, "").strip()
+        if not value:
+            raise CredentialError(label, self.setting, f"{self.describe()} is empty or unset")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A token and how long it lives.
+
+    ``ttl`` is what was left when it was issued or looked up (0: it never expires, e.g. a root
+    token); ``lifetime`` is its full TTL, the basis of the renew-at-one-third rule.
+    """
+
+    token: str = field(repr=False)
+    ttl: float
+    lifetime: float
+    renewable: bool
+    revocable: bool  # we logged in for it, so we may revoke it on close
+
+
+def _trim(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    text = _TOKEN_PATTERN.sub("<redacted>", " ".join(text.split()))
+    return text if len(text) <= _MAX_SERVER_MESSAGE else text[: _MAX_SERVER_MESSAGE - 1] + "…"
+
+
+def _server_message(err: hvac.exceptions.VaultError) -> str:
+    errors = err.errors
+    if isinstance(errors, str):
+        return errors
+    if errors:
+        return "; ".join(str(e) for e in errors)
+    return str(err.args[0]) if err.args and err.args[0] else ""
+
+
+def _connection_reason(err: requests.exceptions.RequestException) -> str:
+    if isinstance(err, requests.exceptions.SSLError):
+        text = str(err)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            match = re.search(r"certificate verify failed: ([^(')\"]+)", text)
+            detail = match.group(1).strip() if match else "certificate verify failed"
+            return f"TLS certificate verification failed ({detail})"
+        return "TLS handshake failed"
+    match = _ERRNO_PATTERN.search(str(err))
+    if match:
+        return match.group(1).strip().lower()
+    if "RemoteDisconnected" in str(err) or "Connection aborted" in str(err):
+        return "connection closed by the server"
+    return type(err).__name__
+
+
+class Transport:
+    """One Vault server: sends requests and turns every failure into a Sealbox error."""
+
+    def __init__(
+        self,
+        *,
+        address: str,
+        label: str,
+        namespace: str | None,
+        ca_file: Path | None,
+        client_cert: tuple[str, str] | None,
+        skip_verify: bool,
+        timeout: float,
+        pool_size: int,
+    ) -> None:
+        self.address = address
+        self.label = label
+        self.timeout = timeout
+        self.secrets: tuple[str, ...] = ()
+        session = requests.Session()
+        session.trust_env = False  # no proxy/CA/netrc settings from the environment
+        http = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        session.mount("https://", http)
+        session.mount("http://", http)
+        # JSONAdapter prefers a truthy session.verify over its own ``verify`` argument.
+        session.verify = False if skip_verify else str(ca_file) if ca_file is not None else True
+        if client_cert is not None:
+            session.cert = client_cert
+        self._adapter = JSONAdapter(
+            base_uri=address,
+            token=None,
+            cert=client_cert,
+            verify=not skip_verify,
+            session=session,
+            namespace=namespace,
+            allow_redirects=False,  # a redirect would carry X-Vault-Token to wherever it points
+        )
+
+    def close(self) -> None:
+        self._adapter.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        token: str | None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send ``method /v1/<path>``; the decoded JSON body (``{}`` for 204).
+
+        Raises:
+            Denied: 401/403.
+            BackendRejected: any other 4xx.
+            BackendUnavailable: no connection, timeout, 429, 5xx or an unreadable answer.
+        """
+        headers = {"X-Vault-Token": token} if token else None
+        try:
+            answer = self._adapter.request(
+                method,
+                f"/v1/{path}",
+                headers=headers,
+                json=dict(payload) if payload is not None else None,
+                timeout=self.timeout,
+            )
+        except hvac.exceptions.VaultError as err:
+            raise self._vault_error(err, what) from None
+        except requests.exceptions.Timeout:
+            raise BackendUnavailable(
+                f"{self.label}: {what}: no answer within {self.timeout:g}s"
+            ) from None
+        except requests.exceptions.RequestException as err:
+            raise BackendUnavailable(
+                f"{self.label}: {what}: cannot connect: {_connection_reason(err)}"
+            ) from None
+        except OSError as err:  # e.g. an unreadable CA bundle or client key
+            raise BackendUnavailable(
+                f"{self.label}: {what}: TLS setup failed: {err.strerror or type(err).__name__}"
+            ) from None
+        if isinstance(answer, dict):
+            return answer
+        if answer.status_code == 204:
+            return {}
+        if answer.is_redirect:
+            raise BackendUnavailable(
+                f"{self.label}: {what}: redirected (HTTP {answer.status_code}), which is not "
+                "followed: set address to the active node or a load balancer"
+            )
+        raise BackendUnavailable(
+            f"{self.label}: {what}: unexpected answer from {self.address} "
+            f"(HTTP {answer.status_code}, not JSON)"
+        )
+
+    def _vault_error(self, err: hvac.exceptions.VaultError, what: str) -> Exception:
+        message = _trim(_server_message(err), self.secrets)
+        detail = f": {message}" if message else ""
+        kind = type(err)
+        if kind in (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
+            status = _REJECTED_STATUS[kind]
+            return Denied(f"{self.label}: {what} refused: permission denied (HTTP {status})")
+        if kind in _REJECTED_STATUS:
+            status = _REJECTED_STATUS[kind]
+            return Refused(
+                f"{self.label}: {what} rejected (HTTP {status}){detail}",
+                status=status,
+                server_message=message,
+            )
+        status_text = (
+            f"HTTP {_UNAVAILABLE_STATUS[kind]}"
+            if kind in _UNAVAILABLE_STATUS
+            else "unexpected HTTP status"
+        )
+        if "sealed" in message.lower():
+            return ServerFailed(
+                f"{self.label}: {what} failed: Vault is sealed", server_message=message
+            )
+        return ServerFailed(
+            f"{self.label}: {what} failed ({status_text}){detail}", server_message=message
+        )
+
+
+class LoginMethod(Protocol):
+    """How to get a token; ``describe`` names the method and its secret source for messages."""
+
+    name: str
+    can_relogin: bool  # False for token auth: "logging in" only re-reads the operator's token
+
+    def describe(self) -> str: ...
+
+    def login(self, transport: Transport) -> Lease: ...
+
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values from the last login, to redact from any server message."""
+        ...
+
+
+def _lease_from_auth(body: Mapping[str, Any], *, what: str, transport: Transport) -> Lease:
+    auth = body.get("auth")
+    if not isinstance(auth, dict) or not isinstance(auth.get("client_token"), str):
+        raise BackendUnavailable(f"{transport.label}: {what}: answer has no auth.client_token")
+    ttl = float(auth.get("lease_duration") or 0)
+    return Lease(
+        token=auth["client_token"],
+        ttl=ttl,
+        lifetime=ttl,
+        renewable=bool(auth.get("renewable")),
+        revocable=True,
+    )
+
+
+class TokenLogin:
+    """A token given by the operator: read it, then ``lookup-self`` to learn its TTL."""
+
+    name = "token"
+    can_relogin = False
+
+    def __init__(self, source: SecretSource) -> None:
+        self.source = source
+        self._token = ""
+
+    def describe(self) -> str:
+        return f"token from {self.source.describe()}"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,)
+
+    def login(self, transport: Transport) -> Lease:
+        token = self.source.read(transport.label)
+        self._token = token
+        transport.secrets = (token,)
+        try:
+            body = transport.call(
+                "GET", "auth/token/lookup-self", what="token lookup-self", token=token
+            )
+        except Denied:
+            raise Denied(
+                f"{transport.label}: the {self.describe()} was refused (token lookup-self: "
+                "permission denied): it is invalid or expired, or lacks the default policy"
+            ) from None
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise BackendUnavailable(f"{transport.label}: token lookup-self: answer has no data")
+        ttl = float(data.get("ttl") or 0)
+        if ttl <= 0 and data.get("expire_time"):
+            ttl = 0.001  # expires within the second, not "never"
+        lifetime = max(ttl, float(data.get("creation_ttl") or 0))
+        return Lease(
+            token=token,
+            ttl=ttl,
+            lifetime=lifetime,
+            renewable=bool(data.get("renewable")),
+            revocable=False,
+        )
+
+
+class AppRoleLogin:
+    """``auth/<mount>/login`` with a role_id and a secret_id from a file or the environment."""
+
+    name = "approle"
+    can_relogin = True
+
+    def __init__(self, role_id: str, secret_id: SecretSource, mount: str) -> None:
+        self.role_id = role_id
+        self.secret_id = secret_id
+        self.mount = mount
+        self._secret = ""
+
+    def describe(self) -> str:
+        return f"approle login at auth/{self.mount} (secret-id from {self.secret_id.describe()})"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._secret,)
+
+    def login(self, transport: Transport) -> Lease:
+        secret = self.secret_id.read(transport.label)
+        self._secret = secret
+        transport.secrets = (secret,)
+        body = transport.call(
+            "POST",
+            f"auth/{self.mount}/login",
+            what="approle login",
+            token=None,
+            payload={"role_id": self.role_id, "secret_id": secret},
+        )
+        return _lease_from_auth(body, what="approle login", transport=transport)
+
+
+class KubernetesLogin:
+    """``auth/<mount>/login`` with a role and the pod's service-account JWT (re-read each time)."""
+
+    name = "kubernetes"
+    can_relogin = True
+
+    def __init__(self, role: str, jwt: SecretSource, mount: str) -> None:
+        self.role = role
+        self.jwt = jwt
+        self.mount = mount
+        self._jwt = ""
+
+    def describe(self) -> str:
+        return f"kubernetes login at auth/{self.mount} as role {self.role}"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._jwt,)
+
+    def login(self, transport: Transport) -> Lease:
+        jwt = self.jwt.read(transport.label)
+        self._jwt = jwt
+        transport.secrets = (jwt,)
+        body = transport.call(
+            "POST",
+            f"auth/{self.mount}/login",
+            what="kubernetes login",
+            token=None,
+            payload={"role": self.role, "jwt": jwt},
+        )
+        return _lease_from_auth(body, what="kubernetes login", transport=transport)
+
+
+class TokenManager:
+    """The current token, refreshed lazily; counts renewals and logins for metrics.
+
+    Thread-safe: refreshes happen under one lock, so concurrent callers wait for one refresh.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        method: LoginMethod,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self.method = method
+        self.renewals = 0  # successful renew-self calls
+        self.logins = 0  # successful logins (token auth: token sources read and looked up)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._lease: Lease | None = None
+        self._expires = 0.0  # monotonic deadline of the current lease (if ttl > 0)
+        self._renewable = False
+        self._generation = 0
+        self._last_forced = float("-inf")
+        self._next_attempt = float("-inf")
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"TokenManager({self.method.describe()}, logins={self.logins})"
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the token changes; pass it to :meth:`refresh_after_denied`."""
+        return self._generation
+
+    def ttl_remaining(self) -> float | None:
+        """Seconds until the token expires; ``None`` if not logged in or it never expires."""
+        lease = self._lease
+        if lease is None or lease.ttl <= 0:
+            return None
+        return max(0.0, self._expires - self._clock())
+
+    def token(self) -> tuple[str, int]:
+        """A usable token (logging in or renewing first when due) and its generation."""
+        with self._lock:
+            if self._lease is None:
+                self._login()
+            else:
+                self._refresh_if_due()
+            assert self._lease is not None
+            return self._lease.token, self._generation
+
+    def refresh_after_denied(self, generation: int) -> bool:
+        """After a 403 with token ``generation``: whether retrying once may succeed."""
+        with self._lock:
+            if generation != self._generation:
+                return True  # another caller already switched to a newer token
+            now = self._clock()
+            if now - self._last_forced < FORCED_RELOGIN_INTERVAL:
+                return False
+            self._last_forced = now
+            try:
+                return self._login()
+            except (BackendRejected, BackendUnavailable) as err:
+                log.warning("%s: login after a denied request failed: %s", self._label, err)
+                return False
+
+    def close(self) -> None:
+        """Revoke a token we logged in for (never one the operator gave us)."""
+        with self._lock:
+            lease, self._lease = self._lease, None
+        if lease is not None and lease.revocable:
+            try:
+                self.transport.call(
+                    "POST", "auth/token/revoke-self", what="token revoke-self", token=lease.token
+                )
+            except (BackendRejected, BackendUnavailable) as err:
+                log.debug("%s: revoking the token on close failed: %s", self._label, err)
+
+    @property
+    def _label(self) -> str:
+        return self.transport.label
+
+    def _login(self) -> bool:
+        """Log in (token auth: re-read the token source); whether the token changed."""
+        sent = self._clock()  # the lease started no earlier than this
+        lease = self.method.login(self.transport)
+        self.transport.secrets = (lease.token, *self.method.secrets())
+        if self._lease is not None and lease.token == self._lease.token:
+            # The operator's token source still holds the same token: only learn its TTL.
+            self._expires = sent + lease.ttl
+            return False
+        self._lease = lease
+        self._expires = sent + lease.ttl
+        self._renewable = lease.renewable
+        self._generation += 1
+        self._warned = False
+        self.logins += 1
+        life = f"TTL {lease.ttl:g}s" if lease.ttl > 0 else "no expiry"
+        renewable = ", renewable" if lease.renewable else ""
+        log.info("%s: logged in (%s; %s%s)", self._label, self.method.describe(), life, renewable)
+        return True
+
+    def _refresh_if_due(self) -> None:
+        lease = self._lease
+        assert lease is not None
+        if lease.ttl <= 0:
+            return
+        now = self._clock()
+        remaining = self._expires - now
+        if remaining > lease.lifetime / 3 or (remaining > 0 and now < self._next_attempt):
+            return
+        if self._renewable and remaining > 0 and self._renew(lease, now):
+            return
+        try:
+            changed = self._login()
+        except (BackendRejected, BackendUnavailable) as err:
+            if remaining <= 0:
+                raise
+            self._next_attempt = now + REFRESH_RETRY_INTERVAL
+            log.warning(
+                "%s: token expires in %.0fs and logging in again failed: %s",
+                self._label,
+                remaining,
+                err,
+            )
+            return
+        if not changed:
+            # The operator's token cannot be extended and its source still holds it.
+            self._next_attempt = now + REFRESH_RETRY_INTERVAL
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "%s: token expires in %.0fs and cannot be renewed; put a new token in the %s",
+                    self._label,
+                    self.ttl_remaining() or 0.0,
+                    self.method.describe().removeprefix("token from "),
+                )
+
+    def _renew(self, lease: Lease, now: float) -> bool:
+        """``renew-self``; whether the token now lives long enough."""
+        try:
+            body = self.transport.call(
+                "POST", "auth/token/renew-self", what="token renew-self", token=lease.token
+            )
+            renewed = _lease_from_auth(body, what="token renew-self", transport=self.transport)
+        except Denied:
+            self._renewable = False  # revoked or expired: log in again
+            return False
+        except (BackendRejected, BackendUnavailable) as err:
+            if isinstance(err, ServerFailed) and "max ttl" in err.server_message.lower():
+                self._renewable = False  # "past the max TTL, cannot renew"
+                return False
+            if self.method.can_relogin:
+                log.info("%s: token renewal failed, logging in again: %s", self._label, err)
+                return False
+            self._next_attempt = now + REFRESH_RETRY_INTERVAL
+            log.warning("%s: token renewal failed, will retry: %s", self._label, err)
+            return True  # keep using the current token while it lasts
+        self.renewals += 1
+        self._expires = now + renewed.ttl
+        log.debug("%s: token renewed for %gs", self._label, renewed.ttl)
+        if renewed.ttl > lease.lifetime / 3 and renewed.renewable:
+            return True
+        # Capped by the token's max TTL: renewing again will not help, log in again when due.
+        self._renewable = False
+        return renewed.ttl > lease.lifetime / 3

@@ -1,0 +1,530 @@
+"""Vault / OpenBao transit engine as a KEK holder (``type: vault``), through hvac.
+
+Config (camelCase in plugin.yaml; unknown keys are rejected; relative paths resolve against the
+plugin.yaml directory)::
+
+    type: vault
+    address: https://vault.example:8200     # http(s) only, no credentials in the URL
+    transitMount: transit                     # default
+    keyName: kube-secrets                     # required
+    namespace: team-a                         # optional (Vault Enterprise / OpenBao namespaces)
+    caFile: /etc/sealbox/vault-ca.pem         # optional; https only
+    clientCertFile: …, clientKeyFile: …       # optional mTLS; both or neither
+    tlsSkipVerify: false                      # NEVER in production: anyone on the path can MITM
+                                              # (logs a warning at build; urllib3's per-request
+                                              # warning is filtered for this host only)
+    timeoutSeconds: 10                        # per connect and per read
+    auth:                                     # one of:
+      {method: token, tokenFile: … | tokenEnv: …}
+      {method: approle, roleId: …, secretIdFile: … | secretIdEnv: …, mount: approle}
+      {method: kubernetes, role: …, jwtFile: <SA token path>, mount: kubernetes}
+
+Secrets (token, secret-id, JWT) are never config values, only a file or an environment variable
+naming them, re-read at every login. Requests ignore ``VAULT_*``, proxy and CA-bundle environment
+variables and ``~/.vault-token``: only this config decides where the token goes.
+
+Token lifecycle (see :mod:`sealbox.kms.backends._vault_auth`): log in at build (a failure to
+reach Vault is logged and retried on first use; a missing credential file is a ConfigError).
+On each call, once less than a third of the token's lease is left, renew it (``renew-self``) if it
+is renewable, else log in again; with ``token`` auth that means re-reading ``tokenFile``/
+``tokenEnv``, so an agent that rotates the file keeps the plugin alive. A 403 triggers one
+re-login and one retry (at most once per 5 s). There is no background thread, so a token whose
+TTL is shorter than the gap between calls (the plugin's health probe calls ``current_key_id``
+regularly) expires in between: approle/kubernetes then simply log in again; a plain token needs
+a TTL well above the probe interval (or be periodic) and is refused once expired.
+``renewals``/``logins`` count for metrics. Tokens we logged in for are revoked on ``close``.
+Every approle re-login spends one secret-id use: give the plugin's secret-id no use limit, or
+have something rotate the file.
+
+``wrap`` reads the key, then calls transit ``encrypt`` pinned to the ``key_version`` just read
+(two requests, but wraps are rare: one per DEK seed), so the key_id always names the version that
+really wrapped. The stored ciphertext is Vault's own ``vault:v<N>:<base64>`` string as ASCII
+bytes. ``unwrap`` checks it is that shape and that ``v<N>`` matches the key_id (and the
+annotation), then calls transit ``decrypt`` (one request). A refused decrypt never says why
+beyond "tampered, or made by a deleted, recreated or trimmed key" (or min_decryption_version).
+
+key_id: ``vault:<mount>/<keyName>:v<latest_version>:<16 hex>`` where the hex is a SHA-256 over
+namespace, mount, key name and the creation time of the key's oldest version (version 1 unless
+trimmed). Why each part:
+
+* ``v<latest_version>``: a transit rotation changes the key_id, so the apiserver re-seeds (the
+  vault-kubernetes-kms plugin used the version alone);
+* the creation-time digest: deleting and recreating a key restarts versions at 1, so the version
+  alone would reuse key_id ``…:v1`` for a different KEK. Version 1's creation time is fixed for
+  the key's lifetime and differs for a recreated key (unless created, deleted and recreated
+  within the same second, which never happens to a key that was actually used). It is
+  address-independent, so every replica and every DNS name of one Vault yields the same key_id.
+  Trimming old versions changes the digest once (a harmless re-seed).
+
+``owns`` matches the ``vault:<mount>/<keyName>:`` prefix, so two vault backends of one plugin
+must differ in mount or key name. Annotation ``version.vault.sealbox.io`` holds the version.
+
+Minimal policy (plus the default policy for lookup/renew-self)::
+
+    path "transit/keys/<keyName>"    { capabilities = ["read"] }
+    path "transit/encrypt/<keyName>" { capabilities = ["update"] }
+    path "transit/decrypt/<keyName>" { capabilities = ["update"] }
+
+Grant ``update`` rather than ``create`` on encrypt, so a deleted key is not silently recreated.
+Derived (context) keys are refused: the KMS API carries no per-object context.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from urllib3.exceptions import InsecureRequestWarning
+
+from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
+from sealbox.kms.backends._vault_auth import (
+    AppRoleLogin,
+    CredentialError,
+    Denied,
+    KubernetesLogin,
+    LoginMethod,
+    Refused,
+    SecretSource,
+    TokenLogin,
+    TokenManager,
+    Transport,
+)
+from sealbox.kms.backends.base import BackendSettings, Wrapped
+
+__all__ = [
+    "ANNOTATION_VERSION",
+    "AppRoleAuth",
+    "Config",
+    "KubernetesAuth",
+    "TokenAuth",
+    "VaultBackend",
+    "build",
+]
+
+log = logging.getLogger(__name__)
+
+ANNOTATION_VERSION = "version.vault.sealbox.io"
+DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+THREADS = 8
+_KEY_ID_LIMIT = 1024
+_DIGEST_CHARS = 16
+_NAME = r"\w(?:[\w.-]*\w)?"
+_PATH = rf"{_NAME}(?:/{_NAME})*"
+_CIPHERTEXT = re.compile(rb"vault:v([1-9][0-9]{0,9}):[A-Za-z0-9+/]+={0,2}")
+_KEY_ID_TAIL = re.compile(rf"v([1-9][0-9]{{0,9}}):[0-9a-f]{{{_DIGEST_CHARS}}}")
+
+KeyName = Annotated[str, Field(pattern=rf"^{_NAME}$", max_length=256)]
+MountPath = Annotated[str, Field(pattern=rf"^{_PATH}$", max_length=256)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
+
+
+def _check_one(first: object, second: object, first_name: str, second_name: str) -> None:
+    """Exactly one of two optional fields (named by their YAML keys) is set."""
+    if first is not None and second is not None:
+        raise ValueError(f"set only one of {first_name} or {second_name}, not both")
+    if first is None and second is None:
+        raise ValueError(f"set one of {first_name} or {second_name}")
+
+
+class TokenAuth(BackendSettings):
+    """A token the operator provides (file or environment variable)."""
+
+    method: Literal["token"]
+    token_file: Path | None = None
+    token_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        _check_one(self.token_file, self.token_env, "tokenFile", "tokenEnv")
+        return self
+
+
+class AppRoleAuth(BackendSettings):
+    """AppRole login; the role_id is an identifier, the secret_id a credential."""
+
+    method: Literal["approle"]
+    role_id: str = Field(min_length=1, max_length=256)
+    secret_id_file: Path | None = None
+    secret_id_env: EnvName | None = None
+    mount: MountPath = "approle"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        _check_one(self.secret_id_file, self.secret_id_env, "secretIdFile", "secretIdEnv")
+        return self
+
+
+class KubernetesAuth(BackendSettings):
+    """Kubernetes login with the pod's (projected) service-account token."""
+
+    method: Literal["kubernetes"]
+    role: str = Field(min_length=1, max_length=256)
+    jwt_file: Path = DEFAULT_JWT_FILE
+    mount: MountPath = "kubernetes"
+
+
+VaultAuth = Annotated[TokenAuth | AppRoleAuth | KubernetesAuth, Field(discriminator="method")]
+
+
+class Config(BackendSettings):
+    """One Vault/OpenBao transit key."""
+
+    type: Literal["vault"]
+    address: str
+    transit_mount: MountPath = "transit"
+    key_name: KeyName
+    namespace: Annotated[str, Field(pattern=rf"^{_PATH}$", max_length=256)] | None = None
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    tls_skip_verify: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    auth: VaultAuth
+
+    @field_validator("transit_mount", mode="before")
+    @classmethod
+    def _strip_slashes(cls, value: object) -> object:
+        return value.strip("/") if isinstance(value, str) else value
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain credentials (use auth)")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        https = self.address.startswith("https://")
+        for name, value in (
+            ("caFile", self.ca_file),
+            ("clientCertFile", self.client_cert_file),
+            ("clientKeyFile", self.client_key_file),
+            ("tlsSkipVerify", self.tls_skip_verify or None),
+        ):
+            if value is not None and not https:
+                raise ValueError(f"{name} needs an https:// address")
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("set both clientCertFile and clientKeyFile, or neither")
+        if self.tls_skip_verify and self.ca_file is not None:
+            raise ValueError("set only one of caFile or tlsSkipVerify")
+        longest = len(f"vault:{self.transit_mount}/{self.key_name}:v4294967295:") + _DIGEST_CHARS
+        if longest > _KEY_ID_LIMIT:
+            raise ValueError("transitMount and keyName are too long for a 1 KiB key_id")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyState:
+    latest: int
+    digest: str
+
+
+class VaultBackend:
+    """A Vault/OpenBao transit key; see the module docstring for key_id and token handling."""
+
+    kind = "vault"
+    blocking = True
+    threads = THREADS
+
+    def __init__(self, config: Config, *, base_dir: Path) -> None:
+        self._config = config
+        self._mount = config.transit_mount
+        self._name = config.key_name
+        self._prefix = f"vault:{self._mount}/{self._name}:"
+        namespace = f" (namespace {config.namespace})" if config.namespace else ""
+        self._label = f"vault {self._mount}/{self._name} at {config.address}{namespace}"
+        self._closed = False
+        source = f"vault backend {self._mount}/{self._name}"
+
+        def resolve(path: Path) -> Path:
+            return path if path.is_absolute() else base_dir / path
+
+        issues = [
+            ConfigIssue(name, f"no such file: {resolve(path)}")
+            for name, path in (
+                ("caFile", config.ca_file),
+                ("clientCertFile", config.client_cert_file),
+                ("clientKeyFile", config.client_key_file),
+            )
+            if path is not None and not resolve(path).is_file()
+        ]
+        if issues:
+            raise ConfigError(source, issues)
+        host = urlsplit(config.address).hostname or ""
+        if config.tls_skip_verify:
+            log.warning(
+                "%s: tlsSkipVerify is on: the server's certificate is NOT checked", self._label
+            )
+            warnings.filterwarnings(
+                "ignore",
+                message=rf"Unverified HTTPS request is being made to host '{re.escape(host)}'",
+                category=InsecureRequestWarning,
+            )
+        elif config.address.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("%s: plain http: tokens and key material travel unencrypted", self._label)
+        client_cert = None
+        if config.client_cert_file is not None and config.client_key_file is not None:
+            client_cert = (
+                str(resolve(config.client_cert_file)),
+                str(resolve(config.client_key_file)),
+            )
+        self._transport = Transport(
+            address=config.address,
+            label=self._label,
+            namespace=config.namespace,
+            ca_file=resolve(config.ca_file) if config.ca_file is not None else None,
+            client_cert=client_cert,
+            skip_verify=config.tls_skip_verify,
+            timeout=config.timeout_seconds,
+            pool_size=THREADS + 2,
+        )
+        self._tokens = TokenManager(self._transport, _login_method(config.auth, resolve))
+        try:
+            self._tokens.token()
+        except CredentialError as err:
+            self._transport.close()
+            raise ConfigError(source, [ConfigIssue(err.setting, err.detail)]) from None
+        except (BackendRejected, BackendUnavailable) as err:
+            log.warning("%s: login failed, will retry on first use: %s", self._label, err)
+
+    def __repr__(self) -> str:
+        return f"VaultBackend({self._label}, auth={self._tokens.method.name})"
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def renewals(self) -> int:
+        """Successful token renewals (``renew-self``) so far."""
+        return self._tokens.renewals
+
+    @property
+    def logins(self) -> int:
+        """Successful logins so far (the first one included)."""
+        return self._tokens.logins
+
+    def token_ttl_remaining(self) -> float | None:
+        """Seconds until the current token expires; ``None`` if unknown or it never expires."""
+        return self._tokens.ttl_remaining()
+
+    def owns(self, key_id: str) -> bool:
+        return key_id.startswith(self._prefix)
+
+    def current_key_id(self) -> str:
+        state = self._read_key()
+        return self._key_id(state.latest, state.digest)
+
+    def wrap(self, plaintext: bytes) -> Wrapped:
+        state = self._read_key()
+        body = self._call(
+            "POST",
+            f"{self._mount}/encrypt/{self._name}",
+            what="encrypt",
+            payload={
+                "plaintext": base64.b64encode(plaintext).decode("ascii"),
+                "key_version": state.latest,
+            },
+        )
+        data = body.get("data")
+        ciphertext = data.get("ciphertext") if isinstance(data, dict) else None
+        match = (
+            _CIPHERTEXT.fullmatch(ciphertext.encode("ascii", "replace"))
+            if isinstance(ciphertext, str)
+            else None
+        )
+        if ciphertext is None or match is None:
+            raise BackendUnavailable(f"{self._label}: encrypt: answer has no transit ciphertext")
+        version = int(match.group(1))
+        return Wrapped(
+            ciphertext=match.group(0),
+            key_id=self._key_id(version, state.digest),
+            annotations={ANNOTATION_VERSION: str(version).encode("ascii")},
+        )
+
+    def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
+        shown = key_id if len(key_id) <= 120 else key_id[:119] + "…"
+        tail = _KEY_ID_TAIL.fullmatch(key_id[len(self._prefix) :]) if self.owns(key_id) else None
+        if tail is None:
+            raise BackendRejected(f"{self._label}: key_id {shown!r} was not made by this key")
+        match = _CIPHERTEXT.fullmatch(ciphertext)
+        if match is None:
+            raise BackendRejected(
+                f"{self._label}: decrypt: ciphertext for key_id {shown!r} is not a transit "
+                "ciphertext (vault:v<N>:<base64>)"
+            )
+        version = match.group(1).decode("ascii")
+        if version != tail.group(1):
+            raise BackendRejected(
+                f"{self._label}: decrypt: ciphertext of key version v{version} does not match "
+                f"key_id {shown!r}"
+            )
+        annotated = annotations.get(ANNOTATION_VERSION)
+        if annotated is not None and annotated != version.encode("ascii"):
+            raise BackendRejected(
+                f"{self._label}: decrypt: annotation {ANNOTATION_VERSION} does not match "
+                f"key_id {shown!r}"
+            )
+        try:
+            body = self._call(
+                "POST",
+                f"{self._mount}/decrypt/{self._name}",
+                what="decrypt",
+                payload={"ciphertext": ciphertext.decode("ascii")},
+            )
+        except Refused as err:
+            if err.status != 400:
+                raise
+            why = (
+                f"key version v{version} is below the key's min_decryption_version"
+                if "disallowed by policy" in err.server_message
+                else "tampered, or made by a deleted, recreated or trimmed key"
+            )
+            raise BackendRejected(
+                f"{self._label}: decrypt of key_id {shown!r} rejected (HTTP 400): {why}"
+            ) from None
+        data = body.get("data")
+        plaintext = data.get("plaintext") if isinstance(data, dict) else None
+        if not isinstance(plaintext, str):
+            raise BackendUnavailable(f"{self._label}: decrypt: answer has no plaintext")
+        try:
+            return base64.b64decode(plaintext, validate=True)
+        except (binascii.Error, ValueError):
+            raise BackendUnavailable(
+                f"{self._label}: decrypt: answer's plaintext is not base64"
+            ) from None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._tokens.close()
+        self._transport.close()
+
+    def _key_id(self, version: int, digest: str) -> str:
+        return f"{self._prefix}v{version}:{digest}"
+
+    def _read_key(self) -> _KeyState:
+        try:
+            body = self._call("GET", f"{self._mount}/keys/{self._name}", what="read key")
+        except Refused as err:
+            if err.status != 404:
+                raise
+            raise BackendRejected(
+                f"{self._label}: transit key {self._name!r} not found under mount "
+                f"{self._mount!r} (HTTP 404)"
+            ) from None
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise BackendUnavailable(f"{self._label}: read key: answer has no data")
+        if data.get("soft_deleted"):
+            raise BackendRejected(f"{self._label}: transit key is soft-deleted")
+        if data.get("derived"):
+            raise BackendRejected(
+                f"{self._label}: transit key is a derived (context) key, which the KMS API "
+                "cannot use; create one without derived=true"
+            )
+        if not data.get("supports_encryption", True) or not data.get("supports_decryption", True):
+            raise BackendRejected(
+                f"{self._label}: transit key type {data.get('type')!s:.40} cannot encrypt "
+                "and decrypt"
+            )
+        versions = data.get("keys")
+        latest = data.get("latest_version")
+        try:
+            assert isinstance(versions, dict)
+            assert isinstance(latest, int)
+            assert not isinstance(latest, bool)
+            oldest = min(versions, key=int)
+            created = versions[oldest]
+            if isinstance(created, dict):  # asymmetric keys: {"creation_time": "…", …}
+                created = created["creation_time"]
+            assert isinstance(created, int | str)
+            assert latest >= int(oldest) >= 1
+        except (AssertionError, KeyError, ValueError, TypeError):
+            raise BackendUnavailable(
+                f"{self._label}: read key: answer lacks latest_version or key versions"
+            ) from None
+        identity = "\0".join(
+            (self._config.namespace or "", self._mount, self._name, str(created))
+        ).encode("utf-8")
+        digest = hashlib.sha256(b"sealbox vault key identity\0" + identity).hexdigest()
+        return _KeyState(latest=latest, digest=digest[:_DIGEST_CHARS])
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One request with the current token; after a 403, one re-login and one retry."""
+        if self._closed:
+            raise BackendUnavailable(f"{self._label}: backend is closed")
+        token, generation = self._tokens.token()
+        try:
+            try:
+                return self._transport.call(method, path, what=what, token=token, payload=payload)
+            except Denied:
+                if not self._tokens.refresh_after_denied(generation):
+                    raise
+            token, _ = self._tokens.token()
+            return self._transport.call(method, path, what=what, token=token, payload=payload)
+        except Denied as err:
+            capability = "read" if method == "GET" else "update"
+            raise BackendRejected(
+                f"{err}: the {self._tokens.method.describe()} needs {capability!r} on {path}, "
+                "or it expired"
+            ) from None
+
+
+def _login_method(
+    auth: TokenAuth | AppRoleAuth | KubernetesAuth, resolve: Callable[[Path], Path]
+) -> LoginMethod:
+    if isinstance(auth, TokenAuth):
+        return TokenLogin(
+            SecretSource(
+                "auth.tokenFile" if auth.token_file is not None else "auth.tokenEnv",
+                path=resolve(auth.token_file) if auth.token_file is not None else None,
+                env=auth.token_env,
+            )
+        )
+    if isinstance(auth, AppRoleAuth):
+        secret = SecretSource(
+            "auth.secretIdFile" if auth.secret_id_file is not None else "auth.secretIdEnv",
+            path=resolve(auth.secret_id_file) if auth.secret_id_file is not None else None,
+            env=auth.secret_id_env,
+        )
+        return AppRoleLogin(auth.role_id, secret, auth.mount)
+    jwt = SecretSource("auth.jwtFile", path=resolve(auth.jwt_file))
+    return KubernetesLogin(auth.role, jwt, auth.mount)
+
+
+def build(config: Config, *, base_dir: Path) -> VaultBackend:
+    """A backend for ``config``; logs in now (a failure to reach Vault is retried later).
+
+    Raises:
+        ConfigError: a TLS file or a credential file/variable named in the config is missing.
+    """
+    return VaultBackend(config, base_dir=base_dir)
