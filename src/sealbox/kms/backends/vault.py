@@ -89,16 +89,13 @@ from urllib3.exceptions import InsecureRequestWarning
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
 from sealbox.kms.backends._vault_auth import (
     AppRoleLogin,
-    CredentialError,
-    Denied,
     KubernetesLogin,
     LoginMethod,
-    Refused,
-    SecretSource,
     TokenLogin,
     TokenManager,
-    Transport,
 )
+from sealbox.kms.backends._vault_http import Denied, Refused, Transport
+from sealbox.kms.backends._vault_secrets import CredentialError, SecretSource
 from sealbox.kms.backends.base import BackendSettings, Wrapped
 
 __all__ = [
