@@ -80,10 +80,9 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
 from urllib3.exceptions import InsecureRequestWarning
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
@@ -94,9 +93,16 @@ from sealbox.kms.backends._vault_auth import (
     TokenLogin,
     TokenManager,
 )
+from sealbox.kms.backends._vault_config import (
+    DIGEST_CHARS,
+    AppRoleAuth,
+    Config,
+    KubernetesAuth,
+    TokenAuth,
+)
 from sealbox.kms.backends._vault_http import Denied, Refused, Transport
 from sealbox.kms.backends._vault_secrets import CredentialError, SecretSource
-from sealbox.kms.backends.base import BackendSettings, Wrapped
+from sealbox.kms.backends.base import Wrapped
 
 __all__ = [
     "ANNOTATION_VERSION",
@@ -111,123 +117,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ANNOTATION_VERSION = "version.vault.sealbox.io"
-DEFAULT_JWT_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 THREADS = 8
-_KEY_ID_LIMIT = 1024
-_DIGEST_CHARS = 16
-_NAME = r"\w(?:[\w.-]*\w)?"
-_PATH = rf"{_NAME}(?:/{_NAME})*"
 _CIPHERTEXT = re.compile(rb"vault:v([1-9][0-9]{0,9}):[A-Za-z0-9+/]+={0,2}")
-_KEY_ID_TAIL = re.compile(rf"v([1-9][0-9]{{0,9}}):[0-9a-f]{{{_DIGEST_CHARS}}}")
-
-KeyName = Annotated[str, Field(pattern=rf"^{_NAME}$", max_length=256)]
-MountPath = Annotated[str, Field(pattern=rf"^{_PATH}$", max_length=256)]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
-
-
-def _check_one(first: object, second: object, first_name: str, second_name: str) -> None:
-    """Exactly one of two optional fields (named by their YAML keys) is set."""
-    if first is not None and second is not None:
-        raise ValueError(f"set only one of {first_name} or {second_name}, not both")
-    if first is None and second is None:
-        raise ValueError(f"set one of {first_name} or {second_name}")
-
-
-class TokenAuth(BackendSettings):
-    """A token the operator provides (file or environment variable)."""
-
-    method: Literal["token"]
-    token_file: Path | None = None
-    token_env: EnvName | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        _check_one(self.token_file, self.token_env, "tokenFile", "tokenEnv")
-        return self
-
-
-class AppRoleAuth(BackendSettings):
-    """AppRole login; the role_id is an identifier, the secret_id a credential."""
-
-    method: Literal["approle"]
-    role_id: str = Field(min_length=1, max_length=256)
-    secret_id_file: Path | None = None
-    secret_id_env: EnvName | None = None
-    mount: MountPath = "approle"
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        _check_one(self.secret_id_file, self.secret_id_env, "secretIdFile", "secretIdEnv")
-        return self
-
-
-class KubernetesAuth(BackendSettings):
-    """Kubernetes login with the pod's (projected) service-account token."""
-
-    method: Literal["kubernetes"]
-    role: str = Field(min_length=1, max_length=256)
-    jwt_file: Path = DEFAULT_JWT_FILE
-    mount: MountPath = "kubernetes"
-
-
-VaultAuth = Annotated[TokenAuth | AppRoleAuth | KubernetesAuth, Field(discriminator="method")]
-
-
-class Config(BackendSettings):
-    """One Vault/OpenBao transit key."""
-
-    type: Literal["vault"]
-    address: str
-    transit_mount: MountPath = "transit"
-    key_name: KeyName
-    namespace: Annotated[str, Field(pattern=rf"^{_PATH}$", max_length=256)] | None = None
-    ca_file: Path | None = None
-    client_cert_file: Path | None = None
-    client_key_file: Path | None = None
-    tls_skip_verify: bool = False
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    auth: VaultAuth
-
-    @field_validator("transit_mount", mode="before")
-    @classmethod
-    def _strip_slashes(cls, value: object) -> object:
-        return value.strip("/") if isinstance(value, str) else value
-
-    @field_validator("address")
-    @classmethod
-    def _check_address(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("must not contain credentials (use auth)")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment")
-        try:
-            parts.port  # noqa: B018 - raises on a malformed port
-        except ValueError:
-            raise ValueError("has an invalid port") from None
-        return value.strip().rstrip("/")
-
-    @model_validator(mode="after")
-    def _check_tls(self) -> Self:
-        https = self.address.startswith("https://")
-        for name, value in (
-            ("caFile", self.ca_file),
-            ("clientCertFile", self.client_cert_file),
-            ("clientKeyFile", self.client_key_file),
-            ("tlsSkipVerify", self.tls_skip_verify or None),
-        ):
-            if value is not None and not https:
-                raise ValueError(f"{name} needs an https:// address")
-        if (self.client_cert_file is None) != (self.client_key_file is None):
-            raise ValueError("set both clientCertFile and clientKeyFile, or neither")
-        if self.tls_skip_verify and self.ca_file is not None:
-            raise ValueError("set only one of caFile or tlsSkipVerify")
-        longest = len(f"vault:{self.transit_mount}/{self.key_name}:v4294967295:") + _DIGEST_CHARS
-        if longest > _KEY_ID_LIMIT:
-            raise ValueError("transitMount and keyName are too long for a 1 KiB key_id")
-        return self
+_KEY_ID_TAIL = re.compile(rf"v([1-9][0-9]{{0,9}}):[0-9a-f]{{{DIGEST_CHARS}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,7 +358,7 @@ class VaultBackend:
             (self._config.namespace or "", self._mount, self._name, str(created))
         ).encode("utf-8")
         digest = hashlib.sha256(b"sealbox vault key identity\0" + identity).hexdigest()
-        return _KeyState(latest=latest, digest=digest[:_DIGEST_CHARS])
+        return _KeyState(latest=latest, digest=digest[:DIGEST_CHARS])
 
     def _call(
         self,
