@@ -12,7 +12,7 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -24,6 +24,7 @@ from sealbox.encryption.encrypted_object import (
 )
 from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
 from sealbox.kms.backends.base import Backend, Wrapped
+from sealbox.kms.batching import BatchingRunner
 from sealbox.kms.health import HealthMonitor
 from sealbox.kms.metrics import Metrics
 
@@ -67,8 +68,14 @@ class PluginService:
         self.metrics = metrics or Metrics()
         self.status_on_failure = status_on_failure
         self._executors: dict[int, ThreadPoolExecutor] = {}
+        self._batchers: dict[int, BatchingRunner] = {}
         for backend in (primary, *self.decrypt_only):
-            if backend.blocking:
+            if not backend.blocking:
+                continue
+            dedicated: Executor | None = getattr(backend, "executor", None)
+            if dedicated is not None:
+                self._batchers[id(backend)] = BatchingRunner(dedicated)
+            else:
                 self._executors[id(backend)] = ThreadPoolExecutor(
                     max_workers=max(1, backend.threads), thread_name_prefix=f"kms-{backend.kind}"
                 )
@@ -77,6 +84,10 @@ class PluginService:
         )
 
     async def run(self, backend: Backend, fn: Callable[..., T], /, *args: object) -> T:
+        """Call a backend method where it must run: inline, its own thread, or a pool."""
+        batcher = self._batchers.get(id(backend))
+        if batcher is not None:
+            return await batcher.run(fn, *args)
         executor = self._executors.get(id(backend))
         if executor is None:
             return fn(*args)
@@ -162,8 +173,8 @@ class PluginService:
 
     async def close(self) -> None:
         await self.health.stop()
-        for executor in self._executors.values():
-            executor.shutdown(wait=False, cancel_futures=True)
+        for pool in self._executors.values():
+            pool.shutdown(wait=False, cancel_futures=True)
         for backend in (self.primary, *self.decrypt_only):
             try:
                 backend.close()

@@ -28,6 +28,7 @@ token is asked.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections.abc import Callable
@@ -93,8 +94,12 @@ def key_id_for(token_label: str, key_label: str, kek: KekId) -> str:
     return key_id_prefix(token_label, key_label) + "".join(f"%{b:02X}" for b in kek.cka_id())
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_key_id(key_id: str, prefix: str) -> KekId | None:
-    """The KEK a key_id names, if it starts with ``prefix`` and is in canonical form."""
+    """The KEK a key_id names, if it starts with ``prefix`` and is in canonical form.
+
+    Memoized: every Decrypt asks twice (routing and unwrap) for one of a handful of key_ids.
+    """
     if not key_id.startswith(prefix):
         return None
     encoded = key_id[len(prefix) :]

@@ -122,6 +122,18 @@ class HsmRuntime:
                 f"the PKCS#11 library did not answer within {timeout:g}s"
             ) from None
 
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The HSM thread, for callers that submit work themselves (the plugin's event loop).
+
+        Raises:
+            RuntimeError: no user holds the runtime.
+        """
+        executor = self._executor
+        if executor is None:
+            raise RuntimeError("the PKCS#11 thread is not running")
+        return executor
+
     def _mark(self) -> None:
         self._thread_id = threading.get_ident()
 

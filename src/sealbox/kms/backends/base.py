@@ -15,8 +15,9 @@ and names its current KEK with a ``key_id``:
   plaintext, ciphertext or credentials in a message.
 
 Methods are synchronous. ``blocking`` backends are called from a thread pool of ``threads``
-workers (1 for PKCS#11, whose library must stay on one thread); non-blocking ones (the local AES
-key) run inline on the event loop.
+workers; non-blocking ones (the local AES key) run inline on the event loop. A backend that
+already owns its worker thread (PKCS#11, whose library must stay on one thread) exposes it as
+``executor``, and the plugin submits calls there directly: one thread hop per call, not two.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TypeVar
 
@@ -166,6 +167,11 @@ class Pkcs11Backend:
 
     def owns(self, key_id: str) -> bool:
         return fmt.parse_key_id(key_id, self._prefix) is not None
+
+    @property
+    def executor(self) -> Executor:
+        """The process's PKCS#11 thread: methods submitted there run without a second hop."""
+        return self._runtime.executor
 
     def close(self) -> None:
         """Leave the token (the last backend on it logs out) and release the PKCS#11 thread."""
