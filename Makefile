@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite starts for real: SoftHSM2 for the PKCS#11 backend.
-APT_PACKAGES ?= softhsm2
+# Debian packages the test suite starts for real: SoftHSM2 (PKCS#11 backend) and etcd.
+APT_PACKAGES ?= softhsm2 etcd-server etcd-client
 CODE_DIRS := $(wildcard src tests bench)
 PROTO_SRC := $(wildcard proto/sealbox/_proto/*.proto)
 PROTO_SERVICES := $(wildcard proto/sealbox/_proto/*_api.proto)
