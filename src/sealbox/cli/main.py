@@ -35,8 +35,9 @@ app = typer.Typer(
     name="sealbox",
     cls=_Group,
     help=(
-        "Keep Kubernetes Secrets secret: validate EncryptionConfiguration files, and read or write "
-        "etcd values exactly as kube-apiserver does."
+        "Keep Kubernetes Secrets secret: run the KMS v2 plugin kube-apiserver encrypts them with, "
+        "validate EncryptionConfiguration files, and read or write etcd values exactly as "
+        "kube-apiserver does."
     ),
     no_args_is_help=True,
     add_completion=False,
