@@ -10,12 +10,13 @@ from sealbox.encryption.model import EncryptionConfiguration
 from sealbox.kmsapi.static_plugin import StaticKEKPlugin
 from tests.kms_fixtures import RecordedSetup, legacy_setup, recorded_setup
 
-# Real backends for the KMS plugin tests: each module starts its server (SoftHSM2 token, OpenBao,
-# moto) and provides a ``<kind>_harness`` fixture (see tests/integration/harness.py).
+# Real servers: each module starts its own (SoftHSM2 token, OpenBao, moto, etcd); the KMS
+# backends provide a ``<kind>_harness`` fixture (see tests/integration/harness.py).
 pytest_plugins = [
     "tests.integration.backends.awskms",
     "tests.integration.backends.pkcs11",
     "tests.integration.backends.vault",
+    "tests.integration.etcd_server",
 ]
 
 

@@ -1,0 +1,107 @@
+"""Paged prefix reads for :mod:`sealbox.storage.etcd`: one snapshot, one page in memory.
+
+Each page is a Range of ``[start, prefix_end(prefix))`` with ``limit`` keys; the next page
+starts right after the last key (``last + b"\\x00"``) and is read at the revision of the first
+page, so the whole scan is one consistent snapshot. The limit starts at ``page_size`` and
+follows the observed bytes per key so that a page stays under half of ``max_response_bytes``;
+an answer that is still too large halves it and asks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from sealbox._proto import etcd_kv_pb2 as pb
+from sealbox.errors import InputError
+from sealbox.storage._etcd_model import KeyRevision, prefix_end
+from sealbox.storage._etcd_transport import RANGE, EtcdResponseTooLarge, Transport, show_key
+
+__all__ = ["PrefixScan"]
+
+_T = TypeVar("_T", bound=KeyRevision)
+
+
+class PrefixScan(Generic[_T]):
+    """The keys under a prefix, ascending, fetched a page at a time at one revision.
+
+    Iterate it once. ``revision`` is the snapshot revision (set by the first page unless one
+    was asked for), ``pages`` how many pages were fetched, ``last_key`` the last key yielded
+    (resume from it with ``start_after`` after :class:`EtcdCompacted`).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        prefix: bytes,
+        *,
+        page_size: int,
+        start_after: bytes | None,
+        revision: int | None,
+        keys_only: bool,
+        convert: Callable[[pb.KeyValue], _T],
+        max_response_bytes: int,
+    ) -> None:
+        if page_size < 1:
+            raise InputError(f"page size must be at least 1, not {page_size}")
+        if revision is not None and revision < 1:
+            raise InputError(f"an etcd revision is at least 1, not {revision}")
+        self.prefix = prefix
+        self.revision = revision
+        self.pages = 0
+        self.last_key: bytes | None = None
+        self._transport = transport
+        self._page_size = page_size
+        self._keys_only = keys_only
+        self._convert = convert
+        self._budget = max_response_bytes // 2
+        start = prefix or b"\x00"
+        if start_after is not None:
+            start = max(start, start_after + b"\x00")
+        self._items = self._walk(start, prefix_end(prefix))
+
+    def __iter__(self) -> PrefixScan[_T]:
+        return self
+
+    def __next__(self) -> _T:
+        return next(self._items)
+
+    def __repr__(self) -> str:
+        return (
+            f"PrefixScan(prefix={self.prefix!r}, revision={self.revision}, pages={self.pages}, "
+            f"last_key={self.last_key!r})"
+        )
+
+    def _walk(self, start: bytes, end: bytes) -> Iterator[_T]:
+        if end != b"\x00" and start >= end:
+            return
+        limit = self._page_size
+        while True:
+            request = pb.RangeRequest(
+                key=start,
+                range_end=end,
+                limit=limit,
+                revision=self.revision or 0,
+                keys_only=self._keys_only,
+            )
+            try:
+                response = self._transport.read(
+                    RANGE, request, about=f" from key {show_key(start)}"
+                )
+            except EtcdResponseTooLarge:
+                if limit == 1:
+                    raise
+                limit = max(1, limit // 2)
+                continue
+            if self.revision is None:
+                self.revision = response.header.revision
+            self.pages += 1
+            kvs = response.kvs
+            for kv in kvs:
+                self.last_key = kv.key
+                yield self._convert(kv)
+            if not response.more or not kvs:
+                return
+            start = kvs[-1].key + b"\x00"
+            per_key = max(1, response.ByteSize() // len(kvs))
+            limit = max(1, min(self._page_size, self._budget // per_key))
