@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from sealbox.cli import render
+from sealbox.cli.etcd_scan import scan_command
 from sealbox.cli.io import read_input, write_private_file
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
@@ -118,3 +119,6 @@ def encode(
     else:
         sys.stdout.buffer.write(value)
         sys.stdout.buffer.flush()
+
+
+app.command("scan")(scan_command)
