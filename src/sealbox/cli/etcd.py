@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from sealbox.cli import render
+from sealbox.cli.etcd_export import decrypt_command
 from sealbox.cli.etcd_scan import scan_command
 from sealbox.cli.io import read_input, write_private_file
 from sealbox.encryption.config import load_config
@@ -122,3 +123,4 @@ def encode(
 
 
 app.command("scan")(scan_command)
+app.command("decrypt")(decrypt_command)

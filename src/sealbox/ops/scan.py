@@ -20,7 +20,7 @@ from sealbox.errors import DecryptError, InputError
 from sealbox.storage import keys
 from sealbox.storage.etcd import EtcdClient, registry_prefix
 
-__all__ = ["ScanSummary", "ScannedObject", "classify", "scan", "scan_prefixes"]
+__all__ = ["ScanSummary", "ScannedObject", "classify", "describe_key", "scan", "scan_prefixes"]
 
 _ENCRYPTED = b"k8s:enc:"
 _PROVIDERS = {
@@ -118,7 +118,8 @@ def scan_prefixes(etcd_prefix: str, resource_names: Sequence[str]) -> list[bytes
     return prefixes
 
 
-def _describe(etcd_key: str, etcd_prefix: str) -> tuple[str, str | None, str]:
+def describe_key(etcd_key: str, etcd_prefix: str) -> tuple[str, str | None, str]:
+    """``(group-resource, namespace, name)``; an unusual key gets an empty resource."""
     try:
         parsed = keys.parse_key(etcd_key, prefix=etcd_prefix)
     except InputError:
@@ -144,7 +145,7 @@ def scan(
         pages = client.iter_prefix(prefix)
         for kv in pages:
             etcd_key = kv.key.decode("utf-8", errors="replace")
-            resource, namespace, name = _describe(etcd_key, etcd_prefix)
+            resource, namespace, name = describe_key(etcd_key, etcd_prefix)
             provider, key_name = classify(kv.value)
             item = ScannedObject(etcd_key, resource, namespace, name, provider, key_name)
             if transformers is not None:
