@@ -9,6 +9,7 @@ import typer
 
 from sealbox.cli import render
 from sealbox.cli.etcd_export import decrypt_command
+from sealbox.cli.etcd_rewrap import rewrap_command
 from sealbox.cli.etcd_scan import scan_command
 from sealbox.cli.io import read_input, write_private_file
 from sealbox.encryption.config import load_config
@@ -124,3 +125,4 @@ def encode(
 
 app.command("scan")(scan_command)
 app.command("decrypt")(decrypt_command)
+app.command("rewrap")(rewrap_command)
