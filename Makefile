@@ -3,15 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite starts for real: SoftHSM2 (PKCS#11 backend) and etcd.
+# Debian packages the demo and the test suite start for real: SoftHSM2 (PKCS#11) and etcd.
 APT_PACKAGES ?= softhsm2 etcd-server etcd-client
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CODE_DIRS := $(wildcard src tests bench)
 PROTO_SRC := $(wildcard proto/sealbox/_proto/*.proto)
 PROTO_SERVICES := $(wildcard proto/sealbox/_proto/*_api.proto)
 
 .PHONY: run test lint typecheck unit proto install apt clean
 
-run: $(VENV)/.installed
+run: apt $(VENV)/.installed
 	$(BIN)/sealbox demo
 
 test: apt $(VENV)/.installed lint typecheck unit
@@ -38,7 +39,8 @@ apt:
 ifneq ($(strip $(APT_PACKAGES)),)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 endif
 
 # Regenerate the committed gRPC/protobuf code (grpcio-tools is pinned exactly in pyproject).

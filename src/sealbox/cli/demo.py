@@ -1,33 +1,32 @@
 """``sealbox demo``: what ``make run`` shows, on built-in defaults and nothing else.
 
-It starts a KMS v2 plugin with a throwaway key on a socket in a temp dir, writes one Secret the
-way kube-apiserver stores it with every provider, reads each value back through the apiserver's
-provider-chain rules, and shows what protects the data (and what does not). Everything it starts
-is stopped and deleted at the end.
+It starts its own etcd and ``sealbox kms serve`` (local keyring) in a temp dir, seeds Secrets the
+way an unencrypted cluster stores them, scans etcd (all plaintext), rewraps everything to KMS v2,
+scans again (all encrypted, none stale) and decrypts one back. Then it writes one Secret with
+every provider and shows what protects a stored value, and what kube-apiserver would refuse in
+a config. Everything it starts is stopped and deleted at the end.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
-import grpc
 from rich.console import Console
 
 from sealbox.cli import render
-from sealbox.encryption.config import lint_config, parse_config
+from sealbox.cli.etcd_scan import print_scan_table
+from sealbox.demo.services import DemoServices, running_services
+from sealbox.encryption.config import lint_config, load_config, parse_config
 from sealbox.encryption.keygen import generate_key
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import SealboxError
 from sealbox.kmsapi.client import GrpcConnector
-from sealbox.kmsapi.static_plugin import AESGCMWrapper, StaticKEKPlugin
 from sealbox.ops.decode import decode_value
+from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, rewrap
+from sealbox.ops.scan import ScanSummary, scan, scan_prefixes
 from sealbox.storage import codec
+from sealbox.storage.etcd import EtcdClient, EtcdConfig
 
 __all__ = ["demo"]
 
@@ -35,6 +34,16 @@ ETCD_KEY = "/registry/secrets/default/db-credentials"
 MOVED_KEY = "/registry/secrets/attacker/db-credentials"
 DEMO_PASSWORD = b"demo-password-not-a-real-secret"
 PROVIDER_ORDER = ("kms", "aesgcm", "secretbox", "aescbc", "identity")
+SEED_SECRETS = 40
+ETCD_CONFIG = """\
+apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources: [secrets, configmaps]
+  providers:
+  - kms: {{apiVersion: v2, name: sealbox, endpoint: "{endpoint}", timeout: 3s}}
+  - identity: {{}}
+"""
 BROKEN_CONFIG = """\
 apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
@@ -44,15 +53,6 @@ resources:
   - kms: {name: "prod:kms", endpoint: "tcp://10.0.0.1:8080", cachesize: 100, apiVersion: v2}
   - aescbc: {keys: [{name: k1, secret: c2hvcnQ=}]}
 """
-
-
-@contextmanager
-def _workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="sealbox-demo-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _provider_yaml(kind: str, endpoint: str, keys: dict[str, str]) -> str:
@@ -76,24 +76,85 @@ def _config_yaml(first: str, endpoint: str, keys: dict[str, str]) -> str:
 
 
 def demo() -> None:
-    """Show Sealbox reading and writing etcd values exactly as kube-apiserver does."""
+    """Show Sealbox protecting Secrets in a real etcd, with its own KMS v2 plugin."""
     console = render.stdout_console()
     if not console.is_terminal:
         console.width = 120
-    console.rule("[bold]Sealbox: Kubernetes encryption at rest, byte for byte")
-    with _workdir() as workdir:
-        plugin = StaticKEKPlugin(
-            str(workdir / "kms.sock"),
-            AESGCMWrapper(kek=os.urandom(32), key_id="demo-kek-1"),
-            annotations={"version.demo.sealbox.io": b"1"},
-        )
-        with plugin:
-            console.print(f"KMS v2 plugin (throwaway key) listening on [cyan]{plugin.endpoint}")
-            keys = {kind: generate_key(kind) for kind in ("aesgcm", "secretbox", "aescbc")}
-            _show_writes(console, plugin.endpoint, keys)
-            _show_guarantees(console, plugin, keys)
+    console.rule("[bold]Sealbox: Kubernetes Secrets encrypted at rest, byte for byte")
+    with running_services() as services:
+        console.print(f"etcd listening on [cyan]{services.etcd_url}[/]")
+        console.print(f"sealbox kms serve (local keyring) on [cyan]{services.kms_endpoint}[/]\n")
+        _show_etcd_story(console, services)
+        keys = {kind: generate_key(kind) for kind in ("aesgcm", "secretbox", "aescbc")}
+        _show_writes(console, services.kms_endpoint, keys)
+        _show_guarantees(console, services.kms_endpoint, keys)
     _show_validation(console)
     console.print("[green]Done: every process and file the demo created is gone.")
+
+
+def _seed(client: EtcdClient) -> dict[str, bytes]:
+    """Secrets and ConfigMaps exactly as an apiserver without encryption stores them."""
+    stored: dict[str, bytes] = {}
+    for index in range(SEED_SECRETS):
+        namespace, name = f"team-{index % 4}", f"app-{index:02d}-credentials"
+        data = {
+            "username": f"app{index}".encode(),
+            "password": DEMO_PASSWORD + bytes([48 + index % 10]),
+        }
+        stored[f"/registry/secrets/{namespace}/{name}"] = codec.encode_secret(
+            name=name, namespace=namespace, data=data
+        )
+    for index in range(4):
+        name = f"settings-{index}"
+        stored[f"/registry/configmaps/team-{index}/{name}"] = codec.encode_configmap(
+            name=name, namespace=f"team-{index}", data={"mode": "demo"}
+        )
+    for key, value in stored.items():
+        client.put(key.encode(), value)
+    return stored
+
+
+def _show_etcd_story(console: Console, services: DemoServices) -> None:
+    config_path = services.workdir / "encryption-config.yaml"
+    config_path.write_text(ETCD_CONFIG.format(endpoint=services.kms_endpoint))
+    config = load_config(config_path)
+    prefixes = scan_prefixes("/registry", [])
+    with EtcdClient(EtcdConfig(endpoints=(services.etcd_url,))) as client, GrpcConnector() as c:
+        stored = _seed(client)
+        console.print(
+            f"1. Seeded {SEED_SECRETS} Secrets and 4 ConfigMaps the way an unencrypted cluster "
+            "stores them. [bold]sealbox etcd scan[/]:"
+        )
+        before = ScanSummary()
+        for _ in scan(client, prefixes, summary=before):
+            pass
+        print_scan_table(before, verified=False)
+        transformers = StorageTransformers(config, c)
+        summary = RewrapSummary()
+        rewrap(client, prefixes, transformers, RewrapOptions(dry_run=False), summary)
+        console.print(
+            f"\n2. [bold]sealbox etcd rewrap --apply[/] with KMS v2 first in the config: rewrote "
+            f"{summary.rewritten} values in etcd transactions that check each key did not change "
+            f"meanwhile ({summary.current} already current, {len(summary.failed)} failed).\n"
+        )
+        console.print("3. [bold]sealbox etcd scan --config[/] decrypts every value to verify it:")
+        after = ScanSummary()
+        for _ in scan(client, prefixes, transformers=transformers, summary=after):
+            pass
+        print_scan_table(after, verified=True)
+        key = next(iter(stored))
+        kv = client.get(key.encode())
+        assert kv is not None
+        decoded = decode_value(transformers, key, kv.value)
+        secret = decoded.object
+        same = decoded.read.data == stored[key]
+        console.print(
+            f"\n4. [bold]sealbox etcd decrypt[/]: {key} is {decoded.read.provider} "
+            f"(key {decoded.read.key_name!r}); Secret {secret['metadata']['name']} with keys "
+            f"{', '.join(sorted(secret.get('data', {})))}; identical to what was seeded: "
+            f"{'[green]yes' if same else '[red]no'}[/]. Plaintext password still in etcd: "
+            f"{'[red]yes' if DEMO_PASSWORD in kv.value else '[green]no'}[/].\n"
+        )
 
 
 def _show_writes(console: Console, endpoint: str, keys: dict[str, str]) -> None:
@@ -154,12 +215,12 @@ def _try(action: str, read: Callable[[], object]) -> list[str]:
     return [action, "[red]accepted", "not bound to the etcd key (aescbc/secretbox have no AAD)"]
 
 
-def _show_guarantees(console: Console, plugin: StaticKEKPlugin, keys: dict[str, str]) -> None:
+def _show_guarantees(console: Console, endpoint: str, keys: dict[str, str]) -> None:
     plaintext = codec.encode_secret(name="x", namespace="default", data={"k": b"v"})
     rows = []
     with GrpcConnector() as connector:
         for kind in ("kms", "aesgcm", "secretbox", "aescbc"):
-            config = parse_config(_config_yaml(kind, plugin.endpoint, keys), "demo")
+            config = parse_config(_config_yaml(kind, endpoint, keys), "demo")
             transformers = StorageTransformers(config, connector)
             value = transformers.write(ETCD_KEY, plaintext)
             flipped = value[:-1] + bytes([value[-1] ^ 1])
@@ -172,12 +233,6 @@ def _show_guarantees(console: Console, plugin: StaticKEKPlugin, keys: dict[str, 
                     f"{label}: copied to {MOVED_KEY}", partial(transformers.read, MOVED_KEY, value)
                 )
             )
-        config = parse_config(_config_yaml("kms", plugin.endpoint, keys), "demo")
-        value = StorageTransformers(config, connector).write(ETCD_KEY, plaintext)
-        fresh = StorageTransformers(config, connector)
-        plugin.fail_with(grpc.StatusCode.UNAVAILABLE)
-        rows.append(_try("kms-v2: plugin down", partial(fresh.read, ETCD_KEY, value)))
-        plugin.fail_with(None)
     console.print(render.table("What protects a stored value", ["attempt", "result", "why"], rows))
     console.print()
 

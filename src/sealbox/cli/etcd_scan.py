@@ -21,7 +21,7 @@ from sealbox.kmsapi.client import GrpcConnector
 from sealbox.ops.scan import ScannedObject, ScanSummary, scan, scan_prefixes
 from sealbox.storage.etcd import EtcdClient
 
-__all__ = ["FailOn", "scan_command"]
+__all__ = ["FailOn", "print_scan_table", "scan_command"]
 
 
 class FailOn(StrEnum):
@@ -126,7 +126,7 @@ def _render(
         return
     for _ in items:
         pass
-    _print_table(summary, verified=verified)
+    print_scan_table(summary, verified=verified)
 
 
 def _stream_json(items: Iterator[ScannedObject], summary: ScanSummary) -> None:
@@ -141,7 +141,7 @@ def _stream_json(items: Iterator[ScannedObject], summary: ScanSummary) -> None:
     out.write(f'  "byProvider": {json.dumps(document["byProvider"])}\n}}\n')
 
 
-def _print_table(summary: ScanSummary, *, verified: bool) -> None:
+def print_scan_table(summary: ScanSummary, *, verified: bool) -> None:
     rows = [
         [resource or "(other)", provider, key_name or "-", count]
         for (resource, provider, key_name), count in sorted(summary.by_resource.items())
