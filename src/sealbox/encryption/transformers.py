@@ -47,6 +47,7 @@ class StorageTransformers:
         self._rand_bytes = rand_bytes
         self._chains: dict[str, ProviderChain] = {}
         self._providers: dict[str, Provider] = {}
+        self._resolve = keys.KeyResolver(etcd_prefix)
 
     def chain_for(self, group_resource: str) -> ProviderChain:
         """The chain the apiserver uses for ``group_resource`` (identity when none matches)."""
@@ -61,7 +62,7 @@ class StorageTransformers:
         return chain
 
     def chain_for_key(self, etcd_key: str) -> ProviderChain:
-        return self.chain_for(keys.parse_key(etcd_key, prefix=self.etcd_prefix).group_resource)
+        return self.chain_for(self._resolve(etcd_key)[0])
 
     def read(self, etcd_key: str, value: bytes) -> ReadResult:
         """Decrypt a stored value as the apiserver would (see :meth:`ProviderChain.read`)."""

@@ -23,7 +23,7 @@ from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import DecryptError, InputError
 from sealbox.ops.decode import decode_value
 from sealbox.ops.scan import describe_key
-from sealbox.storage import codec
+from sealbox.storage import codec, keys
 from sealbox.storage.etcd import EtcdClient
 
 __all__ = ["ExportFailure", "ExportResult", "ExportedObject", "export_objects"]
@@ -83,6 +83,7 @@ def export_objects(
     Raises:
         BackendUnavailable: etcd, or a KMS plugin the config names, did not answer.
     """
+    resolve = keys.KeyResolver(etcd_prefix)
     for prefix in prefixes:
         for kv in client.iter_prefix(prefix):
             key = kv.key.decode("utf-8", errors="replace")
@@ -99,7 +100,7 @@ def export_objects(
                 reason = f"{manifest.get('kind')}: only its metadata decodes"
                 result.failures.append(ExportFailure(key, reason, skipped=True))
                 continue
-            resource, namespace, name = describe_key(key, etcd_prefix)
+            resource, namespace, name = describe_key(resolve, key)
             result.exported += 1
             yield ExportedObject(
                 key,

@@ -118,13 +118,12 @@ def scan_prefixes(etcd_prefix: str, resource_names: Sequence[str]) -> list[bytes
     return prefixes
 
 
-def describe_key(etcd_key: str, etcd_prefix: str) -> tuple[str, str | None, str]:
+def describe_key(resolve: keys.KeyResolver, etcd_key: str) -> tuple[str, str | None, str]:
     """``(group-resource, namespace, name)``; an unusual key gets an empty resource."""
     try:
-        parsed = keys.parse_key(etcd_key, prefix=etcd_prefix)
+        return resolve(etcd_key)
     except InputError:
         return "", None, etcd_key.rsplit("/", 1)[-1]
-    return parsed.group_resource, parsed.namespace, parsed.name
 
 
 def scan(
@@ -141,21 +140,23 @@ def scan(
     Raises:
         BackendUnavailable: etcd, or a KMS plugin the config names, did not answer.
     """
+    resolve = keys.KeyResolver(etcd_prefix)
     for prefix in prefixes:
         pages = client.iter_prefix(prefix)
         for kv in pages:
             etcd_key = kv.key.decode("utf-8", errors="replace")
-            resource, namespace, name = describe_key(etcd_key, etcd_prefix)
+            resource, namespace, name = describe_key(resolve, etcd_key)
             provider, key_name = classify(kv.value)
             item = ScannedObject(etcd_key, resource, namespace, name, provider, key_name)
             if transformers is not None:
                 item = _verify(transformers, item, kv.value)
             if summary is not None:
                 summary.add(item)
-                summary.revision = max(summary.revision, pages.revision or 0)
             if on_object is not None:
                 on_object(item)
             yield item
+        if summary is not None:
+            summary.revision = max(summary.revision, pages.revision or 0)
 
 
 def _verify(transformers: StorageTransformers, item: ScannedObject, value: bytes) -> ScannedObject:

@@ -20,6 +20,7 @@ is also the AAD of the AEAD providers, so it must round-trip exactly:
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from sealbox.storage.resources_table import (
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "KeyResolver",
     "ObjectKey",
     "normalize_prefix",
     "object_key",
@@ -59,6 +61,7 @@ class ObjectKey:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
 
+@functools.lru_cache(maxsize=64)
 def normalize_prefix(prefix: str) -> str:
     """``path.Join("/", prefix)`` as Go computes it: ``registry/`` -> ``/registry``, "" -> ``/``."""
     return "/" + posixpath.normpath("/" + prefix).lstrip("/")
@@ -112,7 +115,7 @@ def parse_key(key: str | bytes, *, prefix: str = DEFAULT_PREFIX) -> ObjectKey:
     if not text.startswith(head):
         raise _bad_key(text, base, f"is outside the etcd prefix {base!r}")
     segments = text[len(head) :].split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
+    if "" in segments or "." in segments or ".." in segments:
         raise _bad_key(text, base, "has an empty, '.' or '..' path segment")
     split = _split_resource(segments)
     if split is None:
@@ -165,3 +168,43 @@ def object_key(
     _check_segment("name", name)
     parts.append(name)
     return _key_head(normalize_prefix(prefix)) + "/".join(parts)
+
+
+class KeyResolver:
+    """:func:`parse_key` for many keys under one prefix: ``(group_resource, namespace, name)``.
+
+    Keys of one resource share everything before ``/<namespace>/<name>`` (or ``/<name>``), so
+    the resource is resolved once per such head and cached; anything not seen before, or with
+    an unusual segment, goes through :func:`parse_key` itself, so results never differ from it.
+
+    Raises (from ``__call__``):
+        InputError: as :func:`parse_key`.
+    """
+
+    __slots__ = ("_cluster", "_namespaced", "prefix")
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = prefix
+        self._namespaced: dict[str, str] = {}
+        self._cluster: dict[str, str] = {}
+
+    def __call__(self, key: str) -> tuple[str, str | None, str]:
+        head, _, name = key.rpartition("/")
+        if name not in _ODD_SEGMENTS:
+            resource = self._cluster.get(head)
+            if resource is not None:
+                return resource, None, name
+            head2, _, namespace = head.rpartition("/")
+            if namespace not in _ODD_SEGMENTS:
+                resource = self._namespaced.get(head2)
+                if resource is not None:
+                    return resource, namespace, name
+        parsed = parse_key(key, prefix=self.prefix)
+        if parsed.namespace is None:
+            self._cluster[head] = parsed.group_resource
+        else:
+            self._namespaced[head.rpartition("/")[0]] = parsed.group_resource
+        return parsed.group_resource, parsed.namespace, parsed.name
+
+
+_ODD_SEGMENTS = frozenset({"", ".", ".."})
