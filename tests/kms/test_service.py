@@ -189,3 +189,41 @@ def test_blocking_backends_run_off_the_event_loop() -> None:
 
     asyncio.run(scenario())
     assert seen[0].startswith("kms-memory")
+
+
+def test_natively_async_backends_are_awaited_not_threaded() -> None:
+    import threading
+
+    from sealbox.kms.backends.base import AsyncBackend
+
+    calls: list[tuple[str, str]] = []
+
+    class Awaited(MemoryBackend):
+        async def call(self, method: str, /, *args: object) -> object:
+            calls.append((method, threading.current_thread().name))
+            await asyncio.sleep(0)
+            return getattr(self, method)(*args)
+
+        def wrap(self, plaintext: bytes) -> Wrapped:
+            if not calls:
+                raise AssertionError("the synchronous method was called directly")
+            return super().wrap(plaintext)
+
+    async def scenario() -> None:
+        backend = Awaited(blocking=True)  # "blocking" does not matter once it is awaitable
+        assert isinstance(backend, AsyncBackend)
+        service = PluginService(backend)
+        await service.start()
+        wrapped = await service.encrypt(b"a" * 32, "u")
+        assert await service.decrypt(wrapped.ciphertext, wrapped.key_id, {}, "u") == b"a" * 32
+        backend.down = True
+        with pytest.raises(BackendUnavailable):
+            await service.decrypt(wrapped.ciphertext, wrapped.key_id, {}, "u")
+        assert service.health.snapshot.healthy is False
+        await service.close()
+
+    asyncio.run(scenario())
+    methods = [method for method, _ in calls]
+    assert methods[:3] == ["current_key_id", "wrap", "unwrap"]  # the start-up probe
+    assert "wrap" in methods[3:]
+    assert {thread for _, thread in calls} == {threading.main_thread().name}

@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 
 from sealbox.errors import InputError
+from sealbox.kms.backends.base import Backend
 from sealbox.kms.backends.registry import build_backend
 from sealbox.kms.config import PluginConfig
 from sealbox.kms.grpc_api import add_servicers
@@ -76,11 +77,18 @@ class PluginServer:
 
     def __init__(self, config: PluginConfig) -> None:
         self.config = config
-        primary = build_backend(config.primary, base_dir=config.base_dir)
-        decrypt_only = [build_backend(c, base_dir=config.base_dir) for c in config.decrypt_only]
+        backends: list[Backend] = []
+        try:  # a backend that fails to build must not leave the ones before it running
+            for entry in (config.primary, *config.decrypt_only):
+                backends.append(build_backend(entry, base_dir=config.base_dir, for_server=True))
+        except BaseException:
+            for backend in backends:
+                with contextlib.suppress(Exception):
+                    backend.close()
+            raise
         self.service = PluginService(
-            primary,
-            decrypt_only,
+            backends[0],
+            backends[1:],
             probe_interval=config.probe_interval_seconds,
             status_on_failure=config.status_on_failure,
         )

@@ -3,7 +3,8 @@
 :class:`PluginService` validates requests, routes each Decrypt to the backend that owns its
 key_id (primary first, then the ``decryptOnly`` ones, which is how a cluster moves from one KMS
 to another without downtime), checks what backends return against the apiserver's limits, and
-runs blocking backends on their own thread pools. :mod:`.grpc_api` maps it onto gRPC.
+runs each backend call where it belongs: natively async backends are awaited, blocking ones run
+on their own thread pools, the rest inline. :mod:`.grpc_api` maps it onto gRPC.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from sealbox.encryption.encrypted_object import (
     MAX_DEK_SOURCE_BYTES,
@@ -23,8 +24,7 @@ from sealbox.encryption.encrypted_object import (
     validate_key_id,
 )
 from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
-from sealbox.kms.backends.base import Backend, Wrapped
-from sealbox.kms.batching import BatchingRunner
+from sealbox.kms.backends.base import AsyncBackend, Backend, Wrapped
 from sealbox.kms.health import HealthMonitor
 from sealbox.kms.metrics import Metrics
 
@@ -68,14 +68,11 @@ class PluginService:
         self.metrics = metrics or Metrics()
         self.status_on_failure = status_on_failure
         self._executors: dict[int, ThreadPoolExecutor] = {}
-        self._batchers: dict[int, BatchingRunner] = {}
+        self._async: dict[int, AsyncBackend] = {}
         for backend in (primary, *self.decrypt_only):
-            if not backend.blocking:
-                continue
-            dedicated: Executor | None = getattr(backend, "executor", None)
-            if dedicated is not None:
-                self._batchers[id(backend)] = BatchingRunner(dedicated)
-            else:
+            if isinstance(backend, AsyncBackend):
+                self._async[id(backend)] = backend
+            elif backend.blocking:
                 self._executors[id(backend)] = ThreadPoolExecutor(
                     max_workers=max(1, backend.threads), thread_name_prefix=f"kms-{backend.kind}"
                 )
@@ -84,10 +81,14 @@ class PluginService:
         )
 
     async def run(self, backend: Backend, fn: Callable[..., T], /, *args: object) -> T:
-        """Call a backend method where it must run: inline, its own thread, or a pool."""
-        batcher = self._batchers.get(id(backend))
-        if batcher is not None:
-            return await batcher.run(fn, *args)
+        """Call ``fn``, a method of ``backend`` (``backend.wrap``), where it must run.
+
+        Awaited through ``backend.call`` for a natively async backend, on the backend's thread
+        pool if it blocks, inline otherwise.
+        """
+        native = self._async.get(id(backend))
+        if native is not None:
+            return cast(T, await native.call(fn.__name__, *args))
         executor = self._executors.get(id(backend))
         if executor is None:
             return fn(*args)

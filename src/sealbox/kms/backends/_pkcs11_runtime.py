@@ -101,8 +101,8 @@ class HsmRuntime:
             executor.shutdown(wait=future.done())
             self._thread_id = None
 
-    def run(self, fn: Callable[[], T], *, timeout: float = CALL_TIMEOUT_SECONDS) -> T:
-        """Call ``fn`` on the HSM thread and wait for it.
+    def run(self, fn: Callable[[], T], *, timeout: float | None = CALL_TIMEOUT_SECONDS) -> T:
+        """Call ``fn`` on the HSM thread and wait for it (``timeout=None``: as long as it takes).
 
         Raises:
             BackendUnavailable: the call did not finish within ``timeout`` seconds.
@@ -121,18 +121,6 @@ class HsmRuntime:
             raise BackendUnavailable(
                 f"the PKCS#11 library did not answer within {timeout:g}s"
             ) from None
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        """The HSM thread, for callers that submit work themselves (the plugin's event loop).
-
-        Raises:
-            RuntimeError: no user holds the runtime.
-        """
-        executor = self._executor
-        if executor is None:
-            raise RuntimeError("the PKCS#11 thread is not running")
-        return executor
 
     def _mark(self) -> None:
         self._thread_id = threading.get_ident()
@@ -179,6 +167,10 @@ class HsmRuntime:
         elif not hmac.compare_digest(login.pin_digest, digest):
             raise PinIncorrect("the token is logged in with another PIN")
         return login
+
+    def current_login(self, module: str, token_label: str) -> Login | None:
+        """The logged-in session on ``token_label`` if there is one now; no library call."""
+        return self._logins.get((module, token_label))
 
     def reset(self, module: str) -> bool:
         """Finalize ``module`` so the next login starts afresh; False if one ran just now."""

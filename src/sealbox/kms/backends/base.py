@@ -15,21 +15,27 @@ and names its current KEK with a ``key_id``:
   plaintext, ciphertext or credentials in a message.
 
 Methods are synchronous. ``blocking`` backends are called from a thread pool of ``threads``
-workers; non-blocking ones (the local AES key) run inline on the event loop. A backend that
-already owns its worker thread (PKCS#11, whose library must stay on one thread) exposes it as
-``executor``, and the plugin submits calls there directly: one thread hop per call, not two.
+workers; non-blocking ones (the local AES key) run inline on the event loop.
+
+A backend may also be natively async (:class:`AsyncBackend`): it has
+``async def call(method, *args)``, where ``method`` is ``"current_key_id"``, ``"wrap"`` or
+``"unwrap"`` and ``args`` are that method's arguments, and the plugin awaits that instead of
+calling the method, on no thread at all. Such a backend does its own waiting without blocking
+the loop (the PKCS#11 backend as the plugin server runs it: a worker process behind pipes, see
+:mod:`._pkcs11_proxy`); its synchronous methods may then be of limited use and say so. ``owns``
+and ``close`` stay synchronous for every backend; ``close`` is called on the event loop's thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-__all__ = ["Backend", "BackendSettings", "Wrapped"]
+__all__ = ["AsyncBackend", "Backend", "BackendSettings", "Wrapped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,15 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncBackend(Backend, Protocol):
+    """A backend the plugin awaits directly (see the module docstring)."""
+
+    async def call(self, method: str, /, *args: object) -> object:
+        """What ``getattr(self, method)(*args)`` returns, computed without blocking the loop."""
+        ...
 
 
 class BackendSettings(BaseModel):

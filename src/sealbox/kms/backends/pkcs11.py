@@ -30,6 +30,14 @@ Threads: every PKCS#11 call runs on the process's single PKCS#11 thread (:mod:`.
 shared by all ``pkcs11`` backends because the library itself is not thread-safe). Methods may be
 called from any thread and block until done; ``blocking = True``, ``threads = 1``.
 
+Processes: :func:`build` (``rotate-key``, tests, library callers) gives this backend in-process.
+``sealbox kms serve`` uses :func:`build_for_server` instead, which runs the very same backend in a
+worker process with its own interpreter (:mod:`._pkcs11_worker`) behind a natively async proxy
+(:mod:`._pkcs11_proxy`): python-pkcs11 releases the GIL around every C call, and in the plugin
+process each re-acquire waited for the busy gRPC event loop. Each ``pkcs11`` entry of plugin.yaml
+gets its own worker; each worker logs in to its token once. There, a call running over 30 s gets
+its worker killed and restarted (the call answers ``BackendUnavailable``) rather than waited on.
+
 Another process's new KEK is visible to an open SoftHSM session, so :meth:`current_key_id` (and
 ``wrap``) re-list the KEKs at most every ``rescanInterval``, and ``unwrap`` re-lists at once when it
 meets an unknown key_id.
@@ -49,7 +57,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import TypeVar
 
@@ -62,9 +69,17 @@ from sealbox.kms.backends import _pkcs11_format as fmt
 from sealbox.kms.backends._pkcs11_config import DEFAULT_MODULE, Config, Pin, module_path, read_pin
 from sealbox.kms.backends._pkcs11_keyring import Kek, Keyring, TokenChanged
 from sealbox.kms.backends._pkcs11_runtime import RUNTIME, HsmRuntime, Login
-from sealbox.kms.backends.base import Wrapped
+from sealbox.kms.backends.base import Backend, Wrapped
 
-__all__ = ["DEFAULT_MODULE", "Config", "Pkcs11Backend", "build", "rotate_key"]
+__all__ = [
+    "DEFAULT_MODULE",
+    "Config",
+    "Pkcs11Backend",
+    "build",
+    "build_for_server",
+    "open_backend",
+    "rotate_key",
+]
 
 T = TypeVar("T")
 
@@ -168,11 +183,6 @@ class Pkcs11Backend:
     def owns(self, key_id: str) -> bool:
         return fmt.parse_key_id(key_id, self._prefix) is not None
 
-    @property
-    def executor(self) -> Executor:
-        """The process's PKCS#11 thread: methods submitted there run without a second hop."""
-        return self._runtime.executor
-
     def close(self) -> None:
         """Leave the token (the last backend on it logs out) and release the PKCS#11 thread."""
         if self._closed:
@@ -253,6 +263,10 @@ class Pkcs11Backend:
         raise AssertionError("unreachable")
 
     def _logged_in(self) -> Login:
+        login = self._login
+        runtime = self._runtime
+        if login is not None and runtime.current_login(self.module, self.token_label) is login:
+            return login  # the very session this backend's PIN was checked against: no HMAC
         login = self._runtime.login(self.module, self.token_label, self._pin.reveal())
         if login is not self._login:
             self._forget()
@@ -332,7 +346,14 @@ def _gcm(nonce: bytes, key_id: str) -> GCMParams:
     return GCMParams(nonce, key_id.encode(), fmt.TAG_BYTES * 8)
 
 
-def _open(config: Config, *, base_dir: Path, environ: Mapping[str, str] | None) -> Pkcs11Backend:
+def open_backend(
+    config: Config, *, base_dir: Path, environ: Mapping[str, str] | None = None
+) -> Pkcs11Backend:
+    """Read the PIN and make the backend, not logged in yet (:meth:`Pkcs11Backend.start` does).
+
+    Raises:
+        ConfigError: the PIN file or variable is missing, unreadable or empty.
+    """
     pin = read_pin(config, base_dir=base_dir, environ=os.environ if environ is None else environ)
     return Pkcs11Backend(
         module=module_path(config.module, base_dir),
@@ -353,13 +374,27 @@ def build(
         BackendRejected: the PIN is wrong, or the token holds no KEK (see generateIfMissing).
         BackendUnavailable: the library cannot be loaded or the token is not there.
     """
-    backend = _open(config, base_dir=base_dir, environ=environ)
+    backend = open_backend(config, base_dir=base_dir, environ=environ)
     try:
         backend.start(generate_if_missing=config.generate_if_missing)
     except BaseException:
         backend.close()
         raise
     return backend
+
+
+def build_for_server(config: Config, *, base_dir: Path) -> Backend:
+    """:func:`build`, with the backend in a worker process: what ``sealbox kms serve`` uses.
+
+    The worker reads the PIN (``pinFile``/``pinEnv``, from the inherited environment), logs in
+    and finds the current KEK before this returns, so startup fails as :func:`build` does.
+
+    Raises:
+        ConfigError, BackendRejected, BackendUnavailable: as :func:`build`.
+    """
+    from sealbox.kms.backends._pkcs11_proxy import Pkcs11Proxy
+
+    return Pkcs11Proxy.start(config, base_dir=base_dir)
 
 
 def rotate_key(config: Config, *, base_dir: Path, environ: Mapping[str, str] | None = None) -> str:
@@ -370,7 +405,7 @@ def rotate_key(config: Config, *, base_dir: Path, environ: Mapping[str, str] | N
     Raises:
         ConfigError, BackendRejected, BackendUnavailable: as :func:`build`.
     """
-    backend = _open(config, base_dir=base_dir, environ=environ)
+    backend = open_backend(config, base_dir=base_dir, environ=environ)
     try:
         return backend.rotate()
     finally:

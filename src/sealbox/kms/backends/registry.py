@@ -1,4 +1,9 @@
-"""Config ``type`` → backend module; modules load lazily so unused SDKs are never imported."""
+"""Config ``type`` → backend module; modules load lazily so unused SDKs are never imported.
+
+A backend module may also define ``build_for_server(config, *, base_dir)``: what the plugin server
+(``sealbox kms serve``) builds instead of ``build``. ``pkcs11`` does, to run its backend in a worker
+process behind a natively async proxy; every other caller gets ``build``'s in-process backend.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ def backend_module(kind: str) -> BackendModule:
     return cast(BackendModule, importlib.import_module(BACKEND_MODULES[kind]))
 
 
-def build_backend(config: BaseModel, *, base_dir: Path) -> Backend:
+def build_backend(config: BaseModel, *, base_dir: Path, for_server: bool = False) -> Backend:
+    """The backend ``config`` describes; ``for_server``: as the plugin server runs it."""
     kind = cast(str, config.type)  # type: ignore[attr-defined]
-    return backend_module(kind).build(config, base_dir=base_dir)
+    module = backend_module(kind)
+    build = getattr(module, "build_for_server", None) if for_server else None
+    return cast(Backend, (build or module.build)(config, base_dir=base_dir))
