@@ -11,7 +11,15 @@ from pathlib import Path
 import typer
 
 from sealbox.cli import render
-from sealbox.cli.etcd_options import CACERT, CERT, ENDPOINTS, KEY, TIMEOUT, etcd_config
+from sealbox.cli.etcd_options import (
+    CACERT,
+    CERT,
+    ENDPOINTS,
+    KEY,
+    TIMEOUT,
+    etcd_config,
+    split_resources,
+)
 from sealbox.cli.io import write_private_file
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
@@ -64,7 +72,7 @@ def decrypt_command(
 
     The output contains decrypted Secrets: keep it off shared disks and delete it after use.
     """
-    resources = [part for item in resource for part in item.split(",") if part.strip()]
+    resources = split_resources(resource)
     result = ExportResult()
     with ExitStack() as stack:
         client = stack.enter_context(EtcdClient(etcd_config(endpoints, cacert, cert, key, timeout)))

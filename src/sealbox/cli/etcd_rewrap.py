@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sealbox.cli import render
-from sealbox.cli.etcd_options import CACERT, CERT, ENDPOINTS, KEY, TIMEOUT, etcd_config
+from sealbox.cli.etcd_options import (
+    CACERT,
+    CERT,
+    ENDPOINTS,
+    KEY,
+    TIMEOUT,
+    etcd_config,
+    progress_bar,
+    split_resources,
+)
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.kmsapi.client import GrpcConnector
@@ -69,7 +75,7 @@ def rewrap_command(
     """
     encryption = load_config(config)
     check_write_providers(encryption, allow_plaintext=allow_plaintext)
-    resources = [part for item in resource for part in item.split(",") if part.strip()]
+    resources = split_resources(resource)
     options = RewrapOptions(
         dry_run=not apply,
         batch_size=batch_size,
@@ -83,7 +89,7 @@ def rewrap_command(
         transformers = StorageTransformers(encryption, connector, etcd_prefix=prefix)
         prefixes = scan_prefixes(prefix, resources)
         try:
-            with _progress(client, prefixes) as advance:
+            with progress_bar(client, prefixes, "rewrapping") as advance:
                 rewrap(client, prefixes, transformers, options, summary, on_examined=advance)
         except BaseException:
             _report(summary, render.OutputFormat.table, interrupted=True)
@@ -91,18 +97,6 @@ def rewrap_command(
     _report(summary, output, interrupted=False)
     if summary.failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _progress(client: EtcdClient, prefixes: list[bytes]) -> Iterator[Callable[[int], None] | None]:
-    if not sys.stderr.isatty():
-        yield None
-        return
-    total = sum(client.count_prefix(p) for p in prefixes)
-    columns = (TextColumn("rewrapping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=render.stderr_console(), transient=True) as progress:
-        task = progress.add_task("rewrap", total=total)
-        yield lambda count: progress.advance(task, count)
 
 
 def _report(summary: RewrapSummary, output: render.OutputFormat, *, interrupted: bool) -> None:

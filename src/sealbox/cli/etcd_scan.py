@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sealbox.cli import render
-from sealbox.cli.etcd_options import CACERT, CERT, ENDPOINTS, KEY, TIMEOUT, etcd_config
+from sealbox.cli.etcd_options import (
+    CACERT,
+    CERT,
+    ENDPOINTS,
+    KEY,
+    TIMEOUT,
+    etcd_config,
+    progress_bar,
+    split_resources,
+)
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import InputError
@@ -66,7 +74,7 @@ def scan_command(
 
         sealbox etcd scan -r secrets -c encryption-config.yaml --fail-on plaintext --fail-on stale
     """
-    resources = [part for item in resource for part in item.split(",") if part.strip()]
+    resources = split_resources(resource)
     if {FailOn.stale, FailOn.undecryptable} & set(fail_on) and config is None:
         raise InputError("--fail-on stale/undecryptable needs --config to decrypt the values")
     summary = ScanSummary()
@@ -77,14 +85,14 @@ def scan_command(
             connector = stack.enter_context(GrpcConnector())
             transformers = StorageTransformers(load_config(config), connector, etcd_prefix=prefix)
         prefixes = scan_prefixes(prefix, resources)
-        with _progress(client, prefixes) as advance:
+        with progress_bar(client, prefixes, "scanning") as advance:
             items = scan(
                 client,
                 prefixes,
                 etcd_prefix=prefix,
                 transformers=transformers,
                 summary=summary,
-                on_object=advance,
+                on_object=None if advance is None else (lambda _item: advance(1)),
             )
             _render(items, summary, output, verified=config is not None)
     failed = (
@@ -94,20 +102,6 @@ def scan_command(
     )
     if failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _progress(
-    client: EtcdClient, prefixes: list[bytes]
-) -> Iterator[Callable[[ScannedObject], None] | None]:
-    if not sys.stderr.isatty():
-        yield None
-        return
-    total = sum(client.count_prefix(p) for p in prefixes)
-    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=render.stderr_console(), transient=True) as progress:
-        task = progress.add_task("scan", total=total)
-        yield lambda _item: progress.advance(task)
 
 
 def _render(
