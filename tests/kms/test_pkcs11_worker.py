@@ -33,7 +33,8 @@ from sealbox.errors import (
 )
 from sealbox.kms.backends import _pkcs11_format as fmt
 from sealbox.kms.backends import _pkcs11_worker as wire
-from sealbox.kms.backends._pkcs11_proxy import WORKER_COMMAND, Pkcs11Proxy, _Pacer
+from sealbox.kms.backends._pkcs11_pipe import Pacer as _Pacer
+from sealbox.kms.backends._pkcs11_proxy import WORKER_COMMAND, Pkcs11Proxy
 from sealbox.kms.backends.base import AsyncBackend
 from sealbox.kms.backends.pkcs11 import Config, Pkcs11Backend, build
 from sealbox.kms.backends.registry import build_backend
