@@ -516,7 +516,9 @@ def test_no_pin_in_reprs_errors_or_logs(
         texts += [repr(backend), str(backend), repr(backend._pin), repr(vars(backend))]
         wrapped = backend.wrap(SEED)
         with pytest.raises(SealboxError) as info:
-            backend.unwrap(wrapped.ciphertext[:-1] + b"\x00", wrapped.key_id, {})
+            backend.unwrap(
+                wrapped.ciphertext[:-1] + bytes([wrapped.ciphertext[-1] ^ 1]), wrapped.key_id, {}
+            )
         texts.append(str(info.value))
     finally:
         backend.close()

@@ -593,7 +593,9 @@ def test_sync_methods_work_until_a_loop_drives_the_worker(
     assert proxy.current_key_id() == wrapped.key_id
     assert proxy.unwrap(wrapped.ciphertext, wrapped.key_id, {}) == SEED
     with pytest.raises(BackendRejected, match="does not decrypt"):
-        proxy.unwrap(wrapped.ciphertext[:-1] + b"\x00", wrapped.key_id, {})
+        proxy.unwrap(
+            wrapped.ciphertext[:-1] + bytes([wrapped.ciphertext[-1] ^ 1]), wrapped.key_id, {}
+        )
     assert _run(proxy.call("current_key_id")) == wrapped.key_id
     with pytest.raises(RuntimeError, match="await call"):
         proxy.current_key_id()
