@@ -1,0 +1,335 @@
+"""Read manifests from files, directories and stdin, keeping the line every mapping starts on.
+
+What is accepted: YAML streams (documents split on ``---`` lines the way ``kubectl`` splits
+them, so one broken document does not hide the ones after it), JSON files, and ``*List`` kinds
+(``v1/List``, ``SecretList``, ...), whose items become manifests of their own. Directories are
+walked recursively for ``*.yaml``, ``*.yml`` and ``*.json``, skipping hidden directories.
+
+What is reported instead of read (as :class:`InputProblem`, and the scan goes on): unreadable
+files, files over ``max_bytes``, binary files, malformed YAML or JSON, documents that are not
+mappings, mappings without ``kind``/``apiVersion`` (except Helm values files, which are kept as
+:class:`ValuesDocument`), and kinds the audit does not know (one problem per kind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from sealbox.audit.model import InputProblem, Location, Manifest
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "IGNORE_FILE",
+    "KNOWN_KINDS",
+    "LineDict",
+    "LoadResult",
+    "ValuesDocument",
+    "is_values_file",
+    "load_paths",
+    "load_text",
+]
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+IGNORE_FILE = ".sealbox-ignore.yaml"
+_SUFFIXES = (".yaml", ".yml", ".json")
+_DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
+_VALUES_NAME = re.compile(r"(^|[-_.])values([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
+_BINARY_PROBE = 8192
+
+# Kinds some control reads, plus built-in and common kinds that hold nothing the audit checks.
+# Anything else is reported once per kind as "not audited", so a typo in `kind:` is visible.
+WORKLOAD_KINDS = frozenset(
+    {
+        "Pod",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "ReplicaSet",
+        "ReplicationController",
+        "PodTemplate",
+    }
+)
+RBAC_KINDS = frozenset(
+    {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"}
+)
+KNOWN_KINDS = (
+    WORKLOAD_KINDS
+    | RBAC_KINDS
+    | frozenset(
+        {
+            "Secret",
+            "ConfigMap",
+            "SealedSecret",
+            "ExternalSecret",
+            "SecretStore",
+            "ClusterSecretStore",
+            "Namespace",
+            "Service",
+            "Endpoints",
+            "EndpointSlice",
+            "Ingress",
+            "IngressClass",
+            "NetworkPolicy",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "StorageClass",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "PriorityClass",
+            "LimitRange",
+            "ResourceQuota",
+            "CustomResourceDefinition",
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "APIService",
+            "Lease",
+            "Node",
+            "RuntimeClass",
+            "CSIDriver",
+            "VolumeAttachment",
+            "CertificateSigningRequest",
+            "Kustomization",
+            "EncryptionConfiguration",
+            "Policy",
+        }
+    )
+)
+
+
+class LineDict(dict[str, Any]):
+    """A mapping from YAML that remembers the 1-based line it starts on (0 when unknown)."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, line: int = 0) -> None:
+        super().__init__()
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesDocument:
+    """A Helm values file (a mapping without ``kind``, in a file named like ``values*.yaml``)."""
+
+    body: Mapping[str, Any]
+    location: Location
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """Everything read from the inputs, in input order."""
+
+    manifests: list[Manifest] = field(default_factory=list)
+    values: list[ValuesDocument] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    files: int = 0
+
+    def extend(self, other: LoadResult) -> None:
+        self.manifests.extend(other.manifests)
+        self.values.extend(other.values)
+        self.problems.extend(other.problems)
+        self.files += other.files
+
+
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader whose mappings are :class:`LineDict` (C parser when PyYAML has it)."""
+
+    line_offset = 0
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
+    data = LineDict(node.start_mark.line + 1 + loader.line_offset)
+    yield data
+    data.update(loader.construct_mapping(node))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def is_values_file(path: str) -> bool:
+    """True for ``values.yaml``, ``values-prod.yaml``, ``prod.values.yml`` and the like."""
+    return bool(_VALUES_NAME.search(os.path.basename(path)))
+
+
+def load_paths(
+    paths: Sequence[str],
+    *,
+    stdin: TextIO | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> LoadResult:
+    """Load every manifest under ``paths`` (``-`` is stdin). Never raises for bad content."""
+    result = LoadResult()
+    for raw in paths:
+        if raw == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            result.extend(load_text(stream.read(), "<stdin>"))
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for file in _walk(path):
+                result.extend(_load_file(file, max_bytes))
+        elif path.exists():
+            result.extend(_load_file(path, max_bytes))
+        else:
+            result.problems.append(InputProblem(Location(raw), "no such file or directory"))
+    result.problems.extend(_unknown_kinds(result.manifests))
+    result.manifests = [m for m in result.manifests if m.kind in KNOWN_KINDS]
+    return result
+
+
+def load_text(text: str, path: str) -> LoadResult:
+    """Parse one file's text (YAML stream or JSON); ``path`` is only used in locations."""
+    result = LoadResult(files=1)
+    looks_json = path.endswith(".json") or text.lstrip().startswith(("{", "["))
+    if looks_json and _load_json(text, path, result):
+        return result
+    for offset, chunk in _documents(text):
+        _load_yaml_document(chunk, offset, path, result)
+    return result
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(_SUFFIXES) and name != IGNORE_FILE:
+                yield Path(directory, name)
+
+
+def _load_file(path: Path, max_bytes: int) -> LoadResult:
+    where = Location(str(path))
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return _problem(where, f"skipped: {size} bytes is over the {max_bytes}-byte limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        return _problem(where, f"cannot read: {exc.strerror or exc}")
+    if b"\x00" in data[:_BINARY_PROBE]:
+        return _problem(where, "skipped: binary file (NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _problem(where, f"skipped: not UTF-8 text (invalid byte at offset {exc.start})")
+    return load_text(text, str(path))
+
+
+def _problem(where: Location, message: str) -> LoadResult:
+    return LoadResult(problems=[InputProblem(where, message)], files=1)
+
+
+def _documents(text: str) -> Iterator[tuple[int, str]]:
+    """Split a YAML stream on ``---`` lines; yield (line offset, document text)."""
+    start = 0
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if _DOC_SEPARATOR.match(line.rstrip("\r\n")):
+            if index > start:
+                yield start, "".join(lines[start:index])
+            start = index + 1
+    if start < len(lines):
+        yield start, "".join(lines[start:])
+
+
+def _load_yaml_document(chunk: str, offset: int, path: str, result: LoadResult) -> None:
+    loader = _LineLoader(chunk)
+    loader.line_offset = offset
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        last = offset + max(1, chunk.rstrip().count("\n") + 1)
+        line = min(offset + mark.line + 1, last) if mark is not None else offset + 1
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        result.problems.append(InputProblem(Location(path, line), f"malformed YAML: {problem}"))
+        return
+    finally:
+        loader.dispose()
+    if document is None:
+        return
+    _add_document(document, Location(path, getattr(document, "line", 0) or offset + 1), result)
+
+
+def _load_json(text: str, path: str, result: LoadResult) -> bool:
+    """Parse JSON with line numbers (via the YAML parser) or without; False if it is not JSON."""
+    loader = _LineLoader(text)
+    try:
+        document = loader.get_single_data()
+    except yaml.YAMLError:
+        document = None
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if path.endswith(".json"):
+                where = Location(path, exc.lineno)
+                result.problems.append(InputProblem(where, f"malformed JSON: {exc.msg}"))
+                return True
+            return False
+    finally:
+        loader.dispose()
+    if document is not None:
+        _add_document(document, Location(path, getattr(document, "line", 0) or 1), result)
+    return True
+
+
+def _add_document(document: object, where: Location, result: LoadResult) -> None:
+    if not isinstance(document, Mapping):
+        what = type(document).__name__
+        result.problems.append(InputProblem(where, f"not a Kubernetes object (a YAML {what})"))
+        return
+    kind, api_version = document.get("kind"), document.get("apiVersion")
+    if not isinstance(kind, str) or not kind or not isinstance(api_version, str):
+        if is_values_file(where.path):
+            result.values.append(ValuesDocument(document, where))
+        else:
+            message = "not a Kubernetes object (no kind/apiVersion); not audited"
+            result.problems.append(InputProblem(where, message))
+        return
+    items = document.get("items")
+    if kind.endswith("List") and isinstance(items, list):
+        for item in items:
+            line = getattr(item, "line", 0)
+            _add_document(item, Location(where.path, line) if line else where, result)
+        return
+    result.manifests.append(_manifest(document, kind, api_version, where))
+
+
+def _manifest(body: Mapping[str, Any], kind: str, api_version: str, where: Location) -> Manifest:
+    meta = body.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = meta.get("name") or meta.get("generateName") or ""
+    namespace = meta.get("namespace")
+    return Manifest(
+        body=body,
+        location=where,
+        kind=kind,
+        api_version=api_version,
+        name=str(name),
+        namespace=str(namespace) if namespace not in (None, "") else None,
+    )
+
+
+def _unknown_kinds(manifests: Iterable[Manifest]) -> list[InputProblem]:
+    counts: Counter[str] = Counter()
+    first: dict[str, Location] = {}
+    for manifest in manifests:
+        if manifest.kind not in KNOWN_KINDS:
+            counts[manifest.kind] += 1
+            first.setdefault(manifest.kind, manifest.location)
+    return [
+        InputProblem(first[kind], f"kind {kind} is not audited ({count} object(s))")
+        for kind, count in sorted(counts.items())
+    ]
