@@ -86,6 +86,7 @@ class KMSv2Provider:
         self._now = now
         self._lock = threading.Lock()
         self._seeds: LRUCache[bytes, bytes] = LRUCache(DEK_CACHE_ENTRIES)
+        self._last_unwrapped: tuple[bytes, EncryptedObject, bytes] | None = None
         self._state: _WriteState | None = None
         self._status_key_id: tuple[str, float] | None = None
         self.decrypt_calls = 0
@@ -162,9 +163,21 @@ class KMSv2Provider:
         return status
 
     def _unwrap(self, record: EncryptedObject) -> bytes:
+        # Values written in a row share one DEK source: compare with the last one before
+        # hashing the apiserver's cache key (equal fields give an equal key).
+        last = self._last_unwrapped
+        if last is not None and last[0] == record.encrypted_dek_source:
+            previous = last[1]
+            if (
+                previous.key_id == record.key_id
+                and previous.dek_source_type is record.dek_source_type
+                and previous.annotations == record.annotations
+            ):
+                return last[2]
         key = cache_key(record)
         secret = self._seeds.get(key)
         if secret is not None:
+            self._last_unwrapped = (record.encrypted_dek_source, record, secret)
             return secret
         try:
             secret = self._service_().decrypt(
@@ -177,6 +190,7 @@ class KMSv2Provider:
             raise ProviderRejected(f"{self.label}: {exc}") from None
         self.decrypt_calls += 1
         self._seeds.put(key, secret)
+        self._last_unwrapped = (record.encrypted_dek_source, record, secret)
         return secret
 
     def _write_state(self) -> _WriteState:

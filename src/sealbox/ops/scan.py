@@ -146,10 +146,11 @@ def scan(
         for kv in pages:
             etcd_key = kv.key.decode("utf-8", errors="replace")
             resource, namespace, name = describe_key(resolve, etcd_key)
-            provider, key_name = classify(kv.value)
-            item = ScannedObject(etcd_key, resource, namespace, name, provider, key_name)
-            if transformers is not None:
-                item = _verify(transformers, item, kv.value)
+            if transformers is None:
+                provider, key_name = classify(kv.value)
+                item = ScannedObject(etcd_key, resource, namespace, name, provider, key_name)
+            else:
+                item = _verify(transformers, etcd_key, resource, namespace, name, kv.value)
             if summary is not None:
                 summary.add(item)
             if on_object is not None:
@@ -159,27 +160,37 @@ def scan(
             summary.revision = max(summary.revision, pages.revision or 0)
 
 
-def _verify(transformers: StorageTransformers, item: ScannedObject, value: bytes) -> ScannedObject:
+def _verify(
+    transformers: StorageTransformers,
+    etcd_key: str,
+    resource: str,
+    namespace: str | None,
+    name: str,
+    value: bytes,
+) -> ScannedObject:
     try:
-        result = transformers.read(item.key, value)
+        if resource:  # already resolved: skip the transformers' own key parsing
+            result = transformers.chain_for(resource).read(etcd_key, value)
+        else:
+            result = transformers.read(etcd_key, value)
     except (DecryptError, InputError) as exc:
-        reason = str(exc).removeprefix(item.key + ": ")
+        provider, key_name = classify(value)
         return ScannedObject(
-            item.key,
-            item.resource,
-            item.namespace,
-            item.name,
-            item.provider,
-            item.key_name,
+            etcd_key,
+            resource,
+            namespace,
+            name,
+            provider,
+            key_name,
             decryptable=False,
             stale=None,
-            error=reason,
+            error=str(exc).removeprefix(etcd_key + ": "),
         )
     return ScannedObject(
-        item.key,
-        item.resource,
-        item.namespace,
-        item.name,
+        etcd_key,
+        resource,
+        namespace,
+        name,
         result.provider,
         result.key_name,
         decryptable=True,

@@ -4,12 +4,14 @@ Each page is a Range of ``[start, prefix_end(prefix))`` with ``limit`` keys; the
 starts right after the last key (``last + b"\\x00"``) and is read at the revision of the first
 page, so the whole scan is one consistent snapshot. The limit starts at ``page_size`` and
 follows the observed bytes per key so that a page stays under half of ``max_response_bytes``;
-an answer that is still too large halves it and asks again.
+an answer that is still too large halves it and asks again. The next page is requested as soon
+as a page arrives, so the caller's work on one page overlaps the network wait for the next.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from sealbox._proto import etcd_kv_pb2 as pb
@@ -75,7 +77,33 @@ class PrefixScan(Generic[_T]):
     def _walk(self, start: bytes, end: bytes) -> Iterator[_T]:
         if end != b"\x00" and start >= end:
             return
-        limit = self._page_size
+        # One page is always in flight while the caller works through the previous one: the
+        # wait for etcd overlaps with decoding, classifying or decrypting (the transport is
+        # thread-safe, and the grpc wait releases the GIL).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etcd-prefetch")
+        try:
+            pending = pool.submit(self._fetch, start, end, self._page_size)
+            while True:
+                response, limit = pending.result()
+                if self.revision is None:
+                    self.revision = response.header.revision
+                self.pages += 1
+                kvs = response.kvs
+                more = bool(response.more and kvs)
+                if more:
+                    per_key = max(1, response.ByteSize() // len(kvs))
+                    limit = max(1, min(self._page_size, self._budget // per_key))
+                    pending = pool.submit(self._fetch, kvs[-1].key + b"\x00", end, limit)
+                for kv in kvs:
+                    self.last_key = kv.key
+                    yield self._convert(kv)
+                if not more:
+                    return
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _fetch(self, start: bytes, end: bytes, limit: int) -> tuple[pb.RangeResponse, int]:
+        """One page at the scan's revision; halves ``limit`` while the answer is too large."""
         while True:
             request = pb.RangeRequest(
                 key=start,
@@ -85,23 +113,10 @@ class PrefixScan(Generic[_T]):
                 keys_only=self._keys_only,
             )
             try:
-                response = self._transport.read(
+                return self._transport.read(
                     RANGE, request, about=f" from key {show_key(start)}"
-                )
+                ), limit
             except EtcdResponseTooLarge:
                 if limit == 1:
                     raise
                 limit = max(1, limit // 2)
-                continue
-            if self.revision is None:
-                self.revision = response.header.revision
-            self.pages += 1
-            kvs = response.kvs
-            for kv in kvs:
-                self.last_key = kv.key
-                yield self._convert(kv)
-            if not response.more or not kvs:
-                return
-            start = kvs[-1].key + b"\x00"
-            per_key = max(1, response.ByteSize() // len(kvs))
-            limit = max(1, min(self._page_size, self._budget // per_key))
