@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sealbox.errors import InputError
-from sealbox.kms.backends import local
-from sealbox.kms.config import (
-    DEFAULT_PROBE_INTERVAL_SECONDS,
-    PluginConfig,
-    load_plugin_config,
-)
-from sealbox.kms.logs import configure_logging
+
+if TYPE_CHECKING:
+    from sealbox.kms.config import PluginConfig
+
+# The plugin's modules (pydantic models, backends, grpc server) load inside each command, so
+# other commands do not pay for them at start-up.
 
 __all__ = ["app"]
 
@@ -33,6 +33,8 @@ def keygen(
     Refuses to overwrite an existing file. Prints the new key_id (a one-way hash, not the key).
     Example: sealbox kms keygen --out /etc/sealbox/kek.key
     """
+    from sealbox.kms.backends import local
+
     typer.echo(local.create_keyring(out))
 
 
@@ -52,6 +54,9 @@ def rotate_key(
     afterwards with 'sealbox etcd rewrap'. Vault and AWS KMS keys rotate in those services
     (transit rotate; a new key behind the alias).
     """
+    from sealbox.kms.backends import local
+    from sealbox.kms.config import load_plugin_config
+
     if (key_file is None) == (config is None):
         raise InputError("give exactly one of --key-file (local keyring) or --config plugin.yaml")
     if key_file is not None:
@@ -91,10 +96,11 @@ def serve(
     metrics_address: str | None = typer.Option(
         None, "--metrics-address", help="Serve /metrics /healthz /livez /readyz on host:port."
     ),
-    probe_interval: float = typer.Option(
-        DEFAULT_PROBE_INTERVAL_SECONDS,
+    probe_interval: float | None = typer.Option(
+        None,
         "--probe-interval",
-        help="Seconds between backend health probes.",
+        help="Seconds between backend health probes (default 30).",
+        show_default=False,
     ),
     v1beta1: bool = typer.Option(False, "--v1beta1", help="Also serve the deprecated KMS v1."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
@@ -108,6 +114,9 @@ def serve(
     unix:///var/run/sealbox/kms.sock. For PKCS#11, Vault/OpenBao or AWS KMS, and for several
     backends at once, use --config plugin.yaml.
     """
+    from sealbox.kms.config import load_plugin_config
+    from sealbox.kms.logs import configure_logging
+
     configure_logging(log_level)
     plugin = (
         _from_flags(socket, backend, key_file, metrics_address, probe_interval, v1beta1)
@@ -124,9 +133,12 @@ def _from_flags(
     backend: str,
     key_file: Path | None,
     metrics_address: str | None,
-    probe_interval: float,
+    probe_interval: float | None,
     v1beta1: bool,
 ) -> PluginConfig:
+    from sealbox.kms.backends import local
+    from sealbox.kms.config import DEFAULT_PROBE_INTERVAL_SECONDS, PluginConfig
+
     if socket is None:
         raise InputError("--socket is required without --config")
     if backend != "local":
@@ -137,6 +149,8 @@ def _from_flags(
         socket=socket,
         primary=local.Config(type="local", key_file=key_file.resolve()),
         metrics_address=metrics_address,
-        probe_interval_seconds=probe_interval,
+        probe_interval_seconds=(
+            DEFAULT_PROBE_INTERVAL_SECONDS if probe_interval is None else probe_interval
+        ),
         serve_v1beta1=v1beta1,
     )
