@@ -37,6 +37,7 @@ __all__ = [
     "is_values_file",
     "load_paths",
     "load_text",
+    "parse_yaml",
 ]
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -157,6 +158,15 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[Line
 
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def parse_yaml(text: str) -> object:
+    """Parse one YAML document into LineDicts; raises ``yaml.YAMLError`` when malformed."""
+    loader = _LineLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def is_values_file(path: str) -> bool:
