@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the demo and the test suite start for real: SoftHSM2 (PKCS#11) and etcd.
-APT_PACKAGES ?= softhsm2 etcd-server etcd-client
+# Debian packages the demo and the test suite start for real: SoftHSM2 (PKCS#11), etcd, and
+# Chromium (headless, to check the HTML audit report renders).
+APT_PACKAGES ?= softhsm2 etcd-server etcd-client chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 CODE_DIRS := $(wildcard src tests bench)
 PROTO_SRC := $(wildcard proto/sealbox/_proto/*.proto)
