@@ -1,0 +1,352 @@
+"""Repository controls SBX-201..203 and the shared credential patterns; corpus and no leaks."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sealbox.audit.checks import repo, workloads
+from sealbox.audit.checks._sensitive import credential_kinds, is_literal, is_sensitive_name
+from sealbox.audit.loader import ValuesDocument, load_paths, load_text
+from sealbox.audit.model import Finding, Location, Severity
+
+CORPUS = Path(__file__).parent / "corpus"
+EXPECTED = Path(__file__).parent / "expected" / "manifests.yaml"
+MARKER = re.compile(r"s3cr3t-marker-[A-Za-z0-9-]+|AKIAMARKER[0-9]+|ghp_MARKER[0-9]+")
+
+
+def _check(text: str, path: str = "inline.yaml") -> list[Finding]:
+    result = load_text(text, path)
+    assert not result.problems
+    return list(repo.check(result.manifests, result.values))
+
+
+def _values(body: dict[str, Any]) -> list[Finding]:
+    text = yaml.safe_dump(body)
+    return _check(text, "values.yaml")
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+# --- shared patterns ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [
+        ("password", True),
+        ("DB_PASSWORD", True),
+        ("dbPassword", True),
+        ("PGPASSWORD", True),
+        ("adminpassword", True),
+        ("db.auth.password", True),
+        ("API_TOKEN", True),
+        ("apiKey", True),
+        ("APIKey", True),
+        ("api_key", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("client_secret", True),
+        ("SECRET_KEY_BASE", True),
+        ("ssh_private_key", True),
+        ("credentials", True),
+        ("DB_PASS", True),
+        ("passphrase", True),
+        ("PASSWORD_FILE", False),
+        ("METALLB_ML_SECRET_KEY_PATH", False),
+        ("passwordSecretName", False),
+        ("existingSecret", False),
+        ("existingSecretPasswordKey", False),
+        ("adminPasswordKey", False),
+        ("secretKeyRef", False),
+        ("TOKEN_URL", False),
+        ("tokenTTL", False),
+        ("PASSWORD_MIN_LENGTH", False),
+        ("aws_access_key_id", False),
+        ("PUBLIC_KEY", False),
+        ("key", False),
+        ("TOKENIZER", False),
+        ("BYPASS", False),
+        ("SECRETS_MANAGER_REGION", False),
+        ("", False),
+        ("__", False),
+    ],
+)
+def test_sensitive_names(name: str, sensitive: bool) -> None:
+    assert is_sensitive_name(name) is sensitive
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("hunter2", True),
+        ("changeme", True),
+        (123456, True),
+        ("", False),
+        ("   ", False),
+        (None, False),
+        (True, False),
+        (1.5, False),
+        ("true", False),
+        ("null", False),
+        ("/run/secrets/db", False),
+        ("./secret.txt", False),
+        ("file:///etc/key", False),
+        ("{{ .Values.x }}", False),
+        ("${DB_PASSWORD}", False),
+        ("$(DB_PASSWORD)", False),
+        ("$DB_PASSWORD", False),
+        ("ENC[AES256_GCM,data:AAAA,type:str]", False),
+        ("<your-password>", False),
+        ("********", False),
+        ("ref+vault://secret/db#password", False),
+        (["x"], False),
+    ],
+)
+def test_literal_values(value: object, literal: bool) -> None:
+    assert is_literal(value) is literal
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n", ["a private key"]),
+        ("-----BEGIN PUBLIC KEY-----\nabc\n", []),
+        ("id=AKIAABCDEFGHIJKLMNOP", ["an AWS access key id"]),
+        ("ghp_" + "a" * 36, ["a GitHub token"]),
+        ("xoxb-1234567890-abcdef", ["a Slack token"]),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", ["a JWT"]),
+        ("eyJhbGciOiJIUzI1NiJ9", []),
+        ("postgres://u:pw@db/x", ["a password in a URI"]),
+        ("postgres://u:$(PW)@db/x", []),
+        ("postgres://u:${PW}@db/x", []),
+        ("https://example.com/a:b@c", []),
+        ("password=hunter2", ["an assignment to 'password'"]),
+        ('{"apiKey": "k"}', ["an assignment to 'apiKey'"]),
+        ("password: ''", []),
+        ("password_file = /etc/pw", []),
+        ("# password = old\n; token = old", []),
+        ("token: true", []),
+        (_b64("password=hunter2"), ["an assignment to 'password' (base64-encoded)"]),
+        (_b64("just some harmless words"), []),
+        ("bm90IGJhc2U2NA", []),
+    ],
+)
+def test_credential_kinds(text: str, kinds: list[str]) -> None:
+    assert credential_kinds(text) == kinds
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400))
+def test_credential_kinds_accepts_any_text(text: str) -> None:
+    kinds = credential_kinds(text)
+    assert all(isinstance(kind, str) for kind in kinds)
+    assert len(kinds) == len(set(kinds))
+    assert credential_kinds(_b64(text)) is not None
+
+
+# --- SBX-201 plaintext Secrets --------------------------------------------------------------
+
+
+def _secret(body: str, api_version: str = "v1") -> str:
+    return f"apiVersion: {api_version}\nkind: Secret\nmetadata: {{name: s, namespace: n}}\n{body}"
+
+
+@pytest.mark.parametrize(
+    ("body", "keys"),
+    [
+        (f"data: {{password: {_b64('x')}, user: {_b64('u')}}}\n", [["password", "user"]]),
+        ("stringData: {pin: 1234}\n", [["pin"]]),
+        (f"data: {{a: {_b64('x')}}}\nstringData: {{b: y}}\n", [["a"], ["b"]]),
+        ("data: {a: '', b: null}\n", []),
+        ("data: {}\n", []),
+        ("data: [a, b]\n", []),
+        ("data: {a: '{{ .Values.a | b64enc }}'}\n", []),
+        ("stringData: {a: '${A}'}\n", []),
+        ("stringData: {a: 'ENC[AES256_GCM,data:x,type:str]'}\n", []),
+        ("stringData: {a: plain}\nsops: {version: 3.9.0}\n", []),
+        ("type: kubernetes.io/service-account-token\n", []),
+    ],
+)
+def test_plaintext_secrets(body: str, keys: list[list[str]]) -> None:
+    findings = _check(_secret(body))
+    assert [f.details["keys"] for f in findings] == keys
+    assert all(f.severity is Severity.HIGH for f in findings)
+
+
+def test_only_core_v1_secrets_count() -> None:
+    assert _check(_secret("data: {a: eA==}\n", api_version="example.com/v1")) == []
+    sealed = (
+        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: s}\n"
+        "spec: {encryptedData: {a: AgBy}, template: {data: {b: c}}}\n"
+    )
+    assert _check(sealed) == []
+
+
+# --- SBX-202 ConfigMaps ---------------------------------------------------------------------
+
+
+def _configmap(data: dict[str, str], field: str = "data") -> list[Finding]:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, field: data}
+    return _check(yaml.safe_dump(body))
+
+
+def test_configmap_keys_and_values() -> None:
+    (finding,) = _configmap(
+        {
+            "DB_PASSWORD": "hunter2",
+            "app.ini": "[db]\npassword = hunter2\n",
+            "ca.key": "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----\n",
+            "LOG_LEVEL": "debug",
+            "PASSWORD_FILE": "/run/secrets/pw",
+        }
+    )
+    assert finding.details["keys"] == {
+        "DB_PASSWORD": ["credential-like name"],
+        "app.ini": ["an assignment to 'password'"],
+        "ca.key": ["a private key"],
+    }
+    assert "hunter2" not in finding.message
+
+
+def test_configmap_binary_data_is_decoded() -> None:
+    (finding,) = _configmap({"ids.bin": _b64("AKIAABCDEFGHIJKLMNOP")}, field="binaryData")
+    assert finding.details == {
+        "field": "binaryData",
+        "keys": {"ids.bin": ["an AWS access key id (base64-encoded)"]},
+    }
+    assert _configmap({"blob": _b64("\x00\x01binary")}, field="binaryData") == []
+
+
+# --- SBX-203 Helm values --------------------------------------------------------------------
+
+
+def test_values_paths_and_pairs() -> None:
+    findings = _values(
+        {
+            "db": {"auth": {"password": "p", "existingSecret": "db"}},
+            "a.b": {"token": "t"},
+            "env": [{"name": "API_TOKEN", "value": "v"}, {"name": "LEVEL", "value": "x"}],
+            "urls": ["https://x.example", "redis://:pw@redis:6379"],
+            "enabled": True,
+        }
+    )
+    assert sorted(f.details["key"] for f in findings) == [
+        '["a.b"].token',
+        "db.auth.password",
+        "env[0].value",
+        "urls[1]",
+    ]
+    assert all(f.obj is None for f in findings)
+
+
+def test_values_line_is_the_line_of_the_parent_mapping() -> None:
+    text = "replicas: 1\ndb:\n  host: x\n  auth:\n    user: u\n    password: p\n"
+    (finding,) = _check(text, "values-prod.yaml")
+    assert finding.location == Location("values-prod.yaml", 5)
+
+
+def test_sops_values_files_are_skipped() -> None:
+    assert _values({"password": "ENC[AES256_GCM,data:x]", "sops": {"version": "3"}}) == []
+    assert _values({"password": "leftover", "sops": {"version": "3"}}) == []
+
+
+def test_deeply_nested_values_do_not_crash() -> None:
+    body: dict[str, Any] = {"password": "p"}
+    for _ in range(200):
+        body = {"x": body}
+    document = ValuesDocument(body, Location("values.yaml", 1))
+    assert list(repo.check([], [document])) == []  # beyond the depth limit: not walked
+
+
+_VALUES_KEYS = ["password", "token", "name", "value", "existingSecret", "apiKey", "x", "a.b"]
+_TREE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_VALUES_KEYS), inner)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(_VALUES_KEYS), _TREE, max_size=5))
+def test_arbitrary_values_never_crash(body: dict[str, Any]) -> None:
+    for finding in repo.check([], [ValuesDocument(body, Location("values.yaml", 1))]):
+        assert finding.control is repo.VALUES_CREDENTIALS
+
+
+# --- controls, corpus and leaks -------------------------------------------------------------
+
+
+def test_controls_are_complete_and_in_area_two() -> None:
+    assert [c.id for c in repo.CONTROLS] == ["SBX-201", "SBX-202", "SBX-203"]
+    for control in repo.CONTROLS:
+        assert control.area == "manifests"
+        assert control.rationale
+        assert control.remediation
+
+
+def _corpus() -> tuple[list[Finding], list[tuple[str, int, str, str | None]]]:
+    result = load_paths([str(CORPUS / "manifests")])
+    assert result.problems == []
+    assert len(result.values) == 3
+    findings = list(repo.check(result.manifests, result.values))
+    assert list(workloads.check(result.manifests)) == []  # no cross-talk
+    rows = [
+        (
+            Path(f.location.path).relative_to(CORPUS).as_posix(),
+            f.location.line,
+            f.control.id,
+            str(f.obj) if f.obj else None,
+        )
+        for f in findings
+    ]
+    return findings, rows
+
+
+def test_corpus_matches_expected_findings_exactly() -> None:
+    _, rows = _corpus()
+    expected: list[dict[str, Any]] = yaml.safe_load(EXPECTED.read_text())
+    keys = [(e["file"], e["line"], e["id"], e["object"]) for e in expected]
+    assert keys == sorted(keys, key=lambda k: (k[0], k[1], k[2]))
+    assert Counter(rows) == Counter(keys)
+    assert {row[2] for row in rows} == {control.id for control in repo.CONTROLS}
+
+
+def _needles(root: Path) -> set[str]:
+    """Every marker value in the corpus, also when only present base64-encoded (nested)."""
+    needles: set[str] = set()
+    pending = [p.read_text() for p in root.rglob("*") if p.is_file()]
+    for _ in range(3):
+        decoded: list[str] = []
+        for text in pending:
+            needles.update(MARKER.findall(text))
+            for token in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
+                try:
+                    decoded.append(base64.b64decode(token, validate=True).decode())
+                except ValueError:
+                    continue
+        pending = decoded
+    return needles | {_b64(needle) for needle in needles}
+
+
+def test_no_value_leaks_into_findings() -> None:
+    findings, _ = _corpus()
+    needles = _needles(CORPUS / "manifests")
+    assert "s3cr3t-marker-registry" in needles  # found inside base64 inside base64
+    assert len(needles) >= 36
+    for finding in findings:
+        text = f"{finding.message}|{finding!r}|{finding.details!r}"
+        for needle in needles:
+            assert needle not in text
+            assert needle[:12] not in text  # not even a prefix
