@@ -1,0 +1,30 @@
+"""The RBAC permission graph of a set of manifests, and who can read a Secret through it.
+
+* :mod:`~sealbox.audit.rbac.rules` — policy rules and the exact RBAC matcher;
+* :mod:`~sealbox.audit.rbac.graph` — identities, roles with aggregation, bindings as grants;
+* :mod:`~sealbox.audit.rbac.capabilities` and :mod:`~sealbox.audit.rbac.families` — what a
+  subject's rules let it do to Secrets (direct reads and the indirect paths of spec §5);
+* :mod:`~sealbox.audit.rbac.paths` — :func:`who_can_read` and the reachability behind it,
+  returning :class:`~sealbox.audit.rbac.access.ReadAccess` records;
+* :mod:`~sealbox.audit.rbac.describe` — messages and details of the RBAC findings;
+* :mod:`~sealbox.audit.rbac.pods` — which workloads mount which Secrets.
+
+The controls built on this live in :mod:`sealbox.audit.checks.rbac`.
+"""
+
+from __future__ import annotations
+
+from sealbox.audit.rbac.capabilities import Link, PathGrant
+from sealbox.audit.rbac.graph import Identity, RbacGraph
+from sealbox.audit.rbac.paths import ANY_NAME, RbacAnalysis, ReadAccess, who_can_read
+
+__all__ = [
+    "ANY_NAME",
+    "Identity",
+    "Link",
+    "PathGrant",
+    "RbacAnalysis",
+    "RbacGraph",
+    "ReadAccess",
+    "who_can_read",
+]
