@@ -17,6 +17,8 @@ CORE_MODULES = [
     "sealbox.storage.codec",
     "sealbox.storage.keys",
     "sealbox.ops.decode",
+    "sealbox.audit.engine",
+    "sealbox.audit.rbac",
 ]
 EDGE_MODULES = ["grpc", "typer", "rich", "click"]
 

@@ -196,14 +196,21 @@ class AuditReport:
     suppressed: tuple[Suppressed, ...]
     problems: tuple[InputProblem, ...]
     controls: tuple[Control, ...]
-    fail_on: Severity
+    fail_on: Severity | None  # None: never fail (``--fail-on never``)
     files: int = 0
     objects: int = 0
     sections: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
-        return any(finding.severity >= self.fail_on for finding in self.findings)
+        threshold = self.fail_on
+        if threshold is None:
+            return False
+        return any(finding.severity >= threshold for finding in self.findings)
+
+    @property
+    def fail_on_label(self) -> str:
+        return "never" if self.fail_on is None else self.fail_on.label
 
     def counts(self) -> dict[Severity, int]:
         counts = dict.fromkeys(Severity, 0)

@@ -8,6 +8,7 @@ import typer
 from typer.core import TyperGroup
 
 from sealbox import __version__
+from sealbox.cli import audit as audit_cli
 from sealbox.cli import config as config_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
@@ -43,6 +44,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(audit_cli.app, name="audit")
 app.add_typer(config_cli.app, name="config")
 app.add_typer(etcd_cli.app, name="etcd")
 app.add_typer(kms_cli.app, name="kms")

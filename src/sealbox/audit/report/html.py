@@ -99,12 +99,13 @@ def _verdict_word(report: AuditReport) -> str:
 
 def _header(report: AuditReport) -> str:
     verdict = _verdict_word(report)
-    threshold = _e(report.fail_on.label)
-    explain = (
-        f"findings at or above {threshold}"
-        if report.failed
-        else f"no findings at or above {threshold}"
-    )
+    threshold = _e(report.fail_on_label)
+    if report.fail_on is None:
+        explain = "gating off (--fail-on never)"
+    elif report.failed:
+        explain = f"findings at or above {threshold}"
+    else:
+        explain = f"no findings at or above {threshold}"
     stats = [
         ("Findings", len(report.findings)),
         ("Suppressed", len(report.suppressed)),

@@ -52,7 +52,7 @@ def to_json_dict(report: AuditReport) -> dict[str, Any]:
         "summary": {
             "total": len(report.findings),
             "bySeverity": summary_counts(report),
-            "failOn": report.fail_on.label,
+            "failOn": report.fail_on_label,
             "failed": report.failed,
             "files": report.files,
             "objects": report.objects,

@@ -80,7 +80,7 @@ def to_sarif(report: AuditReport, *, base_dir: Path | None) -> dict[str, Any]:
             }
         ],
         "results": results,
-        "properties": {"failOn": report.fail_on.label, "failed": report.failed},
+        "properties": {"failOn": report.fail_on_label, "failed": report.failed},
     }
     if root is not None:
         run["originalUriBaseIds"] = {SRCROOT: {"uri": root.as_uri() + "/"}}

@@ -56,7 +56,7 @@ def render_table(report: AuditReport, console: Console) -> None:
 
 def summary_line(report: AuditReport) -> Text:
     """``"FAILED (fail-on high): 3 findings (0 critical, 2 high, ...) · 1 suppressed · ..."``."""
-    threshold = report.fail_on.label
+    threshold = report.fail_on_label
     if report.failed:
         line = Text(f"FAILED (fail-on {threshold})", style="bold red")
     else:
