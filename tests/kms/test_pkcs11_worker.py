@@ -303,6 +303,15 @@ def proxy_for(softhsm_token: SoftHsmToken) -> Iterator[Callable[..., Pkcs11Proxy
         proxy.close()
 
 
+def _state(pid: int) -> str:
+    """The process state letter from /proc (R, S, T for stopped, Z, ...), "" when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
 def _alive(pid: int) -> bool:
     """Running (not gone, not a zombie waiting for its parent)."""
     try:
@@ -422,6 +431,7 @@ def test_a_killed_worker_fails_calls_in_flight_and_is_restarted(
         first = proxy.worker_pid
         assert first is not None
         os.kill(first, signal.SIGSTOP)  # the call below is sent but never answered
+        wait_until(lambda: _state(first) == "T", timeout=5, what="the worker to stop")
         in_flight = asyncio.ensure_future(
             proxy.call("unwrap", wrapped.ciphertext, wrapped.key_id, {})
         )
@@ -483,6 +493,7 @@ def test_a_hung_worker_is_killed_after_the_call_timeout(
         hung = proxy.worker_pid
         assert hung is not None
         os.kill(hung, signal.SIGSTOP)
+        wait_until(lambda: _state(hung) == "T", timeout=5, what="the worker to stop")
         started = time.monotonic()
         with pytest.raises(BackendUnavailable, match=r"did not answer within 0\.5s"):
             await proxy.call("current_key_id")
