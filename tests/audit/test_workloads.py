@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sealbox.audit.checks import repo, workloads
-from sealbox.audit.checks._podspec import pod_spec
 from sealbox.audit.checks._volumes import parse_mode
 from sealbox.audit.loader import load_paths, load_text
 from sealbox.audit.model import Finding, Manifest, Severity
+from sealbox.audit.podspec import pod_spec
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = Path(__file__).parent / "expected" / "workloads.yaml"

@@ -24,8 +24,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sealbox.audit.checks._podspec import PodSpec, mappings
 from sealbox.audit.model import Control, Finding, Manifest, Severity
+from sealbox.audit.podspec import PodSpec, mappings
 
 __all__ = ["TOKEN", "Accounts", "token_findings"]
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sealbox.audit.checks._podspec import PodSpec, as_mapping, mappings
 from sealbox.audit.model import Control, Finding, Severity
+from sealbox.audit.podspec import PodSpec, as_mapping, mappings
 
 __all__ = ["FILE_MODE", "SUBPATH", "WRITABLE_MOUNT", "parse_mode", "volume_findings"]
 

@@ -1,7 +1,7 @@
 """Workload controls (SBX-1xx): how Pods and pod templates consume Secrets and their API token.
 
-Every workload kind is reduced to its pod spec (:mod:`._podspec`), and each container of it
-(init, regular and ephemeral) is checked for Secrets passed as environment variables, Secret
+Every workload kind is reduced to its pod spec (:mod:`sealbox.audit.podspec`), and each container
+of it (init, regular and ephemeral) is checked for Secrets passed as environment variables, Secret
 values expanded into the command line, and credential-like literal env values. The pod's
 Secret volumes are checked for file modes, ``readOnly`` and ``subPath`` mounts (no scanner checks
 these, spec §1.C and §7.7), and the pod for a service account token it does not need, judged
@@ -18,10 +18,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sealbox.audit.checks import _tokens
-from sealbox.audit.checks._podspec import Container, PodSpec, as_mapping, mappings, pod_spec
 from sealbox.audit.checks._sensitive import credential_kinds, is_literal, is_sensitive_name
 from sealbox.audit.checks._volumes import FILE_MODE, SUBPATH, WRITABLE_MOUNT, volume_findings
 from sealbox.audit.model import Control, Finding, Manifest, Severity
+from sealbox.audit.podspec import Container, PodSpec, as_mapping, mappings, pod_spec
 
 __all__ = [
     "CONTROLS",

@@ -15,25 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sealbox.audit.model import Manifest, ObjectRef
+from sealbox.audit.podspec import UNNAMED, PodSpec, as_mapping, mappings, pod_spec
 
 __all__ = ["DEFAULT_NAMESPACE", "PodIndex", "PodInfo", "namespace_of"]
 
 DEFAULT_NAMESPACE = "default"
-
-_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-_CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 
 
 def namespace_of(manifest: Manifest) -> str:
@@ -58,55 +46,21 @@ class PodInfo:
         return str(self.ref)
 
 
-def _items(value: object) -> Iterator[Mapping[str, Any]]:
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, Mapping):
-                yield item
-
-
-def _name(node: object, key: str) -> str | None:
-    if isinstance(node, Mapping):
-        value = node.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _pod_spec(manifest: Manifest) -> Mapping[str, Any] | None:
-    path = _POD_SPEC_PATHS.get(manifest.kind)
-    if path is None:
-        return None
-    node: object = manifest.body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node if isinstance(node, Mapping) else None
-
-
-def _secrets(spec: Mapping[str, Any]) -> frozenset[str]:
-    found: set[str] = set()
-    for volume in _items(spec.get("volumes")):
-        found.add(_name(volume.get("secret"), "secretName") or "")
-        projected = volume.get("projected")
-        if isinstance(projected, Mapping):
-            for source in _items(projected.get("sources")):
-                found.add(_name(source.get("secret"), "name") or "")
-    for field in _CONTAINER_FIELDS:
-        for container in _items(spec.get(field)):
-            for env in _items(container.get("env")):
-                value_from = env.get("valueFrom")
-                if isinstance(value_from, Mapping):
-                    found.add(_name(value_from.get("secretKeyRef"), "name") or "")
-            for env_from in _items(container.get("envFrom")):
-                found.add(_name(env_from.get("secretRef"), "name") or "")
-    found.discard("")
+def _secrets(spec: PodSpec) -> frozenset[str]:
+    """Every Secret the pods can read: volumes (secret, projected) and env references."""
+    found = {name for names in spec.secret_volumes().values() for name in names}
+    for container in spec.containers():
+        for _, env in mappings(container.body.get("env")):
+            found.add(_name(as_mapping(env.get("valueFrom")).get("secretKeyRef")))
+        for _, env_from in mappings(container.body.get("envFrom")):
+            found.add(_name(env_from.get("secretRef")))
+    found -= {"", UNNAMED}
     return frozenset(found)
 
 
-def _service_account(spec: Mapping[str, Any]) -> str:
-    return _name(spec, "serviceAccountName") or _name(spec, "serviceAccount") or "default"
+def _name(reference: object) -> str:
+    name = as_mapping(reference).get("name")
+    return name if isinstance(name, str) else ""
 
 
 class PodIndex:
@@ -119,12 +73,12 @@ class PodIndex:
     ) -> None:
         self._by_namespace: dict[str, list[PodInfo]] = {}
         for manifest in manifests:
-            spec = _pod_spec(manifest)
-            if spec is None:
+            spec = pod_spec(manifest)
+            if spec is None or manifest.kind == "PodTemplate":  # a template starts no pods
                 continue
             namespace = namespace_of(manifest)
-            account = _service_account(spec)
-            pod_setting = spec.get("automountServiceAccountToken")
+            account = spec.service_account
+            pod_setting = spec.body.get("automountServiceAccountToken")
             if isinstance(pod_setting, bool):
                 token = pod_setting
             else:

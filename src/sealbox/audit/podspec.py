@@ -17,6 +17,7 @@ from sealbox.audit.model import Manifest
 
 __all__ = [
     "CONTAINER_FIELDS",
+    "UNNAMED",
     "Container",
     "PodSpec",
     "as_mapping",
@@ -36,6 +37,7 @@ _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "PodTemplate": ("template", "spec"),
 }
 CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
+UNNAMED = "(unnamed)"  # a Secret reference without a name: still a Secret volume
 _EMPTY: Mapping[str, Any] = {}
 
 
@@ -113,7 +115,7 @@ def _secret_name(source: object, field_name: str) -> str | None:
     if not isinstance(source, Mapping):
         return None
     name = source.get(field_name)
-    return name if isinstance(name, str) and name else "(unnamed)"
+    return name if isinstance(name, str) and name else UNNAMED
 
 
 def pod_spec(manifest: Manifest) -> PodSpec | None:
