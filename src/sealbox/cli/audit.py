@@ -153,7 +153,7 @@ def _write(report: AuditReport, output: AuditFormat, output_file: Path | None) -
             console.width = 140
         render_table(report, console)
         return
-    text = _format(report, output, output_file)
+    text = _format(report, output)
     if output_file is None:
         sys.stdout.write(text)
         return
@@ -166,7 +166,7 @@ def _write(report: AuditReport, output: AuditFormat, output_file: Path | None) -
     typer.echo(f"wrote {output.value} report to {output_file}: {summary or 'no findings'}")
 
 
-def _format(report: AuditReport, output: AuditFormat, output_file: Path | None) -> str:
+def _format(report: AuditReport, output: AuditFormat) -> str:
     if output is AuditFormat.json:
         from sealbox.audit.report.json_out import to_json_dict
 
