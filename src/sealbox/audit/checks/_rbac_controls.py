@@ -1,0 +1,231 @@
+"""The RBAC controls (SBX-301..317): ids, severities, rationale, remediation and mappings.
+
+Kept apart from :mod:`sealbox.audit.checks.rbac`, which decides when each one applies.
+"""
+
+from __future__ import annotations
+
+from sealbox.audit.model import Control, Severity
+
+__all__ = [
+    "BROAD_GROUP",
+    "CONTROLS",
+    "CSR",
+    "DEFAULT_SA",
+    "ESCALATE",
+    "EXEC",
+    "FAMILY_CONTROLS",
+    "GET_SECRETS",
+    "IMPERSONATE",
+    "LIST_CLUSTER",
+    "LIST_NAMESPACE",
+    "NODES_PROXY",
+    "TOKEN",
+    "WEBHOOK",
+    "WILDCARD",
+    "WORKLOAD",
+]
+
+
+def _control(
+    number: int,
+    severity: Severity,
+    title: str,
+    rationale: str,
+    remediation: str,
+    mappings: tuple[str, ...],
+) -> Control:
+    return Control(f"SBX-{number}", title, severity, rationale, remediation, mappings)
+
+
+_NARROW = (
+    "Bind a Role that grants only get with resourceNames for the Secrets the subject needs, "
+    "or add the subject to the allowlist if it is a trusted controller."
+)
+LIST_CLUSTER = _control(
+    301,
+    Severity.HIGH,
+    "Subject can list or watch every Secret in the cluster",
+    "A list or watch response carries the data of every Secret it returns, so list/watch on "
+    "secrets through a ClusterRoleBinding reveals every Secret value in the cluster (spec §5.1).",
+    _NARROW,
+    (
+        "kubescape C-0015",
+        "kubescape C-0186",
+        "kube-bench 5.1.2",
+        "Trivy KSV-0041",
+        "checkov CKV2_K8S_5",
+    ),
+)
+LIST_NAMESPACE = _control(
+    302,
+    Severity.MEDIUM,
+    "Subject can list or watch every Secret in a namespace",
+    "list/watch on secrets without resourceNames returns the values of all Secrets in the "
+    "namespace, not only those the subject needs (spec §5.1, §5.2).",
+    _NARROW,
+    ("kubescape C-0015", "kubescape C-0186", "Trivy KSV-0113", "checkov CKV2_K8S_5"),
+)
+GET_SECRETS = _control(
+    303,
+    Severity.LOW,
+    "Subject can get Secrets by name",
+    "get reveals one Secret's value; without resourceNames it works for any Secret whose name "
+    "the subject knows or guesses (spec §5.2). Lower risk than list, but still a reader.",
+    "Restrict the rule with resourceNames to the Secrets the subject needs, or allowlist it.",
+    ("kubescape C-0186", "Trivy KSV-0041", "Trivy KSV-0113"),
+)
+WILDCARD = _control(
+    304,
+    Severity.MEDIUM,
+    "Wildcard rule grants access to Secrets",
+    "RBAC matches '*' against every verb, resource or API group, so a wildcard rule reads "
+    "Secrets whether or not its author meant it to, including future resources (spec §1.D).",
+    "Replace '*' in verbs, resources and apiGroups with the explicit values the role needs.",
+    (
+        "kubescape C-0187",
+        "checkov CKV_K8S_49",
+        "Trivy KSV-0044",
+        "Trivy KSV-0045",
+        "Trivy KSV-0046",
+        "kube-bench 5.1.3",
+    ),
+)
+BROAD_GROUP = _control(
+    305,
+    Severity.CRITICAL,
+    "Every authenticated, anonymous or service-account identity can read Secrets",
+    "A grant to system:authenticated, system:unauthenticated, system:anonymous or "
+    "system:serviceaccounts gives every user or every pod a path to Secret values; "
+    "kube-bench 5.1.2 tests exactly this identity (spec §1.D).",
+    "Remove the subject from the binding and grant the access to the identities that need it.",
+    ("kube-bench 5.1.2", "kube-bench 5.1.4"),
+)
+DEFAULT_SA = _control(
+    306,
+    Severity.HIGH,
+    "Default service account can read Secrets",
+    "Every pod that names no service account runs as its namespace's default account, so "
+    "its rights go to every such pod (spec §1.C, §5.3).",
+    "Bind the permission to a dedicated service account used only by the workload that needs it.",
+    (
+        "checkov CKV2_K8S_5",
+        "kubescape C-0267",
+        "kubeaudit AutomountServiceAccountTokenTrueAndDefaultSA",
+    ),
+)
+WORKLOAD = _control(
+    310,
+    Severity.MEDIUM,
+    "Subject can create pods or pod controllers (reads every Secret in the namespace)",
+    "Anyone who can create a pod, or create/update/patch a Deployment, Job or other controller, "
+    "can mount any Secret of the namespace and run as any of its service accounts (spec §5.3).",
+    "Let CI or a GitOps controller deploy instead of people, and scope its rights per namespace.",
+    ("kubescape C-0188", "kube-bench 5.1.4", "Trivy KSV-0048", "kubescape C-0267"),
+)
+EXEC = _control(
+    311,
+    Severity.MEDIUM,
+    "Subject can exec or attach into pods",
+    "pods/exec, pods/attach (create, or get via websocket) and ephemeral containers give a "
+    "shell in pods, which reads their mounted Secrets and service-account tokens (spec §5.4).",
+    "Remove pods/exec, pods/attach and pods/ephemeralcontainers from roles used day to day.",
+    (
+        "kubescape C-0002",
+        "Trivy KSV-0053",
+        "checkov CKV2_K8S_2",
+        "Polaris clusterrolePodExecAttach",
+        "Polaris rolePodExecAttach",
+    ),
+)
+IMPERSONATE = _control(
+    312,
+    Severity.HIGH,
+    "Subject can impersonate an identity that reads Secrets",
+    "impersonate on users, groups or serviceaccounts lets the subject act with another "
+    "identity's rights, including system:masters when groups are not restricted (spec §5.5).",
+    "Remove impersonate, or limit it with resourceNames to identities that read no Secrets.",
+    (
+        "kubescape C-0065",
+        "kubescape C-0191",
+        "Trivy KSV-0043",
+        "checkov CKV2_K8S_3",
+        "kube-bench 5.1.8",
+    ),
+)
+ESCALATE = _control(
+    313,
+    Severity.HIGH,
+    "Subject can escalate or bind roles",
+    "escalate with a write on roles, or bind with a write on bindings, lets a subject grant "
+    "itself permissions it does not hold, Secret reads included (spec §5.6).",
+    "Remove escalate and bind; if delegation is needed, restrict bind with resourceNames.",
+    ("kubescape C-0191", "Trivy KSV-0050", "checkov CKV_K8S_158", "kube-bench 5.1.8"),
+)
+TOKEN = _control(
+    314,
+    Severity.HIGH,
+    "Subject can obtain tokens of service accounts that read Secrets",
+    "create on serviceaccounts/token issues tokens for existing service accounts, and "
+    "creating a service-account-token Secret that the subject can read mints one (spec §5.8, "
+    "§5.9); either way the subject acts as those accounts.",
+    "Remove create on serviceaccounts/token and on secrets, or scope them to namespaces whose "
+    "service accounts read no Secrets.",
+    ("kubescape C-0282", "kube-bench 5.1.13"),
+)
+NODES_PROXY = _control(
+    315,
+    Severity.HIGH,
+    "Subject can use nodes/proxy",
+    "nodes/proxy (get suffices) gives the kubelet API, which executes commands in every pod "
+    "of the node, bypassing audit logging and admission (spec §5.7).",
+    "Remove nodes/proxy from every role not used by monitoring that strictly needs it.",
+    ("kubescape C-0279", "Trivy KSV-0047", "checkov CKV2_K8S_2", "kube-bench 5.1.10"),
+)
+CSR = _control(
+    316,
+    Severity.HIGH,
+    "Subject can approve client certificates",
+    "Creating and approving CSRs for the kube-apiserver-client signer yields client "
+    "certificates for any name, system components and system:masters included (spec §5.10).",
+    "Leave CSR approval to the controller manager; remove approval and signer approve rights.",
+    ("checkov CKV_K8S_156", "kube-bench 5.1.11"),
+)
+WEBHOOK = _control(
+    317,
+    Severity.HIGH,
+    "Subject can write admission webhook configurations",
+    "A validating or mutating webhook receives every object admitted to the cluster, Secrets "
+    "included, and a mutating one can rewrite pods (spec §5.12).",
+    "Restrict writes on webhook configurations to the cluster administrators.",
+    ("checkov CKV_K8S_155", "kube-bench 5.1.12"),
+)
+
+CONTROLS: tuple[Control, ...] = (
+    LIST_CLUSTER,
+    LIST_NAMESPACE,
+    GET_SECRETS,
+    WILDCARD,
+    BROAD_GROUP,
+    DEFAULT_SA,
+    WORKLOAD,
+    EXEC,
+    IMPERSONATE,
+    ESCALATE,
+    TOKEN,
+    NODES_PROXY,
+    CSR,
+    WEBHOOK,
+)
+
+FAMILY_CONTROLS = {
+    "workload": WORKLOAD,
+    "exec": EXEC,
+    "impersonate": IMPERSONATE,
+    "escalate": ESCALATE,
+    "bind": ESCALATE,
+    "token": TOKEN,
+    "nodes-proxy": NODES_PROXY,
+    "csr": CSR,
+    "webhook": WEBHOOK,
+}
