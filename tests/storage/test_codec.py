@@ -289,6 +289,26 @@ def test_invalid_utf8_in_a_string_field_shows_as_replacement_character() -> None
     assert decode_object(data)["metadata"]["name"] == "a\ufffdb"
 
 
+def test_invalid_utf8_in_map_values_and_keys() -> None:
+    # upb hands such map values back as bytes: they show as U+FFFD, like Go's JSON.
+    configmap = k8s_objects_pb2.ConfigMap()
+    configmap.metadata.name = "cfg"
+    configmap.data["mode"] = "identity"
+    configmap.metadata.labels["tier"] = "identity"
+    stored = encode_configmap_message(configmap).replace(b"identity", b"\x80dentity")
+    shown = decode_object(stored)
+    assert shown["data"] == {"mode": "\ufffddentity"}
+    assert shown["metadata"]["labels"] == {"tier": "\ufffddentity"}
+    # A Secret data key that is not UTF-8 cannot be shown: a clean refusal, not a crash.
+    secret = k8s_objects_pb2.Secret()
+    secret.metadata.name = "s"
+    secret.data["identity"] = b"v"
+    secret.data["other"] = b"w"
+    stored = encode_secret_message(secret).replace(b"identity", b"\x80dentity")
+    with pytest.raises(ObjectDecodeError, match="data: holds a key that is not UTF-8"):
+        decode_object(stored)
+
+
 def test_string_data_is_merged_over_data_like_the_apiserver_conversion() -> None:
     secret = k8s_objects_pb2.Secret(data={"a": b"old", "b": b"kept"}, stringData={"a": "new"})
     manifest = decode_object(encode_secret_message(secret))

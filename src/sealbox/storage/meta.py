@@ -75,19 +75,26 @@ def text(value: object) -> str:
 
 
 def str_map(field: Mapping[str, str], path: str) -> dict[str, str]:
-    """A map<string,string> as a key-sorted dict (Go's JSON sorts map keys)."""
+    """A map<string,string> as a key-sorted dict (Go's JSON sorts map keys).
+
+    Values that are not UTF-8 come back from upb as bytes and show as U+FFFD, like :func:`text`.
+    """
     try:
-        return {key: field[key] for key in sorted(field)}
+        items = {text(key): text(value) for key, value in field.items()}
     except UnicodeDecodeError:
         raise FieldError(path, "holds a key or value that is not UTF-8") from None
+    return {key: items[key] for key in sorted(items)}
 
 
 def b64_map(field: Mapping[str, bytes], path: str) -> dict[str, str]:
     """A map<string,bytes> as the API shows it: key-sorted, values in standard padded base64."""
     try:
-        keys = sorted(field)
+        keys = list(field)
     except UnicodeDecodeError:
         raise FieldError(path, "holds a key that is not UTF-8") from None
+    if any(isinstance(key, bytes) for key in keys):  # upb hands some invalid keys back as bytes
+        raise FieldError(path, "holds a key that is not UTF-8")
+    keys.sort()
     return {key: base64.b64encode(field[key]).decode("ascii") for key in keys}
 
 
