@@ -17,6 +17,7 @@ from sealbox.audit.checks import repo, workloads
 from sealbox.audit.checks._sensitive import credential_kinds, is_literal, is_sensitive_name
 from sealbox.audit.loader import ValuesDocument, load_paths, load_text
 from sealbox.audit.model import Finding, Location, Severity
+from tests.audit.markers import marker_needles
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = Path(__file__).parent / "expected" / "manifests.yaml"
@@ -323,26 +324,9 @@ def test_corpus_matches_expected_findings_exactly() -> None:
     assert {row[2] for row in rows} == {control.id for control in repo.CONTROLS}
 
 
-def _needles(root: Path) -> set[str]:
-    """Every marker value in the corpus, also when only present base64-encoded (nested)."""
-    needles: set[str] = set()
-    pending = [p.read_text() for p in root.rglob("*") if p.is_file()]
-    for _ in range(3):
-        decoded: list[str] = []
-        for text in pending:
-            needles.update(MARKER.findall(text))
-            for token in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
-                try:
-                    decoded.append(base64.b64decode(token, validate=True).decode())
-                except ValueError:
-                    continue
-        pending = decoded
-    return needles | {_b64(needle) for needle in needles}
-
-
 def test_no_value_leaks_into_findings() -> None:
     findings, _ = _corpus()
-    needles = _needles(CORPUS / "manifests")
+    needles = marker_needles(CORPUS / "manifests", MARKER)
     assert "s3cr3t-marker-registry" in needles  # found inside base64 inside base64
     assert len(needles) >= 36
     for finding in findings:

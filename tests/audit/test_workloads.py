@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,7 @@ from sealbox.audit.checks._volumes import parse_mode
 from sealbox.audit.loader import load_paths, load_text
 from sealbox.audit.model import Finding, Manifest, Severity
 from sealbox.audit.podspec import pod_spec
+from tests.audit.markers import marker_needles
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = Path(__file__).parent / "expected" / "workloads.yaml"
@@ -424,26 +424,9 @@ def test_corpus_has_a_positive_for_every_control() -> None:
     assert {row[2] for row in rows} == {control.id for control in workloads.CONTROLS}
 
 
-def marker_needles(root: Path) -> set[str]:
-    """Every marker value in a corpus, also when only present base64-encoded (nested)."""
-    needles: set[str] = set()
-    pending = [p.read_text() for p in root.rglob("*") if p.is_file()]
-    for _ in range(3):
-        decoded: list[str] = []
-        for text in pending:
-            needles.update(MARKER.findall(text))
-            for token in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
-                try:
-                    decoded.append(base64.b64decode(token, validate=True).decode())
-                except ValueError:
-                    continue
-        pending = decoded
-    return needles | {base64.b64encode(n.encode()).decode() for n in needles}
-
-
 def test_no_value_leaks_into_findings() -> None:
     findings, _ = _corpus_findings("workloads")
-    needles = marker_needles(CORPUS / "workloads")
+    needles = marker_needles(CORPUS / "workloads", MARKER)
     assert len(needles) >= 16
     texts = [f"{f.message}|{f!r}|{f.details!r}" for f in findings]
     for text in texts:
