@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sealbox.encryption.model import EncryptionConfiguration
 from sealbox.kmsapi.static_plugin import StaticKEKPlugin
@@ -12,6 +13,14 @@ from tests.kms_fixtures import RecordedSetup, legacy_setup, recorded_setup
 
 # Real servers: each module starts its own (SoftHSM2 token, OpenBao, moto, etcd); the KMS
 # backends provide a ``<kind>_harness`` fixture (see tests/integration/harness.py).
+# Property tests judge what code does, never how fast: on a loaded 2-core CI machine the first
+# example of a test (imports, cold caches) can take longer than hypothesis's 200 ms deadline and
+# fail a correct run. Every test inherits this profile; a test's own @settings still adds to it.
+settings.register_profile(
+    "sealbox", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("sealbox")
+
 pytest_plugins = [
     "tests.integration.backends.awskms",
     "tests.integration.backends.pkcs11",
