@@ -5,11 +5,21 @@
     SealboxError                     exit 1 unless a subclass says otherwise
     ├── ConfigError                  a config file is unreadable or breaks a rule (exit 2)
     ├── InputError                   an argument, etcd key or input file is unusable (exit 2)
+    │   └── EtcdRequestTooLarge      etcd refused a request for its size: send less
     ├── DecryptError                 stored bytes do not decrypt or do not parse
+    ├── ObjectDecodeError            decrypted bytes are not a Kubernetes object Sealbox reads
     ├── EncryptError                 a value cannot be written with the chosen provider
-    ├── KMSPluginError               a KMS plugin answered outside the KMS API contract
+    ├── KMSPluginError               a KMS plugin (or a key backend) broke the KMS API contract
+    ├── PluginUnhealthy              Status asked while the plugin's primary backend is down
+    ├── EtcdError                    etcd answered but refused or failed the request
+    │   ├── EtcdCompacted            the snapshot a scan reads was compacted: start again
+    │   └── EtcdResponseTooLarge     an answer exceeded the client's size limit
     ├── BackendRejected              a key backend refused: bad ciphertext, unknown key, no access
+    │   ├── AccessDenied             the backend refused the plugin's credential (HTTP 401/403)
+    │   ├── RequestRefused           the backend refused the request itself (another HTTP 4xx)
+    │   └── CredentialError          a credential file or variable is missing or empty
     └── BackendUnavailable           a KMS plugin or key backend cannot be reached (exit 3)
+        └── ServerFailed             the backend answered, with a server error (HTTP 429, 5xx)
 
 Messages name the file, field path or etcd key involved and what would be valid. They never carry
 a secret value, key, DEK or seed: a failed decryption says *that* it failed and for which key,
@@ -23,15 +33,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AccessDenied",
     "BackendRejected",
     "BackendUnavailable",
     "ConfigError",
     "ConfigIssue",
+    "CredentialError",
     "DecryptError",
     "EncryptError",
+    "EtcdCompacted",
+    "EtcdError",
+    "EtcdRequestTooLarge",
+    "EtcdResponseTooLarge",
     "InputError",
     "KMSPluginError",
+    "ObjectDecodeError",
+    "PluginUnhealthy",
+    "RequestRefused",
     "SealboxError",
+    "ServerFailed",
 ]
 
 
@@ -72,8 +92,16 @@ class InputError(SealboxError):
     exit_code = 2
 
 
+class EtcdRequestTooLarge(InputError):
+    """etcd (or gRPC) refused a request for its size (``--max-request-bytes``); send less."""
+
+
 class DecryptError(SealboxError):
     """A stored value cannot be decrypted or decoded. Never says which step failed."""
+
+
+class ObjectDecodeError(SealboxError):
+    """Plaintext stored bytes are not a Kubernetes object this tool can read."""
 
 
 class EncryptError(SealboxError):
@@ -81,7 +109,24 @@ class EncryptError(SealboxError):
 
 
 class KMSPluginError(SealboxError):
-    """A KMS plugin answered, but with a wrong version, key_id or response shape."""
+    """A KMS plugin (or a key backend) answered outside the KMS API contract: a wrong version,
+    key_id or response shape, or bytes the apiserver would reject."""
+
+
+class PluginUnhealthy(SealboxError):
+    """Status was asked while the plugin's primary backend fails its health probe."""
+
+
+class EtcdError(SealboxError):
+    """etcd answered but refused or failed the request (auth, no space, internal error)."""
+
+
+class EtcdCompacted(EtcdError):
+    """The revision a read was pinned to has been compacted away; start a new snapshot."""
+
+
+class EtcdResponseTooLarge(EtcdError):
+    """An answer was larger than the client accepts (``EtcdConfig.max_response_bytes``)."""
 
 
 class BackendRejected(SealboxError):
@@ -92,7 +137,45 @@ class BackendRejected(SealboxError):
     """
 
 
+class AccessDenied(BackendRejected):
+    """The backend refused the plugin's credential (HTTP 401/403): invalid, expired, or lacking
+    a capability."""
+
+
+class RequestRefused(BackendRejected):
+    """The backend refused the request itself (an HTTP 4xx other than 401/403).
+
+    ``status`` is the HTTP status and ``server_message`` the server's trimmed, redacted text.
+    """
+
+    def __init__(self, message: str, *, status: int, server_message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_message = server_message
+
+
+class CredentialError(BackendRejected):
+    """A credential source (file or environment variable) is missing or empty.
+
+    ``setting`` is the config field naming the source (``auth.tokenFile``…) and ``detail`` what
+    is wrong with it, for a ConfigIssue; the message adds the backend label in front.
+    """
+
+    def __init__(self, label: str, setting: str, detail: str) -> None:
+        super().__init__(f"{label}: {setting}: {detail}")
+        self.setting = setting
+        self.detail = detail
+
+
 class BackendUnavailable(SealboxError):
     """A KMS plugin (or another key backend) did not answer; retrying later may work."""
 
     exit_code = 3
+
+
+class ServerFailed(BackendUnavailable):
+    """The backend answered 429 or 5xx; ``server_message`` is the trimmed, redacted text."""
+
+    def __init__(self, message: str, *, server_message: str) -> None:
+        super().__init__(message)
+        self.server_message = server_message

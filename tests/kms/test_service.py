@@ -10,9 +10,9 @@ from typing import Literal
 
 import pytest
 
-from sealbox.errors import BackendRejected, BackendUnavailable
+from sealbox.errors import BackendRejected, BackendUnavailable, PluginUnhealthy
 from sealbox.kms.backends.base import Wrapped
-from sealbox.kms.service import InvalidRequest, PluginService, Status, Unhealthy
+from sealbox.kms.service import InvalidRequest, PluginService, Status
 
 
 @dataclass
@@ -66,17 +66,17 @@ class MemoryBackend:
 
 async def _status_through_an_outage(
     mode: Literal["error", "healthz"],
-) -> tuple[Status, Status | Unhealthy, Status]:
+) -> tuple[Status, Status | PluginUnhealthy, Status]:
     backend = MemoryBackend()
     service = PluginService(backend, status_on_failure=mode)
     await service.start()
     ok = await service.status()
     backend.down = True
     await service.health.probe()
-    failed: Status | Unhealthy
+    failed: Status | PluginUnhealthy
     try:
         failed = await service.status()
-    except Unhealthy as exc:
+    except PluginUnhealthy as exc:
         failed = exc
     backend.down = False
     await service.health.probe()
@@ -88,7 +88,7 @@ async def _status_through_an_outage(
 def test_status_error_mode_fails_the_call() -> None:
     ok, failed, recovered = asyncio.run(_status_through_an_outage("error"))
     assert (ok.healthz, ok.key_id, ok.version) == ("ok", "memory:1", "v2")
-    assert isinstance(failed, Unhealthy)
+    assert isinstance(failed, PluginUnhealthy)
     assert "is down" in str(failed)
     assert recovered.healthz == "ok"
 

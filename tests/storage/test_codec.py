@@ -14,9 +14,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from hypothesis import strategies as st
 
 from sealbox._proto import encrypted_object_pb2, k8s_objects_pb2
-from sealbox.errors import InputError, SealboxError
+from sealbox.errors import InputError, ObjectDecodeError, SealboxError
 from sealbox.storage.codec import (
-    ObjectDecodeError,
     decode_object,
     encode_configmap,
     encode_configmap_message,

@@ -9,8 +9,8 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sealbox.errors import ObjectDecodeError
 from sealbox.storage.codec import (
-    ObjectDecodeError,
     decode_object,
     encode_configmap,
     encode_secret,

@@ -18,15 +18,19 @@ from typing import Any
 import pytest
 
 from sealbox._proto import etcd_kv_pb2 as pb
-from sealbox.errors import BackendUnavailable, InputError, SealboxError
+from sealbox.errors import (
+    BackendUnavailable,
+    EtcdCompacted,
+    EtcdRequestTooLarge,
+    EtcdResponseTooLarge,
+    InputError,
+    SealboxError,
+)
 from sealbox.storage.etcd import (
     MAX_TXN_OPS,
     CasWrite,
     EtcdClient,
-    EtcdCompacted,
     EtcdConfig,
-    EtcdRequestTooLarge,
-    EtcdResponseTooLarge,
     KeyRevision,
     KeyValue,
     TxnResult,

@@ -20,8 +20,8 @@ from sealbox._proto import (
     kmsv2_api_pb2,
     kmsv2_api_pb2_grpc,
 )
-from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
-from sealbox.kms.service import InvalidRequest, PluginService, Unhealthy
+from sealbox.errors import BackendRejected, BackendUnavailable, PluginUnhealthy, SealboxError
+from sealbox.kms.service import InvalidRequest, PluginService
 
 __all__ = ["V1beta1Servicer", "V2Servicer", "add_servicers"]
 
@@ -44,7 +44,7 @@ async def _answer(
             else grpc.StatusCode.INVALID_ARGUMENT
         )
         await _abort(context, code, str(exc))
-    except (BackendUnavailable, Unhealthy) as exc:
+    except (BackendUnavailable, PluginUnhealthy) as exc:
         await _abort(context, grpc.StatusCode.UNAVAILABLE, str(exc))
     except SealboxError as exc:
         log.error("%s failed", operation, extra={"error": str(exc)[:_DETAIL_CHARS]})

@@ -23,12 +23,17 @@ from sealbox.encryption.encrypted_object import (
     validate_annotations,
     validate_key_id,
 )
-from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
+from sealbox.errors import (
+    BackendRejected,
+    BackendUnavailable,
+    KMSPluginError,
+    PluginUnhealthy,
+)
 from sealbox.kms.backends.base import AsyncBackend, Backend, Wrapped
 from sealbox.kms.health import HealthMonitor
 from sealbox.kms.metrics import Metrics
 
-__all__ = ["InvalidRequest", "PluginService", "Status", "Unhealthy"]
+__all__ = ["InvalidRequest", "PluginService", "Status"]
 
 log = logging.getLogger("sealbox.kms.service")
 T = TypeVar("T")
@@ -38,10 +43,6 @@ _V1_FORMAT = b"\x01"
 
 class InvalidRequest(ValueError):
     """The request itself is malformed (maps to INVALID_ARGUMENT)."""
-
-
-class Unhealthy(SealboxError):
-    """Status asked while the primary backend fails its probe (maps to UNAVAILABLE)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ class PluginService:
             if snapshot.healthy:
                 return Status("v2", "ok", snapshot.key_id)
             if self.status_on_failure == "error" or not snapshot.key_id:
-                raise Unhealthy(f"{self.primary.label} is not healthy: {snapshot.error}")
+                raise PluginUnhealthy(f"{self.primary.label} is not healthy: {snapshot.error}")
             return Status("v2", snapshot.error or "unhealthy", snapshot.key_id)
 
     async def encrypt(self, plaintext: bytes, uid: str) -> Wrapped:
@@ -195,4 +196,4 @@ def _check_wrapped(backend: Backend, wrapped: Wrapped) -> None:
         except InvalidEncryptedObject as exc:
             problem = str(exc)
     if problem:
-        raise SealboxError(f"{backend.label} returned {problem}, which kube-apiserver rejects")
+        raise KMSPluginError(f"{backend.label} returned {problem}, which kube-apiserver rejects")

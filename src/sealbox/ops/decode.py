@@ -12,7 +12,7 @@ from typing import Any
 
 from sealbox.encryption.provider import ReadResult
 from sealbox.encryption.transformers import StorageTransformers
-from sealbox.errors import DecryptError
+from sealbox.errors import DecryptError, ObjectDecodeError
 from sealbox.storage import codec
 
 __all__ = ["DecodedValue", "decode_value", "encode_value"]
@@ -46,12 +46,12 @@ def decode_value(transformers: StorageTransformers, etcd_key: str, value: bytes)
     """
     try:
         return _decode(transformers, etcd_key, value)
-    except (DecryptError, codec.ObjectDecodeError):
+    except (DecryptError, ObjectDecodeError):
         if not value.endswith(b"\n"):
             raise
         try:
             return _decode(transformers, etcd_key, value[:-1])
-        except (DecryptError, codec.ObjectDecodeError):
+        except (DecryptError, ObjectDecodeError):
             pass
         raise
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealbox.encryption.transformers import StorageTransformers
-from sealbox.errors import DecryptError, InputError
+from sealbox.errors import DecryptError, InputError, ObjectDecodeError
 from sealbox.ops.decode import decode_value
 from sealbox.ops.scan import describe_key
-from sealbox.storage import codec, keys
+from sealbox.storage import keys
 from sealbox.storage.etcd import EtcdClient
 
 __all__ = ["ExportFailure", "ExportResult", "ExportedObject", "export_objects"]
@@ -89,7 +89,7 @@ def export_objects(
             key = kv.key.decode("utf-8", errors="replace")
             try:
                 decoded = decode_value(transformers, key, kv.value)
-            except (DecryptError, codec.ObjectDecodeError, InputError) as exc:
+            except (DecryptError, ObjectDecodeError, InputError) as exc:
                 reason = str(exc).removeprefix(key + ": ")
                 result.failures.append(ExportFailure(key, reason))
                 continue

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from sealbox.storage.codec import (
-    ObjectDecodeError,
     decode_object,
     encode_configmap,
     encode_secret,
@@ -20,7 +19,6 @@ from sealbox.storage.codec import (
 from sealbox.storage.keys import ObjectKey, object_key, parse_key
 
 __all__ = [
-    "ObjectDecodeError",
     "ObjectKey",
     "decode_object",
     "encode_configmap",

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from sealbox._proto import etcd_kv_pb2 as pb
-from sealbox.errors import InputError
+from sealbox.errors import EtcdResponseTooLarge, InputError
 from sealbox.storage._etcd_model import KeyRevision, prefix_end
-from sealbox.storage._etcd_transport import RANGE, EtcdResponseTooLarge, Transport, show_key
+from sealbox.storage._etcd_transport import RANGE, Transport, show_key
 
 __all__ = ["PrefixScan"]
 

@@ -30,7 +30,15 @@ import grpc
 from google.protobuf.message import Message
 
 from sealbox._proto import etcd_kv_pb2 as pb
-from sealbox.errors import BackendUnavailable, InputError, SealboxError
+from sealbox.errors import (
+    BackendUnavailable,
+    EtcdCompacted,
+    EtcdError,
+    EtcdRequestTooLarge,
+    EtcdResponseTooLarge,
+    InputError,
+    SealboxError,
+)
 
 __all__ = [
     "DEFAULT_PORT",
@@ -39,10 +47,6 @@ __all__ = [
     "RANGE",
     "TXN",
     "Endpoint",
-    "EtcdCompacted",
-    "EtcdError",
-    "EtcdRequestTooLarge",
-    "EtcdResponseTooLarge",
     "Method",
     "Transport",
     "credentials",
@@ -62,22 +66,6 @@ _UNREACHABLE = frozenset(
 
 _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
-
-
-class EtcdError(SealboxError):
-    """etcd answered but refused or failed the request (auth, no space, internal error)."""
-
-
-class EtcdCompacted(EtcdError):
-    """The revision a read was pinned to has been compacted away; start a new snapshot."""
-
-
-class EtcdRequestTooLarge(InputError):
-    """etcd (or gRPC) refused a request for its size (``--max-request-bytes``); send less."""
-
-
-class EtcdResponseTooLarge(EtcdError):
-    """An answer was larger than the client accepts (``EtcdConfig.max_response_bytes``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from sealbox._proto import k8s_objects_pb2
-from sealbox.errors import InputError, SealboxError
+from sealbox.errors import InputError, ObjectDecodeError
 from sealbox.storage.meta import (
     FieldError,
     b64_map,
@@ -46,7 +46,6 @@ from sealbox.storage.meta import (
 __all__ = [
     "CBOR_PREFIX",
     "PROTOBUF_MAGIC",
-    "ObjectDecodeError",
     "decode_object",
     "encode_configmap",
     "encode_configmap_message",
@@ -61,10 +60,6 @@ CBOR_PREFIX = b"\xd9\xd9\xf7"
 _ENCRYPTED_PREFIX = b"k8s:enc:"
 
 Manifest = dict[str, Any]
-
-
-class ObjectDecodeError(SealboxError):
-    """Plaintext stored bytes are not a Kubernetes object this tool can read."""
 
 
 def wrap_unknown(api_version: str, kind: str, raw: bytes) -> bytes:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sealbox.errors import BackendRejected, BackendUnavailable
-from sealbox.kms.backends._vault_http import Denied, ServerFailed, Transport
+from sealbox.errors import AccessDenied, BackendRejected, BackendUnavailable, ServerFailed
+from sealbox.kms.backends._vault_http import Transport
 from sealbox.kms.backends._vault_secrets import SecretSource
 
 __all__ = [
@@ -113,8 +113,8 @@ class TokenLogin:
             body = transport.call(
                 "GET", "auth/token/lookup-self", what="token lookup-self", token=token
             )
-        except Denied:
-            raise Denied(
+        except AccessDenied:
+            raise AccessDenied(
                 f"{transport.label}: the {self.describe()} was refused (token lookup-self: "
                 "permission denied): it is invalid or expired, or lacks the default policy"
             ) from None
@@ -344,7 +344,7 @@ class TokenManager:
                 "POST", "auth/token/renew-self", what="token renew-self", token=lease.token
             )
             renewed = _lease_from_auth(body, what="token renew-self", transport=self.transport)
-        except Denied:
+        except AccessDenied:
             self._renewable = False  # revoked or expired: log in again
             return False
         except (BackendRejected, BackendUnavailable) as err:

@@ -4,11 +4,11 @@
 ``requests.Session`` that ignores the environment (no ``VAULT_*``/``REQUESTS_CA_BUNDLE``/proxy
 variables, no ``~/.vault-token``) and follows no redirects (they would carry the token
 elsewhere): only the plugin config decides where requests go. It maps every failure to
-:class:`~sealbox.errors.BackendUnavailable` (network, timeout, 429, 5xx, sealed; a
-:class:`ServerFailed` when Vault answered) or :class:`~sealbox.errors.BackendRejected`
-(:class:`Denied` for 401/403, :class:`Refused` for other 4xx), with messages that name the
-backend and the operation, carry at most a trimmed server message (known secrets and anything
-token-shaped redacted), and never a token.
+``BackendUnavailable`` (network, timeout, 429, 5xx, sealed; a ``ServerFailed`` when Vault
+answered) or ``BackendRejected`` (``AccessDenied`` for 401/403, ``RequestRefused`` for other
+4xx), all from :mod:`sealbox.errors`, with messages that name the backend and the operation,
+carry at most a trimmed server message (known secrets and anything token-shaped redacted), and
+never a token.
 """
 
 from __future__ import annotations
@@ -23,14 +23,9 @@ import requests
 import requests.adapters
 from hvac.adapters import JSONAdapter
 
-from sealbox.errors import BackendRejected, BackendUnavailable
+from sealbox.errors import AccessDenied, BackendUnavailable, RequestRefused, ServerFailed
 
-__all__ = [
-    "Denied",
-    "Refused",
-    "ServerFailed",
-    "Transport",
-]
+__all__ = ["Transport"]
 
 _MAX_SERVER_MESSAGE = 200
 _TOKEN_PATTERN = re.compile(r"\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}")
@@ -52,27 +47,6 @@ _UNAVAILABLE_STATUS: Mapping[type[hvac.exceptions.VaultError], int] = {
     hvac.exceptions.VaultDown: 503,
     hvac.exceptions.PreconditionFailed: 412,
 }
-
-
-class Denied(BackendRejected):
-    """Vault answered 401/403: the token is invalid, expired or lacks a capability."""
-
-
-class Refused(BackendRejected):
-    """Vault answered another 4xx; ``status`` and the trimmed ``server_message`` for callers."""
-
-    def __init__(self, message: str, *, status: int, server_message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.server_message = server_message
-
-
-class ServerFailed(BackendUnavailable):
-    """Vault answered 429 or 5xx; ``server_message`` is the trimmed error text."""
-
-    def __init__(self, message: str, *, server_message: str) -> None:
-        super().__init__(message)
-        self.server_message = server_message
 
 
 def _trim(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -161,7 +135,7 @@ class Transport:
         """Send ``method /v1/<path>``; the decoded JSON body (``{}`` for 204).
 
         Raises:
-            Denied: 401/403.
+            AccessDenied: 401/403.
             BackendRejected: any other 4xx.
             BackendUnavailable: no connection, timeout, 429, 5xx or an unreadable answer.
         """
@@ -208,10 +182,10 @@ class Transport:
         kind = type(err)
         if kind in (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
             status = _REJECTED_STATUS[kind]
-            return Denied(f"{self.label}: {what} refused: permission denied (HTTP {status})")
+            return AccessDenied(f"{self.label}: {what} refused: permission denied (HTTP {status})")
         if kind in _REJECTED_STATUS:
             status = _REJECTED_STATUS[kind]
-            return Refused(
+            return RequestRefused(
                 f"{self.label}: {what} rejected (HTTP {status}){detail}",
                 status=status,
                 server_message=message,

@@ -2,7 +2,8 @@
 
 A :class:`SecretSource` names a file or an environment variable holding a token, secret-id or
 service-account JWT; it is read again at every login, so a file rotated on disk is picked up.
-A missing, unreadable or empty source is a :class:`CredentialError` naming the config setting.
+A missing, unreadable or empty source is a :class:`~sealbox.errors.CredentialError` naming the
+config setting.
 """
 
 from __future__ import annotations
@@ -11,25 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sealbox.errors import BackendRejected
+from sealbox.errors import CredentialError
 
-__all__ = [
-    "CredentialError",
-    "SecretSource",
-]
-
-
-class CredentialError(BackendRejected):
-    """A credential source (file or environment variable) is missing or empty.
-
-    ``setting`` is the config field naming the source (``auth.tokenFile``…) and ``detail`` what
-    is wrong with it, for a ConfigIssue; the message adds the backend label in front.
-    """
-
-    def __init__(self, label: str, setting: str, detail: str) -> None:
-        super().__init__(f"{label}: {setting}: {detail}")
-        self.setting = setting
-        self.detail = detail
+__all__ = ["SecretSource"]
 
 
 @dataclass(frozen=True, slots=True)

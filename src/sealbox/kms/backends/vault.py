@@ -85,7 +85,15 @@ from urllib.parse import urlsplit
 
 from urllib3.exceptions import InsecureRequestWarning
 
-from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
+from sealbox.errors import (
+    AccessDenied,
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    ConfigIssue,
+    CredentialError,
+    RequestRefused,
+)
 from sealbox.kms.backends._vault_auth import (
     AppRoleLogin,
     KubernetesLogin,
@@ -100,8 +108,8 @@ from sealbox.kms.backends._vault_config import (
     KubernetesAuth,
     TokenAuth,
 )
-from sealbox.kms.backends._vault_http import Denied, Refused, Transport
-from sealbox.kms.backends._vault_secrets import CredentialError, SecretSource
+from sealbox.kms.backends._vault_http import Transport
+from sealbox.kms.backends._vault_secrets import SecretSource
 from sealbox.kms.backends.base import Wrapped
 
 __all__ = [
@@ -281,7 +289,7 @@ class VaultBackend:
                 what="decrypt",
                 payload={"ciphertext": ciphertext.decode("ascii")},
             )
-        except Refused as err:
+        except RequestRefused as err:
             if err.status != 400:
                 raise
             why = (
@@ -316,7 +324,7 @@ class VaultBackend:
     def _read_key(self) -> _KeyState:
         try:
             body = self._call("GET", f"{self._mount}/keys/{self._name}", what="read key")
-        except Refused as err:
+        except RequestRefused as err:
             if err.status != 404:
                 raise
             raise BackendRejected(
@@ -375,12 +383,12 @@ class VaultBackend:
         try:
             try:
                 return self._transport.call(method, path, what=what, token=token, payload=payload)
-            except Denied:
+            except AccessDenied:
                 if not self._tokens.refresh_after_denied(generation):
                     raise
             token, _ = self._tokens.token()
             return self._transport.call(method, path, what=what, token=token, payload=payload)
-        except Denied as err:
+        except AccessDenied as err:
             capability = "read" if method == "GET" else "update"
             raise BackendRejected(
                 f"{err}: the {self._tokens.method.describe()} needs {capability!r} on {path}, "
