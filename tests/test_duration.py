@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sealbox.encryption.duration import parse_go_duration
+from sealbox.duration import parse_go_duration
 
 
 class TestGoDuration:

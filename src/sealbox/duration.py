@@ -1,10 +1,12 @@
-"""Go ``time.ParseDuration`` for the ``kms.timeout`` field.
+"""Go ``time.ParseDuration``: durations as kube-apiserver and Sealbox's own config files write them.
 
-kube-apiserver decodes ``timeout`` into a ``metav1.Duration``, which is a JSON string handed to
-Go's ``time.ParseDuration``: a sequence of decimal numbers, each with an optional fraction and a
-unit (``ns``, ``us``/``µs``/``μs``, ``ms``, ``s``, ``m``, ``h``), with an optional sign, such as
-``3s``, ``1m30s``, ``2.5s`` or ``-1h``. A bare ``0`` is allowed; other bare numbers are not. This
-module reproduces that grammar, its int64 nanosecond range and its error texts.
+kube-apiserver decodes the EncryptionConfiguration's ``kms.timeout`` into a ``metav1.Duration``:
+a JSON string handed to Go's ``time.ParseDuration``, that is a sequence of decimal numbers, each
+with an optional fraction and a unit (``ns``, ``us``/``µs``/``μs``, ``ms``, ``s``, ``m``, ``h``),
+with an optional sign, such as ``3s``, ``1m30s``, ``2.5s`` or ``-1h``. A bare ``0`` is allowed;
+other bare numbers are not. This module reproduces that grammar, its int64 nanosecond range and
+its error texts; plugin.yaml's durations (``healthProbeInterval``, ``rescanInterval``) use the
+same grammar.
 """
 
 from __future__ import annotations

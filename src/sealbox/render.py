@@ -1,10 +1,13 @@
-"""Render command results as YAML (default for objects), JSON or a rich table."""
+"""Render results for people and machines: YAML, JSON or a rich table, on stdout or stderr.
+
+Shared by the command line and the demo, so neither reaches into the other.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -64,9 +67,3 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
     for row in rows:
         out.add_row(*(str(cell) for cell in row))
     return out
-
-
-def as_mapping(data: object) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise TypeError("expected a mapping")
-    return data

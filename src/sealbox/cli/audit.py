@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from sealbox import render
 from sealbox.audit.loader import DEFAULT_MAX_BYTES, load_paths
 from sealbox.audit.model import AuditReport, Severity
-from sealbox.cli import render
 from sealbox.errors import InputError
 
 __all__ = ["app"]

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sealbox.cli import render
+from sealbox import render
 from sealbox.encryption.config import ConfigReport, lint_config, lint_file
 from sealbox.encryption.keygen import KeyKind, generate_key, provider_snippet
 from sealbox.encryption.model import EncryptionConfiguration

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from sealbox.cli import render
+from sealbox import render
 from sealbox.cli.etcd_export import decrypt_command
 from sealbox.cli.etcd_rewrap import rewrap_command
 from sealbox.cli.etcd_scan import scan_command

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from sealbox.cli import render
+from sealbox import render
 from sealbox.cli.etcd_options import (
     CACERT,
     CERT,

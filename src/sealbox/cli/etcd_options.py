@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sealbox.cli import render
+from sealbox import render
 from sealbox.storage.etcd import EtcdClient, EtcdConfig, parse_endpoints
 
 __all__ = [

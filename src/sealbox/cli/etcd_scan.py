@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from sealbox.cli import render
+from sealbox import render
 from sealbox.cli.etcd_options import (
     CACERT,
     CERT,

@@ -14,7 +14,7 @@ from functools import partial
 
 from rich.console import Console
 
-from sealbox.cli import render
+from sealbox import render
 from sealbox.cli.etcd_scan import print_scan_table
 from sealbox.demo.services import DemoServices, running_services
 from sealbox.encryption.config import lint_config, load_config, parse_config

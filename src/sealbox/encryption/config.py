@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from sealbox.encryption.duration import parse_go_duration
+from sealbox.duration import parse_go_duration
 from sealbox.encryption.model import DEFAULT_KMS_CACHESIZE, EncryptionConfiguration
 from sealbox.encryption.validation import (
     PROVIDER_TYPES,

@@ -14,8 +14,8 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
+from sealbox.duration import NANOSECONDS_PER_SECOND
 from sealbox.encryption import resources as gr_rules
-from sealbox.encryption.duration import NANOSECONDS_PER_SECOND
 from sealbox.encryption.keygen import KEY_SIZES
 from sealbox.encryption.model import (
     DEFAULT_KMS_TIMEOUT_SECONDS,

@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from sealbox.encryption.duration import parse_go_duration
+from sealbox.duration import parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.kms.backends.registry import BACKEND_MODULES, backend_module
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import field_validator, model_validator
 
-from sealbox.encryption.duration import parse_go_duration
+from sealbox.duration import parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.kms.backends.base import BackendSettings
 
