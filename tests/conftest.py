@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from sealbox.encryption.model import EncryptionConfiguration
-from sealbox.kmsapi.static_plugin import StaticKEKPlugin
+from tests.doubles.static_plugin import StaticKEKPlugin
 from tests.kms_fixtures import RecordedSetup, legacy_setup, recorded_setup
 
 # Real servers: each module starts its own (SoftHSM2 token, OpenBao, moto, etcd); the KMS

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sealbox.encryption.config import parse_config
 from sealbox.encryption.model import EncryptionConfiguration
-from sealbox.kmsapi.static_plugin import AESGCMWrapper, Base64Wrapper, StaticKEKPlugin
+from tests.doubles.static_plugin import AESGCMWrapper, Base64Wrapper, StaticKEKPlugin
 from tests.vectors import load_json, recorded_path
 
 RECORDED = "kube-apiserver-1.36"

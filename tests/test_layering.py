@@ -10,7 +10,7 @@ import pytest
 CORE_MODULES = [
     "sealbox.encryption.chain",
     "sealbox.encryption.static",
-    "sealbox.encryption.kms",
+    "sealbox.encryption.envelope",
     "sealbox.encryption.transformers",
     "sealbox.encryption.config",
     "sealbox.encryption.resources",

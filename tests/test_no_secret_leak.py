@@ -9,12 +9,12 @@ import os
 import pytest
 
 from sealbox.encryption.chain import ProviderChain
-from sealbox.encryption.kms import KMSv2Provider
+from sealbox.encryption.envelope import KMSv2Provider
 from sealbox.encryption.model import KMSConfiguration
 from sealbox.encryption.provider import Provider
 from sealbox.encryption.static import StaticKey, aescbc, aesgcm, secretbox
 from sealbox.errors import SealboxError
-from tests.fakes import FakeKMSv2
+from tests.doubles.kms_services import FakeKMSv2
 
 SECRET = b"hunter2-very-secret-password"
 KEY = "/registry/secrets/default/leak"

@@ -9,9 +9,9 @@ import pytest
 
 from sealbox.encryption.model import EncryptionConfiguration
 from sealbox.encryption.transformers import StorageTransformers
-from sealbox.kmsapi.client import GrpcConnector
-from sealbox.kmsapi.static_plugin import StaticKEKPlugin
+from sealbox.kms.client import GrpcConnector
 from sealbox.storage.codec import decode_object
+from tests.doubles.static_plugin import StaticKEKPlugin
 from tests.kms_fixtures import LEGACY, RECORDED, RecordedSetup
 from tests.vectors import load_etcd_values, load_expected
 

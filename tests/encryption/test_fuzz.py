@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from sealbox.encryption.chain import ProviderChain
 from sealbox.encryption.encrypted_object import InvalidEncryptedObject, parse_encrypted_object
-from sealbox.encryption.kms import KMSv1Provider, KMSv2Provider
+from sealbox.encryption.envelope import KMSv1Provider, KMSv2Provider
 from sealbox.encryption.model import KMSConfiguration
 from sealbox.encryption.static import StaticKey, aescbc, aesgcm, secretbox
 from sealbox.errors import DecryptError
-from tests.fakes import FakeKMSv1, FakeKMSv2
+from tests.doubles.kms_services import FakeKMSv1, FakeKMSv2
 
 KEY = "/registry/secrets/default/fuzz"
 _V2 = FakeKMSv2()

@@ -10,12 +10,12 @@ from collections.abc import Callable
 import pytest
 
 from sealbox.encryption.chain import ProviderChain
-from sealbox.encryption.kms import KMSv1Provider, KMSv2Provider
+from sealbox.encryption.envelope import KMSv1Provider, KMSv2Provider
 from sealbox.encryption.model import KMSConfiguration
 from sealbox.encryption.provider import Provider
 from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgcm, secretbox
 from sealbox.errors import DecryptError
-from tests.fakes import FakeKMSv1, FakeKMSv2
+from tests.doubles.kms_services import FakeKMSv1, FakeKMSv2
 
 KEY = "/registry/secrets/default/db"
 OTHER_KEY = "/registry/secrets/other/db"

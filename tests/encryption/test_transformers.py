@@ -7,7 +7,7 @@ import os
 
 from sealbox.encryption.config import parse_config
 from sealbox.encryption.transformers import StorageTransformers
-from tests.fakes import FakeConnector
+from tests.doubles.kms_services import FakeConnector
 
 PLAIN = b"k8s\x00 a serialized object"
 

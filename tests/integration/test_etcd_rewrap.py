@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from sealbox.cli.main import app
 from sealbox.encryption.config import parse_config
 from sealbox.encryption.transformers import StorageTransformers
-from sealbox.kmsapi.client import GrpcConnector
+from sealbox.kms.client import GrpcConnector
 from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, rewrap
 from sealbox.storage import codec
 from sealbox.storage.etcd import EtcdClient

@@ -20,7 +20,7 @@ from sealbox.encryption.config import parse_config
 from sealbox.encryption.model import KMSConfiguration
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.kms.backends import local
-from sealbox.kmsapi.client import GrpcConnector, KMSv1Client
+from sealbox.kms.client import GrpcConnector, KMSv1Client
 from sealbox.storage import codec
 from tests.integration.plugin_process import (
     SEALBOX,

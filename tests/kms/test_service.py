@@ -11,7 +11,7 @@ from typing import Literal
 import pytest
 
 from sealbox.errors import BackendRejected, BackendUnavailable, PluginUnhealthy
-from sealbox.kms.backends.base import Wrapped
+from sealbox.kms import Wrapped
 from sealbox.kms.service import InvalidRequest, PluginService, Status
 
 

@@ -26,7 +26,8 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
-from sealbox.kms.backends.base import Backend, Wrapped
+from sealbox.kms import Wrapped
+from sealbox.kms.backends.base import Backend
 from sealbox.kms.backends.registry import backend_module, build_backend
 from sealbox.kms.backends.vault import (
     ANNOTATION_VERSION,

@@ -15,7 +15,7 @@ from sealbox.cli.io import read_input, write_private_file
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import InputError
-from sealbox.kmsapi.client import GrpcConnector
+from sealbox.kms.client import GrpcConnector
 from sealbox.ops.decode import decode_value, encode_value
 
 __all__ = ["app"]

@@ -24,7 +24,7 @@ from sealbox.cli.io import write_private_file
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import InputError
-from sealbox.kmsapi.client import GrpcConnector
+from sealbox.kms.client import GrpcConnector
 from sealbox.ops.export import ExportedObject, ExportResult, export_objects
 from sealbox.ops.scan import scan_prefixes
 from sealbox.storage.etcd import EtcdClient

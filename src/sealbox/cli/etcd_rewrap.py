@@ -20,7 +20,7 @@ from sealbox.cli.etcd_options import (
 )
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
-from sealbox.kmsapi.client import GrpcConnector
+from sealbox.kms.client import GrpcConnector
 from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, check_write_providers, rewrap
 from sealbox.ops.scan import scan_prefixes
 from sealbox.storage.etcd import MAX_TXN_OPS, EtcdClient

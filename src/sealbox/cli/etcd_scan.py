@@ -25,7 +25,7 @@ from sealbox.cli.etcd_options import (
 from sealbox.encryption.config import load_config
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import InputError
-from sealbox.kmsapi.client import GrpcConnector
+from sealbox.kms.client import GrpcConnector
 from sealbox.ops.scan import ScannedObject, ScanSummary, scan, scan_prefixes
 from sealbox.storage.etcd import EtcdClient
 

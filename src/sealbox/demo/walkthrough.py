@@ -21,7 +21,7 @@ from sealbox.encryption.config import lint_config, load_config, parse_config
 from sealbox.encryption.keygen import generate_key
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.errors import SealboxError
-from sealbox.kmsapi.client import GrpcConnector
+from sealbox.kms.client import GrpcConnector
 from sealbox.ops.decode import decode_value
 from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, rewrap
 from sealbox.ops.scan import ScanSummary, scan, scan_prefixes

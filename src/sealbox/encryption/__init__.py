@@ -1,10 +1,105 @@
-"""Encryption at rest as kube-apiserver does it: the EncryptionConfiguration model and its loader.
+"""Encryption at rest exactly as kube-apiserver does it, as plain functions over bytes.
 
-Submodules: :mod:`~sealbox.encryption.config` (parse and lint a config file),
-:mod:`~sealbox.encryption.resources` (which entry a group-resource uses),
-:mod:`~sealbox.encryption.keygen` (fresh static keys) and the transformers built on them.
+* The EncryptionConfiguration: :func:`load_config`/:func:`parse_config` validate a file with the
+  apiserver's own rules (every error names its field path); :func:`lint_config` adds advice.
+* Which entry a group-resource uses: :func:`resolve`, :func:`covers`, :class:`GroupResource`.
+* The providers (``identity``, ``aescbc``, ``aesgcm``, ``secretbox``, ``kms`` v1 and v2), each
+  owning a stored prefix (:func:`provider_prefix`, :func:`classify_value`), chained per resource
+  (:class:`ProviderChain`) as the apiserver's ``prefixTransformers`` are.
+* :class:`StorageTransformers`: what the apiserver would read or write for any etcd key, the
+  recipe the offline tools use. KMS plugins are reached through a :class:`sealbox.kms.KMSConnector`
+  the caller passes in, so this package never imports gRPC.
+* The KMS v2 stored record: :class:`EncryptedObject`.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from sealbox.encryption.chain import ProviderChain
+from sealbox.encryption.config import (
+    ConfigReport,
+    lint_config,
+    lint_file,
+    load_config,
+    parse_config,
+)
+from sealbox.encryption.encrypted_object import (
+    DEKSourceType,
+    EncryptedObject,
+    InvalidEncryptedObject,
+    cache_key,
+    parse_encrypted_object,
+)
+from sealbox.encryption.envelope import KMSv1Provider, KMSv2Provider
+from sealbox.encryption.keygen import KeyKind, generate_key, provider_snippet
+from sealbox.encryption.model import (
+    EncryptionConfiguration,
+    Key,
+    KMSConfiguration,
+    ProviderConfiguration,
+    ProviderType,
+    ResourceConfiguration,
+)
+from sealbox.encryption.provider import (
+    PROVIDER_NAMES,
+    Provider,
+    ProviderName,
+    ProviderRejected,
+    ReadResult,
+    classify_value,
+    provider_prefix,
+)
+from sealbox.encryption.resources import (
+    GroupResource,
+    Resolution,
+    covers,
+    parse_group_resource,
+    provider_chain,
+    resolve,
+)
+from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgcm, secretbox
+from sealbox.encryption.transformers import StorageTransformers, build_provider
+
+__all__ = [
+    "PROVIDER_NAMES",
+    "ConfigReport",
+    "DEKSourceType",
+    "EncryptedObject",
+    "EncryptionConfiguration",
+    "GroupResource",
+    "IdentityProvider",
+    "InvalidEncryptedObject",
+    "KMSConfiguration",
+    "KMSv1Provider",
+    "KMSv2Provider",
+    "Key",
+    "KeyKind",
+    "Provider",
+    "ProviderChain",
+    "ProviderConfiguration",
+    "ProviderName",
+    "ProviderRejected",
+    "ProviderType",
+    "ReadResult",
+    "Resolution",
+    "ResourceConfiguration",
+    "StaticKey",
+    "StorageTransformers",
+    "aescbc",
+    "aesgcm",
+    "build_provider",
+    "cache_key",
+    "classify_value",
+    "covers",
+    "generate_key",
+    "lint_config",
+    "lint_file",
+    "load_config",
+    "parse_config",
+    "parse_encrypted_object",
+    "parse_group_resource",
+    "provider_chain",
+    "provider_prefix",
+    "provider_snippet",
+    "resolve",
+    "secretbox",
+]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sealbox.encryption.provider import Provider, ProviderRejected, ReadResult
 from sealbox.errors import DecryptError
+from sealbox.storage import ENCRYPTED_PREFIX
 
 __all__ = ["ProviderChain"]
 
@@ -82,10 +83,11 @@ def _failure_message(
 
 
 def _describe_prefix(value: bytes) -> str:
-    if value.startswith(b"k8s:enc:"):
+    if value.startswith(ENCRYPTED_PREFIX):
         # The provider prefix is ASCII and public (e.g. k8s:enc:aesgcm:v1:key1:); show up to the
         # provider name only, never payload bytes.
         parts = value.split(b":", 5)
-        shown = b":".join(parts[:5]) if len(parts) > 5 else b"k8s:enc:"
+        shown = b":".join(parts[:5]) if len(parts) > 5 else ENCRYPTED_PREFIX
         return f"starts with {shown.decode('ascii', errors='replace')!r}"
-    return "is not encrypted (no k8s:enc: prefix) and identity is not in the chain"
+    marker = ENCRYPTED_PREFIX.decode()
+    return f"is not encrypted (no {marker} prefix) and identity is not in the chain"

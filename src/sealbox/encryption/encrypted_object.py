@@ -17,7 +17,6 @@ breaks a limit cannot be read; the same holds here (kms-spec 2.6.1, 2.6.7).
 from __future__ import annotations
 
 import hashlib
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,26 +25,15 @@ from enum import IntEnum
 from google.protobuf.message import DecodeError
 
 from sealbox._proto import encrypted_object_pb2
+from sealbox.kms import InvalidField, validate_annotations, validate_ciphertext, validate_key_id
 
 __all__ = [
-    "MAX_ANNOTATIONS_BYTES",
-    "MAX_DEK_SOURCE_BYTES",
-    "MAX_KEY_ID_BYTES",
     "DEKSourceType",
     "EncryptedObject",
     "InvalidEncryptedObject",
     "cache_key",
-    "key_id_hash",
     "parse_encrypted_object",
-    "validate_annotations",
-    "validate_key_id",
 ]
-
-MAX_KEY_ID_BYTES = 1024
-MAX_DEK_SOURCE_BYTES = 1024
-MAX_ANNOTATIONS_BYTES = 32 * 1024
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_MAX_SUBDOMAIN_CHARS = 253
 
 
 class DEKSourceType(IntEnum):
@@ -53,8 +41,12 @@ class DEKSourceType(IntEnum):
     HKDF_SHA256_XNONCE_AES_GCM_SEED = 1
 
 
-class InvalidEncryptedObject(ValueError):
-    """The record breaks a limit the apiserver enforces. The message names the field."""
+class InvalidEncryptedObject(InvalidField):
+    """The record is not an EncryptedObject, or breaks a limit the apiserver enforces.
+
+    Field checks shared with the plugin API raise :class:`~sealbox.kms.InvalidField`, the base;
+    catch that to handle both.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +60,12 @@ class EncryptedObject:
     def __post_init__(self) -> None:
         if not self.encrypted_data:
             raise InvalidEncryptedObject("encryptedData is empty")
-        validate_key_id(self.key_id)
-        if not self.encrypted_dek_source:
-            raise InvalidEncryptedObject("encryptedDEKSource is empty")
-        if len(self.encrypted_dek_source) > MAX_DEK_SOURCE_BYTES:
-            raise InvalidEncryptedObject(
-                f"encryptedDEKSource is {len(self.encrypted_dek_source)} bytes, "
-                f"at most {MAX_DEK_SOURCE_BYTES} allowed"
-            )
-        validate_annotations(self.annotations)
+        try:
+            validate_key_id(self.key_id)
+            validate_ciphertext(self.encrypted_dek_source)
+            validate_annotations(self.annotations)
+        except InvalidField as exc:
+            raise InvalidEncryptedObject(str(exc)) from None
 
     def serialize(self) -> bytes:
         message = encrypted_object_pb2.EncryptedObject(
@@ -84,7 +73,9 @@ class EncryptedObject:
             keyID=self.key_id,
             encryptedDEKSource=self.encrypted_dek_source,
             annotations=dict(self.annotations),
-            encryptedDEKSourceType=int(self.dek_source_type),  # type: ignore[arg-type]  # enum int
+            encryptedDEKSourceType=encrypted_object_pb2.EncryptedDEKSourceType.ValueType(
+                self.dek_source_type
+            ),
         )
         return message.SerializeToString(deterministic=True)
 
@@ -114,39 +105,6 @@ def parse_encrypted_object(payload: bytes) -> EncryptedObject:
     )
 
 
-def validate_key_id(key_id: str) -> None:
-    size = len(key_id.encode())
-    if size == 0:
-        raise InvalidEncryptedObject("keyID is empty")
-    if size > MAX_KEY_ID_BYTES:
-        raise InvalidEncryptedObject(f"keyID is {size} bytes, at most {MAX_KEY_ID_BYTES} allowed")
-
-
-def validate_annotations(annotations: Mapping[str, bytes]) -> None:
-    """FQDN keys (lowercase RFC 1123 subdomain, at least two labels) and at most 32 KiB in all."""
-    total = 0
-    for name, value in annotations.items():
-        if not _is_fqdn(name):
-            raise InvalidEncryptedObject(
-                f"annotation key {name[:80]!r} is not a fully qualified domain name "
-                "(lowercase RFC 1123 subdomain with at least two labels, e.g. version.example.io)"
-            )
-        total += len(name.encode()) + len(value)
-    if total > MAX_ANNOTATIONS_BYTES:
-        raise InvalidEncryptedObject(
-            f"annotations are {total} bytes, at most {MAX_ANNOTATIONS_BYTES} allowed"
-        )
-
-
-def _is_fqdn(name: str) -> bool:
-    trimmed = name[:-1] if name.endswith(".") else name
-    return (
-        0 < len(trimmed) <= _MAX_SUBDOMAIN_CHARS
-        and _DNS1123_SUBDOMAIN.fullmatch(trimmed) is not None
-        and "." in trimmed
-    )
-
-
 def cache_key(record: EncryptedObject) -> bytes:
     """The apiserver's DEK-cache key (``generateCacheKey``): SHA-256 over the DEK source identity.
 
@@ -168,8 +126,3 @@ def cache_key(record: EncryptedObject) -> bytes:
 
 def _u16_prefixed(data: bytes) -> bytes:
     return struct.pack(">H", len(data)) + data
-
-
-def key_id_hash(key_id: str) -> str:
-    """``sha256:<hex>`` of a key_id, the form the apiserver uses in metrics and errors."""
-    return "sha256:" + hashlib.sha256(key_id.encode()).hexdigest()

@@ -1,8 +1,14 @@
-"""What every provider shares: the names, the read result, and the provider protocol.
+"""What every provider shares: the names, the stored prefixes, the read result, the protocol.
 
-A provider owns one prefix (``k8s:enc:aesgcm:v1:``, ``k8s:enc:kms:v2:<name>:`` or nothing for
-identity). :class:`~sealbox.encryption.chain.ProviderChain` strips that prefix before calling
-``read`` and prepends it after ``write``, the way kube-apiserver's ``prefixTransformers`` do.
+A provider owns one prefix (kms-spec 2.0)::
+
+    identity                  (none: plaintext never starts with k8s:enc:)
+    aescbc/aesgcm/secretbox   k8s:enc:<type>:v1:            then <key name>: and the payload
+    kms v1 / kms v2           k8s:enc:kms:<v1|v2>:<name>:   then the payload
+
+:class:`~sealbox.encryption.chain.ProviderChain` strips that prefix before calling ``read`` and
+prepends it after ``write``, the way kube-apiserver's ``prefixTransformers`` do.
+:func:`classify_value` reads the provider and key name back from a stored value's prefix alone.
 """
 
 from __future__ import annotations
@@ -10,7 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-__all__ = ["PROVIDER_NAMES", "Provider", "ProviderName", "ProviderRejected", "ReadResult"]
+from sealbox.storage import ENCRYPTED_PREFIX
+
+__all__ = [
+    "PROVIDER_NAMES",
+    "Provider",
+    "ProviderName",
+    "ProviderRejected",
+    "ReadResult",
+    "classify_value",
+    "provider_prefix",
+]
 
 ProviderName = Literal["identity", "aescbc", "aesgcm", "secretbox", "kms-v1", "kms-v2"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = (
@@ -21,6 +37,42 @@ PROVIDER_NAMES: tuple[ProviderName, ...] = (
     "kms-v1",
     "kms-v2",
 )
+
+
+_PREFIX_PARTS: dict[ProviderName, tuple[bytes, bytes]] = {
+    "aescbc": (b"aescbc", b"v1"),
+    "aesgcm": (b"aesgcm", b"v1"),
+    "secretbox": (b"secretbox", b"v1"),
+    "kms-v1": (b"kms", b"v1"),
+    "kms-v2": (b"kms", b"v2"),
+}
+_PROVIDER_BY_PARTS = {parts: provider for provider, parts in _PREFIX_PARTS.items()}
+_HEAD_BYTES = 512  # a prefix is ASCII and short; never split a whole (up to 1 MiB) value
+
+
+def provider_prefix(provider: ProviderName, kms_name: str = "") -> bytes:
+    """The stored prefix of ``provider``; a kms provider's includes its ``kms_name``."""
+    if provider == "identity":
+        return b""
+    kind, version = _PREFIX_PARTS[provider]
+    head = ENCRYPTED_PREFIX + kind + b":" + version + b":"
+    return head + kms_name.encode() + b":" if kind == b"kms" else head
+
+
+def classify_value(value: bytes) -> tuple[ProviderName | Literal["unknown"], str]:
+    """``(provider, key name)`` from a stored value's prefix alone; ``identity`` for plaintext.
+
+    An unrecognised ``k8s:enc:`` prefix is ``unknown``; the key name is the static key's or the
+    KMS provider's name (empty for identity).
+    """
+    if not value.startswith(ENCRYPTED_PREFIX):
+        return "identity", ""
+    parts = value[:_HEAD_BYTES].split(b":", 5)
+    if len(parts) < 6:
+        return "unknown", ""
+    provider = _PROVIDER_BY_PARTS.get((parts[2], parts[3]))
+    key_name = parts[4].decode("utf-8", errors="replace")
+    return ("unknown", key_name) if provider is None else (provider, key_name)
 
 
 @dataclass(frozen=True, slots=True)

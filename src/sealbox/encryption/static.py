@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from sealbox.encryption import _ciphers
 from sealbox.encryption.model import Key
-from sealbox.encryption.provider import ProviderName, ProviderRejected, ReadResult
+from sealbox.encryption.provider import ProviderName, ProviderRejected, ReadResult, provider_prefix
+from sealbox.storage import ENCRYPTED_PREFIX
 
 __all__ = [
-    "ENCRYPTED_MARKER",
     "IdentityProvider",
     "KeyedProvider",
     "StaticKey",
@@ -30,8 +30,6 @@ __all__ = [
     "aesgcm",
     "secretbox",
 ]
-
-ENCRYPTED_MARKER = b"k8s:enc:"
 
 _Seal = Callable[[bytes, bytes, bytes, _ciphers.RandBytes], bytes]
 _Open = Callable[[bytes, bytes, bytes], bytes]
@@ -45,7 +43,7 @@ class IdentityProvider:
     prefix = b""
 
     def read(self, etcd_key: bytes, payload: bytes) -> ReadResult:
-        if payload.startswith(ENCRYPTED_MARKER):
+        if payload.startswith(ENCRYPTED_PREFIX):
             raise ProviderRejected("identity transformer tried to read encrypted data")
         return ReadResult(data=payload, provider="identity", key_name="", stale=False)
 
@@ -81,15 +79,11 @@ class KeyedProvider:
             raise ValueError(f"{name} needs at least one key")
         self.name = name
         self.label = name
-        self.prefix = f"k8s:enc:{name}:v1:".encode()
+        self.prefix = provider_prefix(name)
         self._keys = tuple(keys)
         self._seal = seal
         self._open = open_
         self._rand_bytes = rand_bytes
-
-    @property
-    def key_names(self) -> tuple[str, ...]:
-        return tuple(key.name for key in self._keys)
 
     def read(self, etcd_key: bytes, payload: bytes) -> ReadResult:
         matched = False

@@ -14,8 +14,7 @@ import os
 
 from sealbox.encryption import _ciphers, resources
 from sealbox.encryption.chain import ProviderChain
-from sealbox.encryption.envelope import KMSConnector
-from sealbox.encryption.kms import KMSv1Provider, KMSv2Provider
+from sealbox.encryption.envelope import KMSv1Provider, KMSv2Provider
 from sealbox.encryption.model import (
     EncryptionConfiguration,
     KMSConfiguration,
@@ -23,6 +22,7 @@ from sealbox.encryption.model import (
 )
 from sealbox.encryption.provider import Provider, ReadResult
 from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgcm, secretbox
+from sealbox.kms import KMSConnector
 from sealbox.storage import keys
 
 __all__ = ["StorageTransformers", "build_provider"]

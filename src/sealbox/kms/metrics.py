@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from sealbox.encryption.encrypted_object import key_id_hash
 from sealbox.errors import BackendRejected, BackendUnavailable
+from sealbox.kms import key_id_hash
 
 __all__ = ["Metrics", "result_of"]
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 
 from sealbox.errors import InputError
+from sealbox.kms import socket_target
 from sealbox.kms.backends.base import Backend
 from sealbox.kms.backends.registry import build_backend
 from sealbox.kms.config import PluginConfig
@@ -105,11 +106,7 @@ class PluginServer:
         await self.service.start()
         server = grpc.aio.server()
         add_servicers(server, self.service, v1beta1=config.serve_v1beta1)
-        target = (
-            "unix-abstract:" + config.socket[1:]
-            if config.socket.startswith("@")
-            else "unix://" + config.socket
-        )
+        target = socket_target(config.socket)
         old_umask = os.umask(0o077)
         try:
             server.add_insecure_port(target)

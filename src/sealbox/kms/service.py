@@ -17,19 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, TypeVar, cast
 
-from sealbox.encryption.encrypted_object import (
-    MAX_DEK_SOURCE_BYTES,
-    InvalidEncryptedObject,
-    validate_annotations,
-    validate_key_id,
-)
 from sealbox.errors import (
     BackendRejected,
     BackendUnavailable,
     KMSPluginError,
     PluginUnhealthy,
 )
-from sealbox.kms.backends.base import AsyncBackend, Backend, Wrapped
+from sealbox.kms import (
+    MAX_CIPHERTEXT_BYTES,
+    InvalidField,
+    Wrapped,
+    validate_annotations,
+    validate_key_id,
+)
+from sealbox.kms.backends.base import AsyncBackend, Backend
 from sealbox.kms.health import HealthMonitor
 from sealbox.kms.metrics import Metrics
 
@@ -125,7 +126,7 @@ class PluginService:
             raise InvalidRequest("ciphertext is empty")
         try:
             validate_key_id(key_id)
-        except InvalidEncryptedObject as exc:
+        except InvalidField as exc:
             raise InvalidRequest(str(exc)) from None
         candidates = [b for b in (self.primary, *self.decrypt_only) if b.owns(key_id)]
         if not candidates:
@@ -187,13 +188,13 @@ class PluginService:
 def _check_wrapped(backend: Backend, wrapped: Wrapped) -> None:
     """What the apiserver would reject later is a backend bug: refuse it now, clearly."""
     problem = ""
-    if not 0 < len(wrapped.ciphertext) <= MAX_DEK_SOURCE_BYTES:
-        problem = f"ciphertext of {len(wrapped.ciphertext)} bytes (1..{MAX_DEK_SOURCE_BYTES})"
+    if not 0 < len(wrapped.ciphertext) <= MAX_CIPHERTEXT_BYTES:
+        problem = f"ciphertext of {len(wrapped.ciphertext)} bytes (1..{MAX_CIPHERTEXT_BYTES})"
     else:
         try:
             validate_key_id(wrapped.key_id)
             validate_annotations(wrapped.annotations)
-        except InvalidEncryptedObject as exc:
+        except InvalidField as exc:
             problem = str(exc)
     if problem:
         raise KMSPluginError(f"{backend.label} returned {problem}, which kube-apiserver rejects")

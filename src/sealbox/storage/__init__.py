@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from sealbox.storage.codec import (
+    ENCRYPTED_PREFIX,
     decode_object,
     encode_configmap,
     encode_secret,
@@ -19,6 +20,7 @@ from sealbox.storage.codec import (
 from sealbox.storage.keys import ObjectKey, object_key, parse_key
 
 __all__ = [
+    "ENCRYPTED_PREFIX",
     "ObjectKey",
     "decode_object",
     "encode_configmap",

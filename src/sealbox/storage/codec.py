@@ -45,6 +45,7 @@ from sealbox.storage.meta import (
 
 __all__ = [
     "CBOR_PREFIX",
+    "ENCRYPTED_PREFIX",
     "PROTOBUF_MAGIC",
     "decode_object",
     "encode_configmap",
@@ -57,7 +58,8 @@ __all__ = [
 
 PROTOBUF_MAGIC = b"k8s\x00"
 CBOR_PREFIX = b"\xd9\xd9\xf7"
-_ENCRYPTED_PREFIX = b"k8s:enc:"
+ENCRYPTED_PREFIX = b"k8s:enc:"
+"""Every value an encrypting provider writes starts with this (kms-spec 2.0); plaintext does not."""
 
 Manifest = dict[str, Any]
 
@@ -176,8 +178,10 @@ def decode_object(data: bytes) -> Manifest:
     """
     if data.startswith(PROTOBUF_MAGIC):
         return _decode_protobuf(data)
-    if data.startswith(_ENCRYPTED_PREFIX):
-        raise ObjectDecodeError("envelope: the value is still encrypted (k8s:enc: prefix)")
+    if data.startswith(ENCRYPTED_PREFIX):
+        raise ObjectDecodeError(
+            f"envelope: the value is still encrypted ({ENCRYPTED_PREFIX.decode()} prefix)"
+        )
     if data.startswith(b"k8s"):
         raise ObjectDecodeError("envelope: unknown protobuf encoding style after the k8s magic")
     if data.startswith(b"{"):

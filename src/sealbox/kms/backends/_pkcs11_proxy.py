@@ -54,6 +54,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sealbox.errors import BackendUnavailable
+from sealbox.kms import Wrapped
 from sealbox.kms.backends import _pkcs11_format as fmt
 from sealbox.kms.backends._pkcs11_config import Config
 from sealbox.kms.backends._pkcs11_pipe import (
@@ -71,7 +72,6 @@ from sealbox.kms.backends._pkcs11_worker import (
     flatten,
     pairs,
 )
-from sealbox.kms.backends.base import Wrapped
 
 __all__ = [
     "GROUP_MIN_CALLS",

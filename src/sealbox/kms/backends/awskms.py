@@ -82,9 +82,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, ConfigIssue
+from sealbox.kms import Wrapped
 from sealbox.kms.backends._awskms_config import DEFAULT_ENCRYPTION_CONTEXT, KEY_ARN, Config
 from sealbox.kms.backends._awskms_errors import call_error, credentials_problem
-from sealbox.kms.backends.base import Wrapped
 
 if TYPE_CHECKING:
     from mypy_boto3_kms.client import KMSClient

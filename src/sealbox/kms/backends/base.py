@@ -29,22 +29,14 @@ and ``close`` stay synchronous for every backend; ``close`` is called on the eve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-__all__ = ["AsyncBackend", "Backend", "BackendSettings", "Wrapped"]
+from sealbox.kms import Wrapped
 
-
-@dataclass(frozen=True, slots=True)
-class Wrapped:
-    """A wrapped secret, the key_id that wrapped it, and annotations to store beside it."""
-
-    ciphertext: bytes = field(repr=False)
-    key_id: str
-    annotations: Mapping[str, bytes] = field(default_factory=dict)
+__all__ = ["AsyncBackend", "Backend", "BackendSettings"]
 
 
 class Backend(Protocol):

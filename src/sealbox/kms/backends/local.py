@@ -32,7 +32,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox.errors import BackendRejected, ConfigError, ConfigIssue, InputError
-from sealbox.kms.backends.base import BackendSettings, Wrapped
+from sealbox.kms import Wrapped
+from sealbox.kms.backends.base import BackendSettings
 
 __all__ = [
     "Config",

@@ -65,11 +65,12 @@ from pkcs11 import exceptions as p11
 from pkcs11.mechanisms import GCMParams
 
 from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
+from sealbox.kms import Wrapped
 from sealbox.kms.backends import _pkcs11_format as fmt
 from sealbox.kms.backends._pkcs11_config import DEFAULT_MODULE, Config, Pin, module_path, read_pin
 from sealbox.kms.backends._pkcs11_keyring import Kek, Keyring, TokenChanged
 from sealbox.kms.backends._pkcs11_runtime import RUNTIME, HsmRuntime, Login
-from sealbox.kms.backends.base import Backend, Wrapped
+from sealbox.kms.backends.base import Backend
 
 __all__ = [
     "DEFAULT_MODULE",

@@ -94,6 +94,7 @@ from sealbox.errors import (
     CredentialError,
     RequestRefused,
 )
+from sealbox.kms import Wrapped
 from sealbox.kms.backends._vault_auth import (
     AppRoleLogin,
     KubernetesLogin,
@@ -110,7 +111,6 @@ from sealbox.kms.backends._vault_config import (
 )
 from sealbox.kms.backends._vault_http import Transport
 from sealbox.kms.backends._vault_secrets import SecretSource
-from sealbox.kms.backends.base import Wrapped
 
 __all__ = [
     "ANNOTATION_VERSION",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from sealbox.errors import InputError
 
-__all__ = ["grpc_target", "socket_path"]
+__all__ = ["endpoint_url", "grpc_target", "socket_path", "socket_target"]
 
 
 def socket_path(endpoint: str) -> str:
@@ -41,7 +41,16 @@ def socket_path(endpoint: str) -> str:
 
 def grpc_target(endpoint: str) -> str:
     """The grpc channel target for an endpoint (``unix:///path`` or ``unix-abstract:name``)."""
-    path = socket_path(endpoint)
+    return socket_target(socket_path(endpoint))
+
+
+def socket_target(path: str) -> str:
+    """The grpc target that binds or dials socket ``path`` (``/p`` or ``@name``)."""
     if path.startswith("@"):
         return "unix-abstract:" + path[1:]
     return "unix://" + path
+
+
+def endpoint_url(path: str) -> str:
+    """The EncryptionConfiguration ``endpoint`` for socket ``path``: ``unix:///p``, ``unix:///@n``."""
+    return "unix:///" + path if path.startswith("@") else "unix://" + path

@@ -21,8 +21,6 @@ from sealbox._proto import (
     kmsv2_api_pb2,
     kmsv2_api_pb2_grpc,
 )
-from sealbox.encryption.envelope import EncryptResponse, StatusResponse
-from sealbox.encryption.model import KMSConfiguration
 from sealbox.errors import (
     BackendUnavailable,
     DecryptError,
@@ -30,7 +28,7 @@ from sealbox.errors import (
     KMSPluginError,
     SealboxError,
 )
-from sealbox.kmsapi.endpoint import grpc_target
+from sealbox.kms import PluginAddress, PluginStatus, Wrapped, grpc_target
 
 __all__ = ["GrpcConnector", "KMSv1Client", "KMSv2Client"]
 
@@ -48,10 +46,10 @@ V1_API_VERSION = "v1beta1"
 
 
 class _Client:
-    def __init__(self, config: KMSConfiguration) -> None:
-        self.config = config
+    def __init__(self, plugin: PluginAddress) -> None:
+        self.plugin = plugin
         self._channel = grpc.insecure_channel(
-            grpc_target(config.endpoint), options=[("grpc.default_authority", "localhost")]
+            grpc_target(plugin.endpoint), options=[("grpc.default_authority", "localhost")]
         )
 
     def close(self) -> None:
@@ -65,7 +63,7 @@ class _Client:
         error: type[SealboxError],
     ) -> _Response:
         try:
-            return method(request, timeout=self.config.timeout_seconds, wait_for_ready=True)
+            return method(request, timeout=self.plugin.timeout_seconds, wait_for_ready=True)
         except grpc.RpcError as exc:
             raise self._translate(operation, exc, error) from None
 
@@ -75,10 +73,10 @@ class _Client:
         code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
         details = exc.details() if isinstance(exc, grpc.Call) else None
         detail = (details or "").replace("\n", " ")[:_DETAIL_CHARS]
-        where = f"KMS plugin {self.config.name!r} at {self.config.endpoint}"
+        where = f"KMS plugin {self.plugin.name!r} at {self.plugin.endpoint}"
         if code in _UNAVAILABLE_CODES:
             return BackendUnavailable(
-                f"{where} did not answer {operation} within {self.config.timeout_seconds:g}s "
+                f"{where} did not answer {operation} within {self.plugin.timeout_seconds:g}s "
                 f"({code.name}: {detail}); is the plugin running and is the socket reachable?"
             )
         return error(f"{where} refused {operation} ({code.name}: {detail})")
@@ -87,22 +85,22 @@ class _Client:
 class KMSv2Client(_Client):
     """A ``v2.KeyManagementService`` client (implements ``KMSv2Service``)."""
 
-    def __init__(self, config: KMSConfiguration) -> None:
-        super().__init__(config)
+    def __init__(self, plugin: PluginAddress) -> None:
+        super().__init__(plugin)
         self._stub = kmsv2_api_pb2_grpc.KeyManagementServiceStub(self._channel)
 
-    def status(self) -> StatusResponse:
+    def status(self) -> PluginStatus:
         response = self._call(
             "Status", self._stub.Status, kmsv2_api_pb2.StatusRequest(), KMSPluginError
         )
-        return StatusResponse(
+        return PluginStatus(
             version=response.version, healthz=response.healthz, key_id=response.key_id
         )
 
-    def encrypt(self, plaintext: bytes, *, uid: str) -> EncryptResponse:
+    def encrypt(self, plaintext: bytes, *, uid: str) -> Wrapped:
         request = kmsv2_api_pb2.EncryptRequest(plaintext=plaintext, uid=uid)
         response = self._call("Encrypt", self._stub.Encrypt, request, EncryptError)
-        return EncryptResponse(
+        return Wrapped(
             ciphertext=response.ciphertext,
             key_id=response.key_id,
             annotations=dict(response.annotations),
@@ -120,8 +118,8 @@ class KMSv2Client(_Client):
 class KMSv1Client(_Client):
     """A ``v1beta1.KeyManagementService`` client; checks ``Version`` once before first use."""
 
-    def __init__(self, config: KMSConfiguration) -> None:
-        super().__init__(config)
+    def __init__(self, plugin: PluginAddress) -> None:
+        super().__init__(plugin)
         self._stub = kmsv1beta1_api_pb2_grpc.KeyManagementServiceStub(self._channel)
         self._version_checked = False
 
@@ -142,7 +140,7 @@ class KMSv1Client(_Client):
         response = self._call("Version", self._stub.Version, request, KMSPluginError)
         if response.version != V1_API_VERSION:
             raise KMSPluginError(
-                f"KMS plugin {self.config.name!r} at {self.config.endpoint}: api version "
+                f"KMS plugin {self.plugin.name!r} at {self.plugin.endpoint}: api version "
                 f"{response.version[:32]!r} is not supported, only {V1_API_VERSION} is"
             )
         self._version_checked = True
@@ -155,11 +153,11 @@ class GrpcConnector:
         self._clients: list[_Client] = []
         self._lock = threading.Lock()
 
-    def v2(self, config: KMSConfiguration) -> KMSv2Client:
-        return self._keep(KMSv2Client(config))
+    def v2(self, plugin: PluginAddress) -> KMSv2Client:
+        return self._keep(KMSv2Client(plugin))
 
-    def v1(self, config: KMSConfiguration) -> KMSv1Client:
-        return self._keep(KMSv1Client(config))
+    def v1(self, plugin: PluginAddress) -> KMSv1Client:
+        return self._keep(KMSv1Client(plugin))
 
     def close(self) -> None:
         with self._lock:

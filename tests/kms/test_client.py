@@ -11,9 +11,9 @@ import pytest
 
 from sealbox.encryption.model import KMSConfiguration
 from sealbox.errors import BackendUnavailable, DecryptError, InputError, KMSPluginError
-from sealbox.kmsapi.client import GrpcConnector, KMSv1Client, KMSv2Client
-from sealbox.kmsapi.endpoint import grpc_target, socket_path
-from sealbox.kmsapi.static_plugin import AESGCMWrapper, StaticKEKPlugin
+from sealbox.kms import grpc_target, socket_path
+from sealbox.kms.client import GrpcConnector, KMSv1Client, KMSv2Client
+from tests.doubles.static_plugin import AESGCMWrapper, StaticKEKPlugin
 from tests.kms_fixtures import socket_dir
 
 

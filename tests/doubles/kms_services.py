@@ -6,10 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sealbox.encryption import _ciphers
-from sealbox.encryption.envelope import EncryptResponse, StatusResponse
-from sealbox.encryption.model import KMSConfiguration
 from sealbox.errors import BackendUnavailable, DecryptError
+from sealbox.kms import PluginAddress, PluginStatus, Wrapped
+from tests.doubles.aead import UnwrapFailed, gcm_open, gcm_seal
 
 
 @dataclass
@@ -30,18 +29,15 @@ class FakeKMSv2:
             raise BackendUnavailable("fake KMS plugin is down")
         self.calls[name] = self.calls.get(name, 0) + 1
 
-    def status(self) -> StatusResponse:
+    def status(self) -> PluginStatus:
         self._count("Status")
-        return StatusResponse(version=self.version, healthz=self.healthz, key_id=self.key_id)
+        return PluginStatus(version=self.version, healthz=self.healthz, key_id=self.key_id)
 
-    def encrypt(self, plaintext: bytes, *, uid: str) -> EncryptResponse:
+    def encrypt(self, plaintext: bytes, *, uid: str) -> Wrapped:
         self._count("Encrypt")
         assert uid
-        nonce = os.urandom(12)
-        ciphertext = _ciphers.gcm_seal(
-            self.keks[self.key_id], plaintext, self.key_id.encode(), nonce=nonce
-        )
-        return EncryptResponse(
+        ciphertext = gcm_seal(self.keks[self.key_id], plaintext, self.key_id.encode())
+        return Wrapped(
             ciphertext=ciphertext,
             key_id=self.encrypt_key_id or self.key_id,
             annotations=dict(self.annotations),
@@ -56,8 +52,8 @@ class FakeKMSv2:
         if kek is None:
             raise DecryptError("fake KMS: unknown key_id")
         try:
-            return _ciphers.gcm_open(kek, ciphertext, key_id.encode())
-        except _ciphers.CipherFailure:
+            return gcm_open(kek, ciphertext, key_id.encode())
+        except UnwrapFailed:
             raise DecryptError("fake KMS: ciphertext does not unwrap") from None
 
 
@@ -68,13 +64,13 @@ class FakeKMSv1:
 
     def encrypt(self, plaintext: bytes) -> bytes:
         self.calls["Encrypt"] = self.calls.get("Encrypt", 0) + 1
-        return _ciphers.gcm_seal(self.kek, plaintext, b"", nonce=os.urandom(12))
+        return gcm_seal(self.kek, plaintext, b"")
 
     def decrypt(self, ciphertext: bytes) -> bytes:
         self.calls["Decrypt"] = self.calls.get("Decrypt", 0) + 1
         try:
-            return _ciphers.gcm_open(self.kek, ciphertext, b"")
-        except _ciphers.CipherFailure:
+            return gcm_open(self.kek, ciphertext, b"")
+        except UnwrapFailed:
             raise DecryptError("fake KMS v1: ciphertext does not unwrap") from None
 
 
@@ -85,8 +81,8 @@ class FakeConnector:
     v2_services: dict[str, FakeKMSv2] = field(default_factory=dict)
     v1_services: dict[str, FakeKMSv1] = field(default_factory=dict)
 
-    def v2(self, config: KMSConfiguration) -> FakeKMSv2:
-        return self.v2_services.setdefault(config.name, FakeKMSv2())
+    def v2(self, plugin: PluginAddress) -> FakeKMSv2:
+        return self.v2_services.setdefault(plugin.name, FakeKMSv2())
 
-    def v1(self, config: KMSConfiguration) -> FakeKMSv1:
-        return self.v1_services.setdefault(config.name, FakeKMSv1())
+    def v1(self, plugin: PluginAddress) -> FakeKMSv1:
+        return self.v1_services.setdefault(plugin.name, FakeKMSv1())

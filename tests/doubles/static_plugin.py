@@ -1,4 +1,4 @@
-"""A small KMS plugin with a fixed key, for tests, demos and conformance checks.
+"""A small KMS plugin with a fixed key, for tests: the recorded vectors and outage handling.
 
 It serves ``v2.KeyManagementService`` and ``v1beta1.KeyManagementService`` on a unix socket,
 wrapping with a :class:`Wrapper`:
@@ -8,8 +8,8 @@ wrapping with a :class:`Wrapper`:
 * :class:`Base64Wrapper`: upstream's ``Base64Plugin`` test mock (no secrecy at all), which wrote
   the KMS v2 legacy vectors.
 
-Not a production plugin (``sealbox kms serve`` is): the key is whatever the caller passes in, and
-:meth:`StaticKEKPlugin.fail_with` injects gRPC errors to exercise outage handling.
+A test double, not a production plugin (``sealbox kms serve`` is): the key is whatever the test
+passes in, and :meth:`StaticKEKPlugin.fail_with` injects gRPC errors to exercise outage handling.
 """
 
 from __future__ import annotations
@@ -31,13 +31,10 @@ from sealbox._proto import (
     kmsv2_api_pb2,
     kmsv2_api_pb2_grpc,
 )
-from sealbox.encryption import _ciphers
+from sealbox.kms import endpoint_url, socket_target
+from tests.doubles.aead import UnwrapFailed, gcm_open, gcm_seal
 
 __all__ = ["AESGCMWrapper", "Base64Wrapper", "StaticKEKPlugin", "UnwrapFailed", "Wrapper"]
-
-
-class UnwrapFailed(Exception):
-    """The ciphertext was not produced by this wrapper's key."""
 
 
 class Wrapper(Protocol):
@@ -57,14 +54,10 @@ class AESGCMWrapper:
     key_id: str
 
     def wrap(self, plaintext: bytes) -> bytes:
-        nonce = os.urandom(_ciphers.GCM_NONCE_BYTES)
-        return _ciphers.gcm_seal(self.kek, plaintext, self.key_id.encode(), nonce=nonce)
+        return gcm_seal(self.kek, plaintext, self.key_id.encode())
 
     def unwrap(self, ciphertext: bytes) -> bytes:
-        try:
-            return _ciphers.gcm_open(self.kek, ciphertext, self.key_id.encode())
-        except _ciphers.CipherFailure:
-            raise UnwrapFailed from None
+        return gcm_open(self.kek, ciphertext, self.key_id.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +181,7 @@ class StaticKEKPlugin:
 
     @property
     def endpoint(self) -> str:
-        if self.socket_path.startswith("@"):
-            return "unix:///" + self.socket_path
-        return "unix://" + self.socket_path
+        return endpoint_url(self.socket_path)
 
     def fail_with(self, code: grpc.StatusCode | None) -> None:
         """Make every call fail with ``code`` (``None`` heals the plugin)."""
@@ -207,10 +198,7 @@ class StaticKEKPlugin:
         kmsv1beta1_api_pb2_grpc.add_KeyManagementServiceServicer_to_server(
             _V1Servicer(self), server
         )
-        if self.socket_path.startswith("@"):
-            server.add_insecure_port("unix-abstract:" + self.socket_path[1:])
-        else:
-            server.add_insecure_port("unix://" + self.socket_path)
+        server.add_insecure_port(socket_target(self.socket_path))
         server.start()
         if not self.socket_path.startswith("@"):
             os.chmod(self.socket_path, 0o600)
