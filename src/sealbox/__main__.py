@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sealbox.cli.main import run
+from sealbox.cli import run
 
 run()

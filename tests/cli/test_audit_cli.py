@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 
 MARKER = "s3cr3t-marker-cli-7f1d"
 SECRET = f"""\

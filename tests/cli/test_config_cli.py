@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 from tests.vectors import recorded_path
 
 RECORDED = recorded_path("kube-apiserver-1.36", "encryption-config.yaml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 
 
 @pytest.mark.integration

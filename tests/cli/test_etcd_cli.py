@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 from tests.kms_fixtures import RECORDED, RecordedSetup
 from tests.vectors import load_etcd_values, recorded_path
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 from sealbox.kms.backends import local, pkcs11
 from tests.integration.backends.pkcs11 import SoftHsmToken
 

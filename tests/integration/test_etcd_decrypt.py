@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 from sealbox.storage.etcd import EtcdClient
 from tests.integration.etcd_server import EtcdServer, running_etcd
 from tests.kms_fixtures import RECORDED, RecordedSetup

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sealbox.cli.main import app
+from sealbox.cli import app
 from sealbox.encryption.config import parse_config
 from sealbox.encryption.transformers import StorageTransformers
 from sealbox.kms.client import GrpcConnector
