@@ -22,11 +22,16 @@ from botocore.stub import Stubber
 from pydantic import ValidationError
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
-from sealbox.kms.backends import awskms
+from sealbox.kms.backends import (
+    BlockingBackend,
+    ThreadedBackend,
+    awskms,
+    backend_type,
+    configure_backend,
+)
 from sealbox.kms.backends.awskms import AwsKmsBackend, Config, build, parse_key_id
-from sealbox.kms.backends.base import Backend
-from sealbox.kms.backends.registry import backend_module, build_backend
-from sealbox.kms.config import parse_plugin_config
+from sealbox.kms.backends.awskms import _backend as awskms_backend
+from sealbox.kms.plugin import parse_plugin_config
 from tests.integration.backends import awskms as fixtures
 from tests.integration.backends.awskms import REGION, MotoKMS
 from tests.integration.harness import BackendHarness
@@ -84,8 +89,8 @@ def dead_endpoint() -> str:
 def test_round_trip_through_an_alias(moto_kms: MotoKMS, backend_for: Factory) -> None:
     alias, arn = moto_kms.key_with_alias()
     backend = backend_for(alias)
-    assert backend.kind == "awskms"
-    assert backend.blocking is True
+    blocking: BlockingBackend = backend  # the plugin serves it on threads of its own
+    assert blocking.kind == "awskms"
     assert backend.threads >= 2
     assert backend.label == f"awskms {alias} in {REGION}"
 
@@ -151,7 +156,7 @@ def test_harness_rotate_stop_and_start(awskms_harness: BackendHarness, aws_env: 
     assert harness.stop is not None
     assert harness.start is not None
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(harness.env)
-    backend = build_backend(Config.model_validate(harness.config), base_dir=Path.cwd())
+    backend = build(Config.model_validate(harness.config), base_dir=Path.cwd())
     try:
         before = backend.wrap(SEED)
         assert backend.current_key_id() == before.key_id
@@ -349,7 +354,7 @@ def test_missing_credentials_are_unavailable_until_they_appear(
     saved = {name: fixtures.AWS_TEST_ENV[name] for name in ("AWS_ACCESS_KEY_ID",)}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
-    monkeypatch.setattr(awskms, "_CLIENT_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(awskms_backend, "_CLIENT_RETRY_SECONDS", 0.05)
     backend = backend_for(alias)  # the plugin starts even before credentials exist
     with pytest.raises(BackendUnavailable, match="no AWS credentials found"):
         backend.current_key_id()
@@ -650,13 +655,16 @@ backends:
 
 
 def test_registry_loads_the_module(aws_env: dict[str, str]) -> None:
-    module = backend_module("awskms")
-    assert module.Config is Config
-    config = Config(type="awskms", key_id="alias/k8s", region="eu-west-1")
-    backend: Backend = build_backend(config, base_dir=Path.cwd())
+    assert backend_type("awskms") is awskms.KIND
+    assert awskms.KIND.config is Config
+    configured = configure_backend({"type": "awskms", "keyId": "alias/k8s", "region": "eu-west-1"})
+    assert isinstance(configured.settings, Config)
+    served = configured.serve(Path.cwd())
     try:
-        assert backend.label == "awskms alias/k8s in eu-west-1"
+        assert served.label == "awskms alias/k8s in eu-west-1"
+        assert isinstance(served, ThreadedBackend)  # boto3 blocks: the plugin awaits threads
+        backend = served.backend
         assert isinstance(backend, AwsKmsBackend)
         assert backend.endpoint == "https://kms.eu-west-1.amazonaws.com"
     finally:
-        backend.close()
+        served.close()

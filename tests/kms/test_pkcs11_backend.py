@@ -6,6 +6,7 @@ operator's ``rotate-key`` or ``pkcs11-tool`` would, so cross-process visibility 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -17,13 +18,11 @@ import pytest
 from pydantic import ValidationError
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
-from sealbox.kms.backends import _pkcs11_format as fmt
-from sealbox.kms.backends._pkcs11_config import Pin
-from sealbox.kms.backends._pkcs11_runtime import HsmRuntime, Login
-from sealbox.kms.backends.base import Backend
-from sealbox.kms.backends.pkcs11 import Config, Pkcs11Backend, build, rotate_key
-from sealbox.kms.backends.registry import build_backend
-from sealbox.kms.config import parse_plugin_config
+from sealbox.kms.backends import BlockingBackend, configure_backend
+from sealbox.kms.backends.pkcs11 import Config, Pin, Pkcs11Backend, Pkcs11Proxy, build, rotate_key
+from sealbox.kms.backends.pkcs11 import _format as fmt
+from sealbox.kms.backends.pkcs11._runtime import HsmRuntime, Login
+from sealbox.kms.plugin import parse_plugin_config
 from tests.integration.backends import pkcs11 as fixtures
 from tests.integration.backends.pkcs11 import SOFTHSM_MODULE, SoftHsmToken
 from tests.integration.harness import BackendHarness
@@ -224,16 +223,24 @@ def test_round_trip(backend_for: Factory, softhsm_token: SoftHsmToken) -> None:
     assert backend.owns(wrapped.key_id)
     assert backend.unwrap(wrapped.ciphertext, wrapped.key_id, {}) == SEED
     assert backend.wrap(SEED).ciphertext != wrapped.ciphertext  # fresh nonce each time
-    assert (backend.kind, backend.blocking, backend.threads) == ("pkcs11", True, 1)
+    blocking: BlockingBackend = backend  # synchronous, on the one PKCS#11 thread
+    assert (blocking.kind, len(_pkcs11_threads())) == ("pkcs11", 1)
     assert backend.label == f"pkcs11 token {softhsm_token.label!r} key 'sealbox-kek'"
 
 
 @pytest.mark.integration
 def test_registry_builds_it(softhsm_token: SoftHsmToken) -> None:
-    backend: Backend = build_backend(_config(softhsm_token), base_dir=softhsm_token.root)
+    configured = configure_backend(softhsm_token.config())
+    assert isinstance(configured.settings, Config)
+    backend = configured.serve(softhsm_token.root)
     try:
-        wrapped = backend.wrap(SEED)
-        assert backend.unwrap(wrapped.ciphertext, wrapped.key_id, {}) == SEED
+        assert isinstance(backend, Pkcs11Proxy)
+
+        async def round_trip() -> bytes:
+            wrapped = await backend.wrap(SEED)
+            return await backend.unwrap(wrapped.ciphertext, wrapped.key_id, {})
+
+        assert asyncio.run(round_trip()) == SEED
     finally:
         backend.close()
 

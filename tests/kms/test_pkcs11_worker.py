@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import signal
@@ -31,14 +32,13 @@ from sealbox.errors import (
     ConfigIssue,
     SealboxError,
 )
-from sealbox.kms.backends import _pkcs11_format as fmt
-from sealbox.kms.backends import _pkcs11_worker as wire
-from sealbox.kms.backends._pkcs11_pipe import Pacer as _Pacer
-from sealbox.kms.backends._pkcs11_proxy import WORKER_COMMAND, Pkcs11Proxy
-from sealbox.kms.backends.base import AsyncBackend
-from sealbox.kms.backends.pkcs11 import Config, Pkcs11Backend, build
-from sealbox.kms.backends.registry import build_backend
-from sealbox.kms.service import PluginService
+from sealbox.kms.backends import Backend
+from sealbox.kms.backends.pkcs11 import KIND, Config, Pkcs11Backend, Pkcs11Proxy, build
+from sealbox.kms.backends.pkcs11 import _format as fmt
+from sealbox.kms.backends.pkcs11 import _wire as wire
+from sealbox.kms.backends.pkcs11._pipe import Pacer as _Pacer
+from sealbox.kms.backends.pkcs11._proxy import WORKER_COMMAND
+from sealbox.kms.plugin import PluginService
 from tests.integration.backends import pkcs11 as fixtures
 from tests.integration.backends.pkcs11 import SoftHsmToken
 from tests.integration.processes import wait_until
@@ -326,42 +326,39 @@ def test_round_trip_through_the_worker(
     proxy_for: Callable[..., Pkcs11Proxy], softhsm_token: SoftHsmToken
 ) -> None:
     proxy = proxy_for()
-    assert isinstance(proxy, AsyncBackend)
-    assert (proxy.kind, proxy.blocking) == ("pkcs11", False)
+    served: Backend = proxy  # the plugin's contract, checked by mypy
+    assert served.kind == "pkcs11"
+    assert all(inspect.iscoroutinefunction(m) for m in (proxy.current_key_id, proxy.wrap))
     assert proxy.label == f"pkcs11 token {softhsm_token.label!r} key 'sealbox-kek'"
     worker_pid = proxy.worker_pid
     assert worker_pid is not None
     assert worker_pid != os.getpid()
 
     async def scenario() -> None:
-        key_id = await proxy.call("current_key_id")
+        key_id = await proxy.current_key_id()
         assert isinstance(key_id, str)
         assert proxy.owns(key_id)
         assert not proxy.owns("local:abc")
-        wrapped = await proxy.call("wrap", SEED)
-        assert wrapped.key_id == key_id  # type: ignore[attr-defined]
-        assert wrapped.annotations == {}  # type: ignore[attr-defined]
-        ciphertext = wrapped.ciphertext  # type: ignore[attr-defined]
-        assert await proxy.call("unwrap", ciphertext, key_id, {}) == SEED
-        many = await asyncio.gather(
-            *(proxy.call("unwrap", ciphertext, key_id, {}) for _ in range(200))
-        )
+        wrapped = await proxy.wrap(SEED)
+        assert wrapped.key_id == key_id
+        assert wrapped.annotations == {}
+        ciphertext = wrapped.ciphertext
+        assert await proxy.unwrap(ciphertext, key_id, {}) == SEED
+        many = await asyncio.gather(*(proxy.unwrap(ciphertext, key_id, {}) for _ in range(200)))
         assert many == [SEED] * 200
-        with pytest.raises(ValueError, match="no such backend method"):
-            await proxy.call("rotate")
         # The in-process backend reads what the worker wrote, and the other way round.
         backend = build(_config(softhsm_token), base_dir=softhsm_token.root)
         try:
             assert backend.unwrap(ciphertext, key_id, {}) == SEED
             theirs = backend.wrap(SEED)
-            assert await proxy.call("unwrap", theirs.ciphertext, theirs.key_id, {}) == SEED
+            assert await proxy.unwrap(theirs.ciphertext, theirs.key_id, {}) == SEED
         finally:
             backend.close()
         assert proxy.worker_pid == worker_pid  # one worker all along
 
     _run(scenario())
     with pytest.raises(RuntimeError, match="another event loop"):
-        _run(proxy.call("current_key_id"))  # one proxy, one event loop
+        _run(proxy.current_key_id())  # one proxy, one event loop
 
 
 @pytest.mark.integration
@@ -371,25 +368,25 @@ def test_errors_keep_their_class_through_the_worker(
     proxy = proxy_for(config={"rescanInterval": "0s"})
 
     async def scenario() -> None:
-        wrapped: Any = await proxy.call("wrap", SEED)
+        wrapped = await proxy.wrap(SEED)
         ct, key_id = wrapped.ciphertext, wrapped.key_id
         with pytest.raises(BackendRejected, match="does not decrypt"):
-            await proxy.call("unwrap", ct[:-1] + bytes([ct[-1] ^ 1]), key_id, {})
+            await proxy.unwrap(ct[:-1] + bytes([ct[-1] ^ 1]), key_id, {})
         with pytest.raises(BackendRejected, match="unknown ciphertext format 0x02"):
-            await proxy.call("unwrap", b"\x02" + ct[1:], key_id, {})
+            await proxy.unwrap(b"\x02" + ct[1:], key_id, {})
         unknown = fmt.key_id_for(softhsm_token.label, "sealbox-kek", fmt.KekId.new(1))
         with pytest.raises(BackendRejected, match="no KEK with key_id"):
-            await proxy.call("unwrap", ct, unknown, {})
+            await proxy.unwrap(ct, unknown, {})
         softhsm_token.take_away()
         try:
             with pytest.raises(BackendUnavailable, match="token"):
-                await proxy.call("unwrap", ct, key_id, {})
+                await proxy.unwrap(ct, key_id, {})
         finally:
             softhsm_token.bring_back()
         deadline = time.monotonic() + 10
         while True:  # the worker's backend recovers by itself, as in-process
             try:
-                assert await proxy.call("unwrap", ct, key_id, {}) == SEED
+                assert await proxy.unwrap(ct, key_id, {}) == SEED
                 break
             except BackendUnavailable:
                 assert time.monotonic() < deadline
@@ -427,23 +424,21 @@ def test_a_killed_worker_fails_calls_in_flight_and_is_restarted(
     proxy = proxy_for(clock=clock)
 
     async def scenario() -> None:
-        wrapped: Any = await proxy.call("wrap", SEED)
+        wrapped = await proxy.wrap(SEED)
         first = proxy.worker_pid
         assert first is not None
         os.kill(first, signal.SIGSTOP)  # the call below is sent but never answered
         wait_until(lambda: _state(first) == "T", timeout=5, what="the worker to stop")
-        in_flight = asyncio.ensure_future(
-            proxy.call("unwrap", wrapped.ciphertext, wrapped.key_id, {})
-        )
+        in_flight = asyncio.ensure_future(proxy.unwrap(wrapped.ciphertext, wrapped.key_id, {}))
         await asyncio.sleep(0.2)
         assert not in_flight.done()
         os.kill(first, signal.SIGKILL)
         with pytest.raises(BackendUnavailable, match="worker process exited"):
             await in_flight
         with pytest.raises(BackendUnavailable, match="restarted at most once every 1s"):
-            await proxy.call("current_key_id")  # the last start was "just now" by this clock
+            await proxy.current_key_id()  # the last start was "just now" by this clock
         clock.now += 1.5
-        assert await proxy.call("unwrap", wrapped.ciphertext, wrapped.key_id, {}) == SEED
+        assert await proxy.unwrap(wrapped.ciphertext, wrapped.key_id, {}) == SEED
         assert proxy.worker_pid not in (None, first)
         assert not _alive(first)
 
@@ -461,7 +456,7 @@ def test_a_restart_that_cannot_start_its_backend_says_why_and_recovers_later(
     hidden = softhsm_token.pin_file.with_suffix(".away")
 
     async def scenario() -> None:
-        key_id = await proxy.call("current_key_id")
+        key_id = await proxy.current_key_id()
         first = proxy.worker_pid
         assert first is not None
         softhsm_token.pin_file.rename(hidden)  # the next worker cannot read the PIN
@@ -470,13 +465,13 @@ def test_a_restart_that_cannot_start_its_backend_says_why_and_recovers_later(
         await asyncio.sleep(0.1)  # the loop notices the closed pipe
         clock.now += 2
         with pytest.raises(BackendUnavailable, match="worker process exited") as info:
-            await proxy.call("current_key_id")
+            await proxy.current_key_id()
         assert "failing to start its backend" in str(info.value)
         assert "cannot read the PIN" in str(info.value)  # what the failed HELLO said
         assert any("cannot read the PIN" in str(getattr(r, "error", "")) for r in caplog.records)
         hidden.rename(softhsm_token.pin_file)
         clock.now += 2
-        assert await proxy.call("current_key_id") == key_id
+        assert await proxy.current_key_id() == key_id
 
     _run(scenario())
 
@@ -489,17 +484,17 @@ def test_a_hung_worker_is_killed_after_the_call_timeout(
     proxy = proxy_for(call_timeout=0.5, clock=clock)
 
     async def scenario() -> None:
-        key_id = await proxy.call("current_key_id")
+        key_id = await proxy.current_key_id()
         hung = proxy.worker_pid
         assert hung is not None
         os.kill(hung, signal.SIGSTOP)
         wait_until(lambda: _state(hung) == "T", timeout=5, what="the worker to stop")
         started = time.monotonic()
         with pytest.raises(BackendUnavailable, match=r"did not answer within 0\.5s"):
-            await proxy.call("current_key_id")
+            await proxy.current_key_id()
         assert time.monotonic() - started < 5
         clock.now += 2
-        assert await proxy.call("current_key_id") == key_id
+        assert await proxy.current_key_id() == key_id
         assert proxy.worker_pid != hung
         wait_until(lambda: not _alive(hung), timeout=5, what="the hung worker to be killed")
 
@@ -513,11 +508,11 @@ def test_closing_stops_the_worker(proxy_for: Callable[..., Pkcs11Proxy]) -> None
     assert pid is not None
 
     async def scenario() -> None:
-        await proxy.call("current_key_id")
+        await proxy.current_key_id()
         proxy.close()  # on the loop, as PluginService.close does
         assert not _alive(pid)
         with pytest.raises(BackendUnavailable, match="closed"):
-            await proxy.call("current_key_id")
+            await proxy.current_key_id()
 
     _run(scenario())
     proxy.close()  # idempotent
@@ -526,12 +521,11 @@ def test_closing_stops_the_worker(proxy_for: Callable[..., Pkcs11Proxy]) -> None
 _PLUGIN_THAT_DIES = """
 import asyncio, json, sys, time
 from pathlib import Path
-from sealbox.kms.backends.pkcs11 import Config
-from sealbox.kms.backends._pkcs11_proxy import Pkcs11Proxy
+from sealbox.kms.backends.pkcs11 import Config, Pkcs11Proxy
 config = Config.model_validate(json.loads(sys.argv[1]))
 proxy = Pkcs11Proxy.start(config, base_dir=Path(sys.argv[2]))
 async def main():
-    await proxy.call("current_key_id")
+    await proxy.current_key_id()
     print(proxy.worker_pid, flush=True)
     await asyncio.sleep(120)
 asyncio.run(main())
@@ -577,11 +571,11 @@ def test_no_pin_or_seed_in_argv_or_logs(
     assert [arg.decode() for arg in argv if arg] == list(WORKER_COMMAND)
 
     async def scenario() -> None:
-        wrapped: Any = await proxy.call("wrap", SEED)
+        wrapped = await proxy.wrap(SEED)
         with pytest.raises(BackendRejected):
-            await proxy.call("unwrap", wrapped.ciphertext[:-1], wrapped.key_id, {})
+            await proxy.unwrap(wrapped.ciphertext[:-1], wrapped.key_id, {})
         softhsm_token.rotate()
-        await proxy.call("current_key_id")  # the worker logs "current KEK changed"
+        await proxy.current_key_id()  # the worker logs "current KEK changed"
 
     _run(scenario())
     proxy.close()
@@ -596,33 +590,16 @@ def test_no_pin_or_seed_in_argv_or_logs(
 
 
 @pytest.mark.integration
-def test_sync_methods_work_until_a_loop_drives_the_worker(
-    proxy_for: Callable[..., Pkcs11Proxy],
-) -> None:
-    proxy = proxy_for()
-    wrapped = proxy.wrap(SEED)
-    assert proxy.current_key_id() == wrapped.key_id
-    assert proxy.unwrap(wrapped.ciphertext, wrapped.key_id, {}) == SEED
-    with pytest.raises(BackendRejected, match="does not decrypt"):
-        proxy.unwrap(
-            wrapped.ciphertext[:-1] + bytes([wrapped.ciphertext[-1] ^ 1]), wrapped.key_id, {}
-        )
-    assert _run(proxy.call("current_key_id")) == wrapped.key_id
-    with pytest.raises(RuntimeError, match="await call"):
-        proxy.current_key_id()
-
-
-@pytest.mark.integration
 def test_the_server_builds_the_proxy_and_everyone_else_the_backend(
     softhsm_token: SoftHsmToken,
 ) -> None:
     config = _config(softhsm_token)
-    served = build_backend(config, base_dir=softhsm_token.root, for_server=True)
-    in_process = build_backend(config, base_dir=softhsm_token.root)
+    served = KIND.configure(softhsm_token.config()).serve(softhsm_token.root)
+    in_process = build(config, base_dir=softhsm_token.root)
     try:
         assert isinstance(served, Pkcs11Proxy)
         assert isinstance(in_process, Pkcs11Backend)
-        assert not isinstance(in_process, AsyncBackend)
+        assert not inspect.iscoroutinefunction(in_process.wrap)
     finally:
         served.close()
         in_process.close()

@@ -10,7 +10,7 @@ import yaml
 
 from sealbox.errors import ConfigError
 from sealbox.kms.backends.local import Config as LocalConfig
-from sealbox.kms.config import load_plugin_config, parse_plugin_config
+from sealbox.kms.plugin import load_plugin_config, parse_plugin_config
 
 
 def _doc(**overrides: Any) -> str:
@@ -33,8 +33,8 @@ def _errors(text: str) -> list[str]:
 def test_minimal_config_and_defaults() -> None:
     config = parse_plugin_config(_doc(), "plugin.yaml", base_dir=Path("/etc/sealbox"))
     assert config.socket == "/run/sealbox/kms.sock"
-    assert isinstance(config.primary, LocalConfig)
-    assert config.primary.key_file == Path("kek.key")
+    assert isinstance(config.primary.settings, LocalConfig)
+    assert config.primary.settings.key_file == Path("kek.key")
     assert (config.socket_mode, config.probe_interval_seconds) == (0o600, 30.0)
     assert config.status_on_failure == "error"
     assert config.decrypt_only == ()

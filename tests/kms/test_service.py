@@ -1,9 +1,11 @@
-"""PluginService rules without a transport: Status modes, routing, limits, health marking."""
+"""PluginService rules without a transport: Status modes, routing, limits, health marking, and how
+backends are awaited (in place, or on threads of their own through ThreadedBackend)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -11,13 +13,17 @@ from typing import Literal
 import pytest
 
 from sealbox.errors import BackendRejected, BackendUnavailable, PluginUnhealthy
-from sealbox.kms import Wrapped
-from sealbox.kms.service import InvalidRequest, PluginService, Status
+from sealbox.kms import PluginStatus, Wrapped
+from sealbox.kms.backends import ThreadedBackend
+from sealbox.kms.plugin import InvalidRequest, PluginService
 
 
 @dataclass
-class MemoryBackend:
-    """An in-memory backend (XOR is enough here: the service never looks inside)."""
+class BlockingMemoryBackend:
+    """An in-memory backend (XOR is enough here: the service never looks inside), synchronous.
+
+    ``calls`` records each method called and the thread it ran on.
+    """
 
     kind: str = "memory"
     key_id: str = "memory:1"
@@ -25,24 +31,24 @@ class MemoryBackend:
     reject_wrap: bool = False
     ciphertext_size: int | None = None
     annotations: dict[str, bytes] = field(default_factory=dict)
-    blocking: bool = False
-    threads: int = 1
     unwrapped: int = 0
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return f"memory {self.key_id}"
 
-    def _check(self) -> None:
+    def _check(self, method: str) -> None:
+        self.calls.append((method, threading.current_thread().name))
         if self.down:
             raise BackendUnavailable(f"{self.label} is down")
 
     def current_key_id(self) -> str:
-        self._check()
+        self._check("current_key_id")
         return self.key_id
 
     def wrap(self, plaintext: bytes) -> Wrapped:
-        self._check()
+        self._check("wrap")
         if self.reject_wrap:
             raise BackendRejected("key disabled")
         body = bytes(b ^ 0x5A for b in plaintext)
@@ -51,7 +57,7 @@ class MemoryBackend:
         return Wrapped(body, self.key_id, dict(self.annotations))
 
     def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
-        self._check()
+        self._check("unwrap")
         if key_id != self.key_id:
             raise BackendRejected("not my key")
         self.unwrapped += 1
@@ -64,16 +70,31 @@ class MemoryBackend:
         pass
 
 
+class MemoryBackend(BlockingMemoryBackend):
+    """The same, natively async: what the service awaits in place."""
+
+    async def current_key_id(self) -> str:  # type: ignore[override]
+        return super().current_key_id()
+
+    async def wrap(self, plaintext: bytes) -> Wrapped:  # type: ignore[override]
+        return super().wrap(plaintext)
+
+    async def unwrap(  # type: ignore[override]
+        self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]
+    ) -> bytes:
+        return super().unwrap(ciphertext, key_id, annotations)
+
+
 async def _status_through_an_outage(
     mode: Literal["error", "healthz"],
-) -> tuple[Status, Status | PluginUnhealthy, Status]:
+) -> tuple[PluginStatus, PluginStatus | PluginUnhealthy, PluginStatus]:
     backend = MemoryBackend()
     service = PluginService(backend, status_on_failure=mode)
     await service.start()
     ok = await service.status()
     backend.down = True
     await service.health.probe()
-    failed: Status | PluginUnhealthy
+    failed: PluginStatus | PluginUnhealthy
     try:
         failed = await service.status()
     except PluginUnhealthy as exc:
@@ -96,7 +117,7 @@ def test_status_error_mode_fails_the_call() -> None:
 def test_status_healthz_mode_reports_the_reason_with_the_last_key_id() -> None:
     ok, failed, recovered = asyncio.run(_status_through_an_outage("healthz"))
     assert ok.healthz == "ok"
-    assert isinstance(failed, Status)
+    assert isinstance(failed, PluginStatus)
     assert failed.healthz.startswith("memory memory:1 is down")
     assert failed.key_id == "memory:1"
     assert recovered.healthz == "ok"
@@ -124,7 +145,7 @@ def test_decrypt_routes_by_key_id_to_decrypt_only_backends() -> None:
         other = MemoryBackend(kind="other", key_id="other:1")
         service = PluginService(new, [other, old])
         await service.start()
-        wrapped = old.wrap(b"s" * 32)
+        wrapped = await old.wrap(b"s" * 32)
         probes = new.unwrapped  # the start-up health probe round-trips through the primary
         assert await service.decrypt(wrapped.ciphertext, "memory:old", {}, "u") == b"s" * 32
         assert (new.unwrapped, old.unwrapped, other.unwrapped) == (probes, 1, 0)
@@ -173,45 +194,43 @@ def test_v1_ciphertext_carries_the_key_id() -> None:
 
 
 def test_blocking_backends_run_off_the_event_loop() -> None:
-    import threading
-
-    seen: list[str] = []
-
-    class Recording(MemoryBackend):
-        def wrap(self, plaintext: bytes) -> Wrapped:
-            seen.append(threading.current_thread().name)
-            return super().wrap(plaintext)
+    backend = BlockingMemoryBackend()
 
     async def scenario() -> None:
-        service = PluginService(Recording(blocking=True, threads=1))
-        await service.encrypt(os.urandom(32), "u")
+        service = PluginService(ThreadedBackend(backend, threads=1))
+        await service.start()
+        wrapped = await service.encrypt(os.urandom(32), "u")
+        assert await service.decrypt(wrapped.ciphertext, wrapped.key_id, {}, "u")
         await service.close()
 
     asyncio.run(scenario())
-    assert seen[0].startswith("kms-memory")
+    assert [method for method, _ in backend.calls][:3] == ["current_key_id", "wrap", "unwrap"]
+    assert all(thread.startswith("kms-memory") for _, thread in backend.calls)
 
 
-def test_natively_async_backends_are_awaited_not_threaded() -> None:
-    import threading
+def test_threaded_backend_stops_its_threads_and_closes_the_backend() -> None:
+    closed: list[bool] = []
 
-    from sealbox.kms.backends.base import AsyncBackend
-
-    calls: list[tuple[str, str]] = []
-
-    class Awaited(MemoryBackend):
-        async def call(self, method: str, /, *args: object) -> object:
-            calls.append((method, threading.current_thread().name))
-            await asyncio.sleep(0)
-            return getattr(self, method)(*args)
-
-        def wrap(self, plaintext: bytes) -> Wrapped:
-            if not calls:
-                raise AssertionError("the synchronous method was called directly")
-            return super().wrap(plaintext)
+    class Closing(BlockingMemoryBackend):
+        def close(self) -> None:
+            closed.append(True)
 
     async def scenario() -> None:
-        backend = Awaited(blocking=True)  # "blocking" does not matter once it is awaitable
-        assert isinstance(backend, AsyncBackend)
+        threaded = ThreadedBackend(Closing(), threads=2)
+        assert await threaded.current_key_id() == "memory:1"
+        assert (threaded.kind, threaded.label) == ("memory", "memory memory:1")
+        threaded.close()
+        with pytest.raises(RuntimeError):  # no new calls once closed
+            await threaded.current_key_id()
+
+    asyncio.run(scenario())
+    assert closed == [True]
+
+
+def test_async_backends_are_awaited_on_the_loop_not_threaded() -> None:
+    backend = MemoryBackend()
+
+    async def scenario() -> None:
         service = PluginService(backend)
         await service.start()
         wrapped = await service.encrypt(b"a" * 32, "u")
@@ -223,7 +242,7 @@ def test_natively_async_backends_are_awaited_not_threaded() -> None:
         await service.close()
 
     asyncio.run(scenario())
-    methods = [method for method, _ in calls]
+    methods = [method for method, _ in backend.calls]
     assert methods[:3] == ["current_key_id", "wrap", "unwrap"]  # the start-up probe
     assert "wrap" in methods[3:]
-    assert {thread for _, thread in calls} == {threading.main_thread().name}
+    assert {thread for _, thread in backend.calls} == {threading.main_thread().name}

@@ -27,16 +27,16 @@ from pydantic import ValidationError
 
 from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
 from sealbox.kms import Wrapped
-from sealbox.kms.backends.base import Backend
-from sealbox.kms.backends.registry import backend_module, build_backend
+from sealbox.kms.backends import BlockingBackend, backend_type
 from sealbox.kms.backends.vault import (
     ANNOTATION_VERSION,
+    KIND,
     Config,
     KubernetesAuth,
     VaultBackend,
     build,
 )
-from sealbox.kms.config import parse_plugin_config
+from sealbox.kms.plugin import parse_plugin_config
 from tests.integration.backends import vault as vault_fixtures
 from tests.integration.backends.vault import OpenBao, OpenBaoAdmin
 from tests.integration.harness import BackendHarness
@@ -84,7 +84,7 @@ def token_file(tmp_path: Path, token: str, name: str = "token") -> str:
     return name  # relative: resolved against base_dir
 
 
-def round_trip(backend: Backend) -> Wrapped:
+def round_trip(backend: BlockingBackend) -> Wrapped:
     wrapped = backend.wrap(SEED)
     assert backend.unwrap(wrapped.ciphertext, wrapped.key_id, wrapped.annotations) == SEED
     return wrapped
@@ -129,7 +129,8 @@ def test_config_defaults() -> None:
     assert isinstance(k8s.auth, KubernetesAuth)
     assert str(k8s.auth.jwt_file) == "/var/run/secrets/kubernetes.io/serviceaccount/token"
     assert k8s.auth.mount == "kubernetes"
-    assert backend_module("vault").Config is Config
+    assert backend_type("vault") is KIND
+    assert KIND.config is Config
 
 
 @pytest.mark.parametrize(
@@ -241,7 +242,8 @@ def test_round_trip_with_token_auth(
         auth = {"method": "token", "tokenEnv": "SEALBOX_TEST_VAULT_TOKEN"}
     backend = make_backend(address=openbao.address, keyName=key, auth=auth)
 
-    assert (backend.kind, backend.blocking, backend.threads) == ("vault", True, 8)
+    blocking: BlockingBackend = backend  # the plugin serves it on threads of its own
+    assert (blocking.kind, backend.threads) == ("vault", 8)
     assert backend.label == f"vault transit/{key} at {openbao.address}"
     key_id = backend.current_key_id()
     match = KEY_ID.fullmatch(key_id)
@@ -857,7 +859,7 @@ def test_server_answers_map_to_errors(
 def test_harness_outage_and_recovery(vault_harness: BackendHarness, tmp_path: Path) -> None:
     assert vault_harness.stop is not None
     assert vault_harness.start is not None
-    backend = build_backend(Config.model_validate(vault_harness.config), base_dir=tmp_path)
+    backend = build(Config.model_validate(vault_harness.config), base_dir=tmp_path)
     try:
         before = round_trip(backend)
         vault_harness.stop()

@@ -11,7 +11,7 @@ import typer
 from sealbox.errors import InputError
 
 if TYPE_CHECKING:
-    from sealbox.kms.config import PluginConfig
+    from sealbox.kms.plugin import PluginConfig
 
 # The plugin's modules (pydantic models, backends, grpc server) load inside each command, so
 # other commands do not pay for them at start-up.
@@ -33,9 +33,9 @@ def keygen(
     Refuses to overwrite an existing file. Prints the new key_id (a one-way hash, not the key).
     Example: sealbox kms keygen --out /etc/sealbox/kek.key
     """
-    from sealbox.kms.backends import local
+    from sealbox.kms.backends.local import create_keyring
 
-    typer.echo(local.create_keyring(out))
+    typer.echo(create_keyring(out))
 
 
 @app.command("rotate-key")
@@ -54,31 +54,23 @@ def rotate_key(
     afterwards with 'sealbox etcd rewrap'. Vault and AWS KMS keys rotate in those services
     (transit rotate; a new key behind the alias).
     """
-    from sealbox.kms.backends import local
-    from sealbox.kms.config import load_plugin_config
+    from sealbox.kms.backends.local import add_key
+    from sealbox.kms.plugin import load_plugin_config
 
     if (key_file is None) == (config is None):
         raise InputError("give exactly one of --key-file (local keyring) or --config plugin.yaml")
     if key_file is not None:
-        typer.echo(local.add_key(key_file))
+        typer.echo(add_key(key_file))
         return
     assert config is not None
     plugin = load_plugin_config(config)
     primary = plugin.primary
-    if isinstance(primary, local.Config):
-        path = primary.key_file
-        typer.echo(local.add_key(path if path.is_absolute() else plugin.base_dir / path))
-    elif primary.type == "pkcs11":  # type: ignore[attr-defined]
-        from sealbox.kms.backends import pkcs11
-
-        assert isinstance(primary, pkcs11.Config)
-        typer.echo(pkcs11.rotate_key(primary, base_dir=plugin.base_dir))
-    else:
-        kind = primary.type  # type: ignore[attr-defined]
+    if not primary.rotates_here:
         raise InputError(
-            f"backends.primary is {kind}: rotate the key in {kind} itself; the plugin follows "
-            "its key_id at the next probe"
+            f"backends.primary is {primary.type}: rotate the key in {primary.type} itself; the "
+            "plugin follows its key_id at the next probe"
         )
+    typer.echo(primary.rotate(plugin.base_dir))
 
 
 @app.command()
@@ -114,8 +106,8 @@ def serve(
     unix:///var/run/sealbox/kms.sock. For PKCS#11, Vault/OpenBao or AWS KMS, and for several
     backends at once, use --config plugin.yaml.
     """
-    from sealbox.kms.config import load_plugin_config
-    from sealbox.kms.logs import configure_logging
+    from sealbox.kms.plugin import load_plugin_config
+    from sealbox.logs import configure_logging
 
     configure_logging(log_level)
     plugin = (
@@ -123,7 +115,7 @@ def serve(
         if config is None
         else load_plugin_config(config)
     )
-    from sealbox.kms.server import serve as run_server
+    from sealbox.kms.plugin import serve as run_server
 
     asyncio.run(run_server(plugin))
 
@@ -136,8 +128,8 @@ def _from_flags(
     probe_interval: float | None,
     v1beta1: bool,
 ) -> PluginConfig:
-    from sealbox.kms.backends import local
-    from sealbox.kms.config import DEFAULT_PROBE_INTERVAL_SECONDS, PluginConfig
+    from sealbox.kms.backends import configure_backend
+    from sealbox.kms.plugin import DEFAULT_PROBE_INTERVAL_SECONDS, PluginConfig
 
     if socket is None:
         raise InputError("--socket is required without --config")
@@ -147,7 +139,7 @@ def _from_flags(
         raise InputError("--key-file is required with --backend local (create one: kms keygen)")
     return PluginConfig(
         socket=socket,
-        primary=local.Config(type="local", key_file=key_file.resolve()),
+        primary=configure_backend({"type": "local", "keyFile": str(key_file.resolve())}),
         metrics_address=metrics_address,
         probe_interval_seconds=(
             DEFAULT_PROBE_INTERVAL_SECONDS if probe_interval is None else probe_interval

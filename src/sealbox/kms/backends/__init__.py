@@ -1,10 +1,45 @@
-"""Key backends behind one narrow interface (:mod:`.base`), one module per backend.
+"""Where the Sealbox plugin keeps its KEKs: one subpackage per backend, behind one narrow contract.
 
-Each backend module exposes ``Config`` (a pydantic model whose ``type`` field names the backend)
-and ``build(config, *, base_dir) -> Backend``. Modules are imported only when a config names
-them, so a plugin using the local backend never loads boto3, hvac or the PKCS#11 library.
+* :class:`Backend` (:mod:`.base`): what the plugin awaits: current key_id, wrap, unwrap, owns,
+  close. :class:`BlockingBackend` is the same, synchronous; :class:`ThreadedBackend` serves one.
+* The registry: :func:`configure_backend` validates a plugin.yaml ``backends`` entry into a
+  :class:`ConfiguredBackend` that serves or rotates it; :data:`BACKEND_TYPES` names them.
+* Backends: :mod:`.local` (keyring file), :mod:`.pkcs11` (HSM, tested with SoftHSM2),
+  :mod:`.vault` (Vault/OpenBao transit), :mod:`.awskms` (AWS KMS). Each exports ``Config``, its
+  backend class, ``build`` (the backend in this process) and ``KIND`` (its registry entry), and
+  loads only when a config names it.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from sealbox.kms.backends.base import (
+    Backend,
+    BackendSettings,
+    BlockingBackend,
+    validation_issues,
+)
+from sealbox.kms.backends.kind import (
+    BackendKind,
+    BackendType,
+    Builder,
+    ConfiguredBackend,
+    threaded_kind,
+)
+from sealbox.kms.backends.registry import BACKEND_TYPES, backend_type, configure_backend
+from sealbox.kms.backends.threads import ThreadedBackend
+
+__all__ = [
+    "BACKEND_TYPES",
+    "Backend",
+    "BackendKind",
+    "BackendSettings",
+    "BackendType",
+    "BlockingBackend",
+    "Builder",
+    "ConfiguredBackend",
+    "ThreadedBackend",
+    "backend_type",
+    "configure_backend",
+    "threaded_kind",
+    "validation_issues",
+]

@@ -1,4 +1,4 @@
-"""What the plugin asks of a key backend, and nothing more.
+"""What the plugin asks of a key backend, and nothing more (as aws-encryption-provider's seam).
 
 A backend wraps and unwraps small secrets (the apiserver's 32-byte DEK seeds) under a KEK it keeps,
 and names its current KEK with a ``key_id``:
@@ -14,33 +14,36 @@ and names its current KEK with a ``key_id``:
   answered and refused (tampered ciphertext, unknown or deleted key, permission denied). Never put
   plaintext, ciphertext or credentials in a message.
 
-Methods are synchronous. ``blocking`` backends are called from a thread pool of ``threads``
-workers; non-blocking ones (the local AES key) run inline on the event loop.
-
-A backend may also be natively async (:class:`AsyncBackend`): it has
-``async def call(method, *args)``, where ``method`` is ``"current_key_id"``, ``"wrap"`` or
-``"unwrap"`` and ``args`` are that method's arguments, and the plugin awaits that instead of
-calling the method, on no thread at all. Such a backend does its own waiting without blocking
-the loop (the PKCS#11 backend as the plugin server runs it: a worker process behind pipes, see
-:mod:`._pkcs11_proxy`); its synchronous methods may then be of limited use and say so. ``owns``
-and ``close`` stay synchronous for every backend; ``close`` is called on the event loop's thread.
+:class:`Backend` is what the plugin awaits, on its event loop: ``current_key_id``, ``wrap`` and
+``unwrap`` are coroutines, and *how* each backend waits is its own business, never the plugin's.
+The local key computes in place; a backend on a blocking SDK (Vault, AWS KMS) implements
+:class:`BlockingBackend` and is served through :class:`~.threads.ThreadedBackend`, on threads of
+its own; the PKCS#11 backend awaits a worker process over pipes (:mod:`.pkcs11`). ``owns`` (a
+cheap local check) and ``close`` (called once, on the event loop's thread) are synchronous.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from sealbox.errors import ConfigIssue
 from sealbox.kms import Wrapped
 
-__all__ = ["AsyncBackend", "Backend", "BackendSettings"]
+__all__ = [
+    "Backend",
+    "BackendSettings",
+    "BlockingBackend",
+    "SettingsModel",
+    "validation_issues",
+]
 
 
 class Backend(Protocol):
-    """One KEK holder: local file, PKCS#11 token, Vault transit key, AWS KMS key."""
+    """One KEK holder as the plugin serves it: local file, PKCS#11 token, Vault key, AWS key."""
 
     @property
     def kind(self) -> str:
@@ -52,21 +55,17 @@ class Backend(Protocol):
         """Where the KEK lives, for logs and metrics (no secrets): e.g. ``vault transit/k8s``."""
         ...
 
-    @property
-    def blocking(self) -> bool: ...
-
-    @property
-    def threads(self) -> int: ...
-
-    def current_key_id(self) -> str:
+    async def current_key_id(self) -> str:
         """The key_id new wraps would carry. May ask the remote service."""
         ...
 
-    def wrap(self, plaintext: bytes) -> Wrapped:
+    async def wrap(self, plaintext: bytes) -> Wrapped:
         """Encrypt ``plaintext`` under the current KEK."""
         ...
 
-    def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
+    async def unwrap(
+        self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]
+    ) -> bytes:
         """Decrypt what ``wrap`` returned, under any KEK this backend still holds (rotation)."""
         ...
 
@@ -77,22 +76,68 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-@runtime_checkable
-class AsyncBackend(Backend, Protocol):
-    """A backend the plugin awaits directly (see the module docstring)."""
+class BlockingBackend(Protocol):
+    """The same calls, made synchronously: a backend whose SDK blocks while it waits.
 
-    async def call(self, method: str, /, *args: object) -> object:
-        """What ``getattr(self, method)(*args)`` returns, computed without blocking the loop."""
-        ...
-
-
-class BackendSettings(BaseModel):
-    """Base of every backend's ``Config``: camelCase keys in YAML, unknown keys rejected.
-
-    Credentials are never config values: a backend reads them from a file path or an environment
-    variable named in its config, so plugin.yaml can be shared and logged.
+    The plugin serves one through :class:`~.threads.ThreadedBackend`; tools and tests call it
+    directly.
     """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def current_key_id(self) -> str: ...
+
+    def wrap(self, plaintext: bytes) -> Wrapped: ...
+
+    def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes: ...
+
+    def owns(self, key_id: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class SettingsModel(BaseModel):
+    """Base of every plugin.yaml section a backend reads: camelCase keys, unknown keys rejected."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
     )
+
+
+class BackendSettings(SettingsModel):
+    """Base of every backend's ``Config``, one ``backends`` entry of plugin.yaml.
+
+    ``type`` names the backend; each backend's ``Config`` narrows it to its own literal.
+    Credentials are never config values: a backend reads them from a file path or an environment
+    variable named in its config, so plugin.yaml can be shared and logged.
+    """
+
+    type: str
+
+
+def validation_issues(exc: ValidationError, prefix: str = "") -> list[ConfigIssue]:
+    """One :class:`~sealbox.errors.ConfigIssue` per pydantic error, at its plugin.yaml path.
+
+    Paths are written as in the YAML file (``backends.decryptOnly[0].keyName``): camelCase keys,
+    list indexes in brackets, under ``prefix``.
+    """
+    issues = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = _yaml_path(error["loc"])
+        path = f"{prefix}.{loc}" if prefix and loc else prefix or loc
+        issues.append(ConfigIssue(path, str(error["msg"])))
+    return issues
+
+
+def _yaml_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + (to_camel(part) if "_" in part else part)
+    return out

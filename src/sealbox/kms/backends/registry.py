@@ -1,48 +1,42 @@
-"""Config ``type`` → backend module; modules load lazily so unused SDKs are never imported.
+"""Backend types by name: plugin.yaml's ``type`` to the subpackage that implements it.
 
-A backend module may also define ``build_for_server(config, *, base_dir)``: what the plugin server
-(``sealbox kms serve``) builds instead of ``build``. ``pkcs11`` does, to run its backend in a worker
-process behind a natively async proxy; every other caller gets ``build``'s in-process backend.
+Each backend subpackage (``sealbox.kms.backends.<type>``) exports its :class:`BackendKind` as
+``KIND``. Subpackages are imported only when a config names them, so a plugin on the local key
+never imports boto3, hvac or the PKCS#11 library.
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Any, Protocol, cast
+from collections.abc import Mapping
 
-from pydantic import BaseModel
+from sealbox.kms.backends.kind import BackendKind, BackendType, ConfiguredBackend
 
-from sealbox.kms.backends.base import Backend
+__all__ = ["BACKEND_TYPES", "backend_type", "configure_backend"]
 
-__all__ = ["BACKEND_MODULES", "BackendModule", "backend_module", "build_backend"]
-
-BACKEND_MODULES = {
-    "local": "sealbox.kms.backends.local",
-    "pkcs11": "sealbox.kms.backends.pkcs11",
-    "vault": "sealbox.kms.backends.vault",
-    "awskms": "sealbox.kms.backends.awskms",
-}
+BACKEND_TYPES = ("awskms", "local", "pkcs11", "vault")
+"""Every plugin.yaml backend ``type``; each is the name of its subpackage."""
 
 
-class BackendModule(Protocol):
-    Config: type[BaseModel]
-
-    def build(self, config: Any, *, base_dir: Path) -> Backend: ...
-
-
-def backend_module(kind: str) -> BackendModule:
-    """The module implementing backend ``kind``.
+def backend_type(name: str) -> BackendType:
+    """The backend type called ``name`` (its subpackage is imported now).
 
     Raises:
-        KeyError: no such backend type.
+        KeyError: no such backend type (see :data:`BACKEND_TYPES`).
     """
-    return cast(BackendModule, importlib.import_module(BACKEND_MODULES[kind]))
+    if name not in BACKEND_TYPES:
+        raise KeyError(name)
+    kind = importlib.import_module(f"{__package__}.{name}").KIND
+    if not isinstance(kind, BackendKind) or kind.name != name:
+        raise TypeError(f"sealbox.kms.backends.{name}.KIND is not the {name!r} BackendKind")
+    return kind
 
 
-def build_backend(config: BaseModel, *, base_dir: Path, for_server: bool = False) -> Backend:
-    """The backend ``config`` describes; ``for_server``: as the plugin server runs it."""
-    kind = cast(str, config.type)  # type: ignore[attr-defined]
-    module = backend_module(kind)
-    build = getattr(module, "build_for_server", None) if for_server else None
-    return cast(Backend, (build or module.build)(config, base_dir=base_dir))
+def configure_backend(entry: Mapping[str, object]) -> ConfiguredBackend:
+    """Validate one plugin.yaml ``backends`` entry, of whichever type it names.
+
+    Raises:
+        KeyError: ``type`` is missing or names no backend.
+        pydantic.ValidationError: the entry breaks that backend's config model.
+    """
+    return backend_type(str(entry.get("type"))).configure(entry)

@@ -25,12 +25,11 @@ import grpc
 
 from sealbox.errors import InputError
 from sealbox.kms import socket_target
-from sealbox.kms.backends.base import Backend
-from sealbox.kms.backends.registry import build_backend
-from sealbox.kms.config import PluginConfig
-from sealbox.kms.grpc_api import add_servicers
-from sealbox.kms.http import HealthHTTPServer
-from sealbox.kms.service import PluginService
+from sealbox.kms.backends import Backend
+from sealbox.kms.plugin.config import PluginConfig
+from sealbox.kms.plugin.http import HealthHTTPServer
+from sealbox.kms.plugin.service import PluginService
+from sealbox.kms.plugin.servicers import add_servicers
 
 __all__ = ["PluginServer", "prepare_socket", "serve"]
 
@@ -81,7 +80,7 @@ class PluginServer:
         backends: list[Backend] = []
         try:  # a backend that fails to build must not leave the ones before it running
             for entry in (config.primary, *config.decrypt_only):
-                backends.append(build_backend(entry, base_dir=config.base_dir, for_server=True))
+                backends.append(entry.serve(config.base_dir))
         except BaseException:
             for backend in backends:
                 with contextlib.suppress(Exception):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from sealbox.kms.health import HealthMonitor
-from sealbox.kms.metrics import Metrics
+from sealbox.kms.plugin.health import HealthMonitor
+from sealbox.kms.plugin.metrics import Metrics
 
 __all__ = ["HealthHTTPServer"]
 

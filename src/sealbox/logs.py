@@ -1,4 +1,5 @@
-"""Structured JSON logs on stderr: one object per line, ``extra`` fields included.
+"""Structured JSON logs on stderr, for every long-running process: one object per line, ``extra``
+fields included.
 
 Nothing here filters secrets: the code that logs never passes plaintext, DEKs, KEKs, tokens or
 PINs, and tests grep the captured output to keep it that way.

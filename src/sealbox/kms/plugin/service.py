@@ -3,19 +3,16 @@
 :class:`PluginService` validates requests, routes each Decrypt to the backend that owns its
 key_id (primary first, then the ``decryptOnly`` ones, which is how a cluster moves from one KMS
 to another without downtime), checks what backends return against the apiserver's limits, and
-runs each backend call where it belongs: natively async backends are awaited, blocking ones run
-on their own thread pools, the rest inline. :mod:`.grpc_api` maps it onto gRPC.
+awaits each backend (how a backend waits, inline, on threads or in a worker process, is its own
+business). :mod:`.servicers` maps it onto gRPC.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import struct
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Literal, TypeVar, cast
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Literal, TypeVar
 
 from sealbox.errors import (
     BackendRejected,
@@ -26,15 +23,16 @@ from sealbox.errors import (
 from sealbox.kms import (
     MAX_CIPHERTEXT_BYTES,
     InvalidField,
+    PluginStatus,
     Wrapped,
     validate_annotations,
     validate_key_id,
 )
-from sealbox.kms.backends.base import AsyncBackend, Backend
-from sealbox.kms.health import HealthMonitor
-from sealbox.kms.metrics import Metrics
+from sealbox.kms.backends import Backend
+from sealbox.kms.plugin.health import HealthMonitor
+from sealbox.kms.plugin.metrics import Metrics
 
-__all__ = ["InvalidRequest", "PluginService", "Status"]
+__all__ = ["MAX_PLAINTEXT_BYTES", "InvalidRequest", "PluginService"]
 
 log = logging.getLogger("sealbox.kms.service")
 T = TypeVar("T")
@@ -44,13 +42,6 @@ _V1_FORMAT = b"\x01"
 
 class InvalidRequest(ValueError):
     """The request itself is malformed (maps to INVALID_ARGUMENT)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    version: str
-    healthz: str
-    key_id: str
 
 
 class PluginService:
@@ -69,41 +60,18 @@ class PluginService:
         self.decrypt_only = tuple(decrypt_only)
         self.metrics = metrics or Metrics()
         self.status_on_failure = status_on_failure
-        self._executors: dict[int, ThreadPoolExecutor] = {}
-        self._async: dict[int, AsyncBackend] = {}
-        for backend in (primary, *self.decrypt_only):
-            if isinstance(backend, AsyncBackend):
-                self._async[id(backend)] = backend
-            elif backend.blocking:
-                self._executors[id(backend)] = ThreadPoolExecutor(
-                    max_workers=max(1, backend.threads), thread_name_prefix=f"kms-{backend.kind}"
-                )
         self.health = HealthMonitor(
-            primary, self.decrypt_only, interval=probe_interval, run=self.run, metrics=self.metrics
+            primary, self.decrypt_only, interval=probe_interval, metrics=self.metrics
         )
 
-    async def run(self, backend: Backend, fn: Callable[..., T], /, *args: object) -> T:
-        """Call ``fn``, a method of ``backend`` (``backend.wrap``), where it must run.
-
-        Awaited through ``backend.call`` for a natively async backend, on the backend's thread
-        pool if it blocks, inline otherwise.
-        """
-        native = self._async.get(id(backend))
-        if native is not None:
-            return cast(T, await native.call(fn.__name__, *args))
-        executor = self._executors.get(id(backend))
-        if executor is None:
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-
-    async def status(self) -> Status:
+    async def status(self) -> PluginStatus:
         snapshot = self.health.snapshot
         with self.metrics.observe("status", self.primary.kind):
             if snapshot.healthy:
-                return Status("v2", "ok", snapshot.key_id)
+                return PluginStatus("v2", "ok", snapshot.key_id)
             if self.status_on_failure == "error" or not snapshot.key_id:
                 raise PluginUnhealthy(f"{self.primary.label} is not healthy: {snapshot.error}")
-            return Status("v2", snapshot.error or "unhealthy", snapshot.key_id)
+            return PluginStatus("v2", snapshot.error or "unhealthy", snapshot.key_id)
 
     async def encrypt(self, plaintext: bytes, uid: str) -> Wrapped:
         backend = self.primary
@@ -114,7 +82,7 @@ class PluginService:
                 raise InvalidRequest(
                     f"plaintext is {len(plaintext)} bytes; at most {MAX_PLAINTEXT_BYTES} accepted"
                 )
-            wrapped = await self._call(backend, backend.wrap, plaintext)
+            wrapped = await self._call(backend, backend.wrap(plaintext))
             _check_wrapped(backend, wrapped)
         self.health.note_key_id(wrapped.key_id)
         return wrapped
@@ -137,7 +105,7 @@ class PluginService:
             with self.metrics.observe("decrypt", backend.kind):
                 try:
                     return await self._call(
-                        backend, backend.unwrap, ciphertext, key_id, annotations
+                        backend, backend.unwrap(ciphertext, key_id, annotations)
                     )
                 except BackendRejected as exc:
                     rejected = exc
@@ -145,9 +113,10 @@ class PluginService:
                         raise
         raise rejected or InvalidRequest("no backend could decrypt")  # unreachable in practice
 
-    async def _call(self, backend: Backend, fn: Callable[..., T], *args: object) -> T:
+    async def _call(self, backend: Backend, work: Awaitable[T]) -> T:
+        """Await ``work`` (a call on ``backend``); an unreachable primary is unhealthy at once."""
         try:
-            return await self.run(backend, fn, *args)
+            return await work
         except BackendUnavailable as exc:
             if backend is self.primary:
                 self.health.mark_unhealthy(exc)
@@ -176,8 +145,6 @@ class PluginService:
 
     async def close(self) -> None:
         await self.health.stop()
-        for pool in self._executors.values():
-            pool.shutdown(wait=False, cancel_futures=True)
         for backend in (self.primary, *self.decrypt_only):
             try:
                 backend.close()

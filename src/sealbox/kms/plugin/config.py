@@ -22,7 +22,7 @@ paths resolve against the config file's directory.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +33,12 @@ from pydantic.alias_generators import to_camel
 
 from sealbox.duration import parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
-from sealbox.kms.backends.registry import BACKEND_MODULES, backend_module
+from sealbox.kms.backends import (
+    BACKEND_TYPES,
+    ConfiguredBackend,
+    backend_type,
+    validation_issues,
+)
 
 __all__ = [
     "DEFAULT_PROBE_INTERVAL_SECONDS",
@@ -109,11 +114,11 @@ class _Backends(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class PluginConfig:
-    """A validated plugin configuration; backend sections are each backend's own ``Config``."""
+    """A validated plugin configuration; each backend entry is validated by its own ``Config``."""
 
     socket: str
-    primary: BaseModel
-    decrypt_only: tuple[BaseModel, ...] = ()
+    primary: ConfiguredBackend
+    decrypt_only: tuple[ConfiguredBackend, ...] = ()
     socket_mode: int = 0o600
     socket_group: str | None = None
     probe_interval_seconds: float = DEFAULT_PROBE_INTERVAL_SECONDS
@@ -130,34 +135,17 @@ class PluginConfig:
         return host.strip("[]"), int(port)
 
 
-def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + (to_camel(part) if "_" in part else part)
-    return out
-
-
-def _issues(exc: ValidationError, prefix: str = "") -> list[ConfigIssue]:
-    issues = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = _path(error["loc"])
-        path = f"{prefix}.{loc}" if prefix and loc else prefix or loc
-        issues.append(ConfigIssue(path, str(error["msg"])))
-    return issues
-
-
-def _backend(entry: Mapping[str, Any], path: str) -> tuple[BaseModel | None, list[ConfigIssue]]:
+def _backend(
+    entry: Mapping[str, Any], path: str
+) -> tuple[ConfiguredBackend | None, list[ConfigIssue]]:
     kind = entry.get("type")
-    if kind not in BACKEND_MODULES:
-        valid = ", ".join(sorted(BACKEND_MODULES))
+    if kind not in BACKEND_TYPES:
+        valid = ", ".join(BACKEND_TYPES)
         return None, [ConfigIssue(f"{path}.type", f"got {kind!r}; expected one of: {valid}")]
     try:
-        return backend_module(str(kind)).Config.model_validate(dict(entry)), []
+        return backend_type(str(kind)).configure(entry), []
     except ValidationError as exc:
-        return None, _issues(exc, path)
+        return None, validation_issues(exc, path)
 
 
 def parse_plugin_config(text: str, source: str, *, base_dir: Path) -> PluginConfig:
@@ -177,9 +165,9 @@ def parse_plugin_config(text: str, source: str, *, base_dir: Path) -> PluginConf
     try:
         document = _Document.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, _issues(exc)) from None
+        raise ConfigError(source, validation_issues(exc)) from None
     primary, issues = _backend(document.backends.primary, "backends.primary")
-    decrypt_only: list[BaseModel] = []
+    decrypt_only: list[ConfiguredBackend] = []
     for index, entry in enumerate(document.backends.decrypt_only):
         model, more = _backend(entry, f"backends.decryptOnly[{index}]")
         issues += more

@@ -11,7 +11,7 @@
   :meth:`TokenManager.refresh_after_denied`, which logs in again at most once per few seconds and
   says whether a retry with a different token makes sense.
 
-Requests go through :class:`~sealbox.kms.backends._vault_http.Transport`.
+Requests go through :class:`~sealbox.kms.backends.vault._http.Transport`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sealbox.errors import AccessDenied, BackendRejected, BackendUnavailable, ServerFailed
-from sealbox.kms.backends._vault_http import Transport
-from sealbox.kms.backends._vault_secrets import SecretSource
+from sealbox.kms.backends.vault._http import Transport
+from sealbox.kms.backends.vault._secrets import SecretSource
 
 __all__ = [
     "AppRoleLogin",

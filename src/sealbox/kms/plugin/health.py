@@ -14,28 +14,16 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
-from sealbox.errors import SealboxError
-from sealbox.kms.backends.base import Backend
-from sealbox.kms.metrics import Metrics
+from sealbox.errors import KMSPluginError, SealboxError
+from sealbox.kms.backends import Backend
+from sealbox.kms.plugin.metrics import Metrics
 
-__all__ = ["HealthMonitor", "HealthSnapshot", "Runner"]
+__all__ = ["HealthMonitor", "HealthSnapshot"]
 
 log = logging.getLogger("sealbox.kms.health")
-T = TypeVar("T")
-
-
-class Runner(Protocol):
-    """Runs a backend method where that backend wants it (inline or on its thread pool)."""
-
-    def __call__(
-        self, backend: Backend, fn: Callable[..., T], /, *args: object
-    ) -> Awaitable[T]: ...
-
-
 _PROBE_BYTES = 32
 _ERROR_CHARS = 300
 
@@ -57,13 +45,11 @@ class HealthMonitor:
         decrypt_only: Sequence[Backend],
         *,
         interval: float,
-        run: Runner,
         metrics: Metrics,
     ) -> None:
         self.primary = primary
         self.decrypt_only = tuple(decrypt_only)
         self.interval = interval
-        self._run = run
         self._metrics = metrics
         self._snapshot = HealthSnapshot(False, "", "not probed yet", 0.0)
         self._task: asyncio.Task[None] | None = None
@@ -75,18 +61,14 @@ class HealthMonitor:
     async def probe(self) -> HealthSnapshot:
         """One round trip through the primary; updates and returns the snapshot."""
         try:
-            key_id = await self._run(self.primary, self.primary.current_key_id)
+            key_id = await self.primary.current_key_id()
             probe = os.urandom(_PROBE_BYTES)
-            wrapped = await self._run(self.primary, self.primary.wrap, probe)
-            unwrapped = await self._run(
-                self.primary,
-                self.primary.unwrap,
-                wrapped.ciphertext,
-                wrapped.key_id,
-                wrapped.annotations,
+            wrapped = await self.primary.wrap(probe)
+            unwrapped = await self.primary.unwrap(
+                wrapped.ciphertext, wrapped.key_id, wrapped.annotations
             )
             if unwrapped != probe:
-                raise SealboxError(f"{self.primary.label}: probe round trip returned other bytes")
+                raise KMSPluginError(f"{self.primary.label}: probe round trip returned other bytes")
         except Exception as exc:  # any failure is "unhealthy", never a crash of the loop
             self.mark_unhealthy(exc)
         else:
@@ -97,7 +79,7 @@ class HealthMonitor:
 
     async def _probe_decrypt_only(self, backend: Backend) -> None:
         try:
-            await self._run(backend, backend.current_key_id)
+            await backend.current_key_id()
         except Exception as exc:
             log.warning(
                 "decrypt-only backend unhealthy",

@@ -1,8 +1,8 @@
 """One PKCS#11 worker process seen from the plugin: its pipes, the calls in flight, and pacing.
 
 :class:`WorkerPipe` owns the two pipe descriptors to a worker started by
-:class:`~sealbox.kms.backends._pkcs11_proxy.Pkcs11Proxy`: it frames requests
-(:mod:`._pkcs11_worker` defines the frames), writes them in batches from the event loop, resolves
+:class:`~sealbox.kms.backends.pkcs11._proxy.Pkcs11Proxy`: it frames requests
+(:mod:`._wire` defines the frames), writes them in batches from the event loop, resolves
 each call's future from the answers, times out a worker that stops answering, and fails every
 call in flight exactly once when the worker goes away. :class:`Pacer` decides when a batch is
 written (group commit under load; see the proxy's module docstring for the measurements).
@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from sealbox.errors import BackendUnavailable
-from sealbox.kms.backends._pkcs11_worker import (
+from sealbox.kms.backends.pkcs11._wire import (
     HELLO,
     OK,
     FrameError,

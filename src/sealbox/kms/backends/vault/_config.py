@@ -1,6 +1,6 @@
 """The ``vault`` backend's configuration: the transit key, TLS, and one of three auth methods.
 
-Validation only; :mod:`sealbox.kms.backends.vault` documents the fields and uses them. Secrets are
+Validation only; the package documents the fields and uses them. Secrets are
 never values here, only a file or an environment variable that holds them.
 """
 
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from sealbox.kms.backends.base import BackendSettings
+from sealbox.kms.backends.base import BackendSettings, SettingsModel
 
 __all__ = [
     "DEFAULT_JWT_FILE",
@@ -44,7 +44,7 @@ def _check_one(first: object, second: object, first_name: str, second_name: str)
         raise ValueError(f"set one of {first_name} or {second_name}")
 
 
-class TokenAuth(BackendSettings):
+class TokenAuth(SettingsModel):
     """A token the operator provides (file or environment variable)."""
 
     method: Literal["token"]
@@ -57,7 +57,7 @@ class TokenAuth(BackendSettings):
         return self
 
 
-class AppRoleAuth(BackendSettings):
+class AppRoleAuth(SettingsModel):
     """AppRole login; the role_id is an identifier, the secret_id a credential."""
 
     method: Literal["approle"]
@@ -72,7 +72,7 @@ class AppRoleAuth(BackendSettings):
         return self
 
 
-class KubernetesAuth(BackendSettings):
+class KubernetesAuth(SettingsModel):
     """Kubernetes login with the pod's (projected) service-account token."""
 
     method: Literal["kubernetes"]

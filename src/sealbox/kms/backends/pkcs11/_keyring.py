@@ -19,8 +19,8 @@ from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
 from pkcs11.types import DecryptMixin, EncryptMixin
 
 from sealbox.errors import BackendRejected
-from sealbox.kms.backends import _pkcs11_format as fmt
-from sealbox.kms.backends._pkcs11_runtime import Login
+from sealbox.kms.backends.pkcs11 import _format as fmt
+from sealbox.kms.backends.pkcs11._runtime import Login
 
 __all__ = ["KEY_BITS", "Kek", "Keyring", "TokenChanged"]
 

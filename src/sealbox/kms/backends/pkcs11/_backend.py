@@ -1,42 +1,6 @@
-"""``pkcs11``: non-extractable AES-256 KEKs inside a PKCS#11 token (tested with SoftHSM2).
+"""The ``pkcs11`` backend in this process: :class:`Pkcs11Backend`, blocking, on the PKCS#11 thread.
 
-::
-
-    type: pkcs11
-    module: /usr/lib/softhsm/libsofthsm2.so  # default; relative: against plugin.yaml's directory;
-                                             # a bare file name: the dynamic loader's search path
-    tokenLabel: kms                          # found by label (SoftHSM slot ids are random)
-    keyLabel: sealbox-kek                    # CKA_LABEL of this backend's KEKs (default)
-    pinFile: hsm-pin                         # or pinEnv: SEALBOX_HSM_PIN; exactly one of them
-    generateIfMissing: false                 # create the first KEK when the token has none
-    rescanInterval: 10s                      # how often current_key_id looks for a newer KEK
-
-The PIN is read once, by :func:`build`, with one trailing newline removed. It is never a config
-value, and never appears in a repr, an error or a log. The process logs in to a token once; every
-backend on that token shares the login (:mod:`._pkcs11_runtime`).
-
-KEKs are generated inside the token: ``CKK_AES``, 256 bits, ``CKA_TOKEN``, ``CKA_PRIVATE``,
-``CKA_SENSITIVE``, not ``CKA_EXTRACTABLE``, usable for ``ENCRYPT``/``DECRYPT`` only. They share the
-label ``keyLabel``; their ``CKA_ID`` carries a generation and a random tag, and the highest is
-current. :func:`rotate_key` (``sealbox kms rotate-key``) adds ``generation + 1``. Old KEKs stay in
-the token and keep unwrapping. A Sealbox KEK that is extractable, not sensitive or not AES-256 is
-refused rather than used. Byte layouts (``CKA_ID``, key_id, ciphertext) are drawn in
-:mod:`._pkcs11_format`; in short::
-
-    key_id      pkcs11:token=<tokenLabel>;object=<keyLabel>;id=<CKA_ID, %-encoded>   (RFC 7512)
-    ciphertext  0x01 ‖ nonce(12) ‖ AES-256-GCM in the token(plaintext, aad = key_id) ‖ tag(16)
-
-Threads: every PKCS#11 call runs on the process's single PKCS#11 thread (:mod:`._pkcs11_runtime`,
-shared by all ``pkcs11`` backends because the library itself is not thread-safe). Methods may be
-called from any thread and block until done; ``blocking = True``, ``threads = 1``.
-
-Processes: :func:`build` (``rotate-key``, tests, library callers) gives this backend in-process.
-``sealbox kms serve`` uses :func:`build_for_server` instead, which runs the very same backend in a
-worker process with its own interpreter (:mod:`._pkcs11_worker`) behind a natively async proxy
-(:mod:`._pkcs11_proxy`): python-pkcs11 releases the GIL around every C call, and in the plugin
-process each re-acquire waited for the busy gRPC event loop. Each ``pkcs11`` entry of plugin.yaml
-gets its own worker; each worker logs in to its token once. There, a call running over 30 s gets
-its worker killed and restarted (the call answers ``BackendUnavailable``) rather than waited on.
+See the package docstring for the config, the KEK rules and how the plugin runs it.
 
 Another process's new KEK is visible to an open SoftHSM session, so :meth:`current_key_id` (and
 ``wrap``) re-list the KEKs at most every ``rescanInterval``, and ``unwrap`` re-lists at once when it
@@ -66,21 +30,12 @@ from pkcs11.mechanisms import GCMParams
 
 from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
 from sealbox.kms import Wrapped
-from sealbox.kms.backends import _pkcs11_format as fmt
-from sealbox.kms.backends._pkcs11_config import DEFAULT_MODULE, Config, Pin, module_path, read_pin
-from sealbox.kms.backends._pkcs11_keyring import Kek, Keyring, TokenChanged
-from sealbox.kms.backends._pkcs11_runtime import RUNTIME, HsmRuntime, Login
-from sealbox.kms.backends.base import Backend
+from sealbox.kms.backends.pkcs11 import _format as fmt
+from sealbox.kms.backends.pkcs11._config import Config, Pin, module_path, read_pin
+from sealbox.kms.backends.pkcs11._keyring import Kek, Keyring, TokenChanged
+from sealbox.kms.backends.pkcs11._runtime import RUNTIME, HsmRuntime, Login
 
-__all__ = [
-    "DEFAULT_MODULE",
-    "Config",
-    "Pkcs11Backend",
-    "build",
-    "build_for_server",
-    "open_backend",
-    "rotate_key",
-]
+__all__ = ["Pkcs11Backend", "build", "open_backend", "rotate_key"]
 
 T = TypeVar("T")
 
@@ -128,8 +83,6 @@ class Pkcs11Backend:
     """KEKs in one token under one label; the newest wraps, any unwraps."""
 
     kind = "pkcs11"
-    blocking = True
-    threads = 1
 
     def __init__(
         self,
@@ -382,20 +335,6 @@ def build(
         backend.close()
         raise
     return backend
-
-
-def build_for_server(config: Config, *, base_dir: Path) -> Backend:
-    """:func:`build`, with the backend in a worker process: what ``sealbox kms serve`` uses.
-
-    The worker reads the PIN (``pinFile``/``pinEnv``, from the inherited environment), logs in
-    and finds the current KEK before this returns, so startup fails as :func:`build` does.
-
-    Raises:
-        ConfigError, BackendRejected, BackendUnavailable: as :func:`build`.
-    """
-    from sealbox.kms.backends._pkcs11_proxy import Pkcs11Proxy
-
-    return Pkcs11Proxy.start(config, base_dir=base_dir)
 
 
 def rotate_key(config: Config, *, base_dir: Path, environ: Mapping[str, str] | None = None) -> str:

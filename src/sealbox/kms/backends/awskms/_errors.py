@@ -26,7 +26,7 @@ from botocore.exceptions import (
 )
 
 from sealbox.errors import BackendRejected, BackendUnavailable
-from sealbox.kms.backends._awskms_config import Config
+from sealbox.kms.backends.awskms._config import Config
 
 __all__ = ["call_error", "credentials_problem"]
 

@@ -1,17 +1,13 @@
-"""``local``: AES-256-GCM KEKs in a keyring file next to the plugin. For development and small
-clusters; the KEK sits on the control-plane disk, so prefer an HSM or a remote KMS in production.
+"""The local keyring file: AES-256 KEKs in JSON, mode 0600, written atomically.
 
-Keyring file (JSON, mode 0600, written atomically)::
+::
 
     {"kind": "SealboxLocalKeyring", "version": 1,
      "keys": [{"created": "2026-11-23T08:00:00Z", "secret": "<base64 of 32 bytes>"}, ...]}
 
-The last key is current and wraps; every key unwraps, so rotation never strands old data.
-
-::
-
     key_id      local:<first 32 hex of SHA-256("sealbox local kek\\0" ‖ key)>   (one-way)
-    ciphertext  0x01 ‖ nonce(12) ‖ AES-256-GCM(plaintext, aad = key_id) ‖ tag(16)
+
+The last key is current; :func:`add_key` appends one (rotation) and never drops the others.
 """
 
 from __future__ import annotations
@@ -26,20 +22,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from sealbox.errors import BackendRejected, ConfigError, ConfigIssue, InputError
-from sealbox.kms import Wrapped
-from sealbox.kms.backends.base import BackendSettings
+from sealbox.errors import ConfigError, ConfigIssue, InputError
 
 __all__ = [
-    "Config",
-    "LocalBackend",
+    "KEYRING_KIND",
+    "KEY_BYTES",
+    "KeyringKey",
     "add_key",
-    "build",
     "create_keyring",
     "key_id_for",
     "load_keyring",
@@ -47,18 +37,11 @@ __all__ = [
 
 KEYRING_KIND = "SealboxLocalKeyring"
 KEY_BYTES = 32
-NONCE_BYTES = 12
-FORMAT_V1 = b"\x01"
 _KEY_ID_DOMAIN = b"sealbox local kek\x00"
 
 
-class Config(BackendSettings):
-    type: Literal["local"]
-    key_file: Path
-
-
 @dataclass(frozen=True, slots=True)
-class _Key:
+class KeyringKey:
     key_id: str
     material: bytes = field(repr=False)
     created: str
@@ -134,7 +117,7 @@ def add_key(path: Path) -> str:
     return key_id_for(material)
 
 
-def load_keyring(path: Path) -> list[_Key]:
+def load_keyring(path: Path) -> list[KeyringKey]:
     """The keys of a keyring file, oldest first.
 
     Raises:
@@ -158,13 +141,13 @@ def load_keyring(path: Path) -> list[_Key]:
     return _parse_keys(source, document)
 
 
-def _parse_keys(source: str, document: object) -> list[_Key]:
+def _parse_keys(source: str, document: object) -> list[KeyringKey]:
     if not isinstance(document, dict) or document.get("kind") != KEYRING_KIND:
         raise ConfigError(source, [ConfigIssue("kind", f"expected {KEYRING_KIND!r}")])
     entries = document.get("keys")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(source, [ConfigIssue("keys", "expected a non-empty list of keys")])
-    keys: list[_Key] = []
+    keys: list[KeyringKey] = []
     for index, entry in enumerate(entries):
         where = f"keys[{index}].secret"
         secret = entry.get("secret") if isinstance(entry, dict) else None
@@ -177,81 +160,5 @@ def _parse_keys(source: str, document: object) -> list[_Key]:
                 source, [ConfigIssue(where, f"expected {KEY_BYTES} bytes, got {len(material)}")]
             )
         created = str(entry.get("created", "")) if isinstance(entry, dict) else ""
-        keys.append(_Key(key_id_for(material), material, created))
+        keys.append(KeyringKey(key_id_for(material), material, created))
     return keys
-
-
-class LocalBackend:
-    """KEKs from a keyring file; the newest wraps, any unwraps."""
-
-    kind = "local"
-    blocking = False
-    threads = 1
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.label = f"local keyring {path}"
-        self._keys: dict[str, AESGCM] = {}
-        self._current = ""
-        self._stamp: tuple[int, int, int] | None = None
-        self.reload()
-
-    def _file_stamp(self) -> tuple[int, int, int]:
-        info = self.path.stat()
-        return info.st_ino, info.st_mtime_ns, info.st_size
-
-    def reload(self) -> None:
-        """Re-read the keyring (after ``sealbox kms rotate-key``)."""
-        stamp = self._file_stamp()
-        keys = load_keyring(self.path)
-        self._keys = {key.key_id: AESGCM(key.material) for key in keys}
-        self._current = keys[-1].key_id
-        self._stamp = stamp
-
-    def _reload_if_changed(self) -> bool:
-        try:
-            changed = self._file_stamp() != self._stamp
-        except OSError:
-            return False  # keep serving with the keys in memory; the probe reports the file
-        if changed:
-            self.reload()
-        return changed
-
-    def current_key_id(self) -> str:
-        """The newest KEK's id; re-reads the keyring when the file changed (a rotation)."""
-        self._reload_if_changed()
-        return self._current
-
-    def wrap(self, plaintext: bytes) -> Wrapped:
-        key_id = self._current
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._keys[key_id].encrypt(nonce, plaintext, key_id.encode())
-        return Wrapped(ciphertext=FORMAT_V1 + nonce + sealed, key_id=key_id)
-
-    def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
-        aead = self._keys.get(key_id)
-        if aead is None and self._reload_if_changed():
-            aead = self._keys.get(key_id)
-        if aead is None:
-            raise BackendRejected(f"{self.label}: no KEK with key_id {key_id[:80]!r}")
-        if not ciphertext.startswith(FORMAT_V1) or len(ciphertext) < 1 + NONCE_BYTES + 16:
-            raise BackendRejected(f"{self.label}: ciphertext is not in the local format")
-        nonce = ciphertext[1 : 1 + NONCE_BYTES]
-        try:
-            return aead.decrypt(nonce, ciphertext[1 + NONCE_BYTES :], key_id.encode())
-        except InvalidTag:
-            raise BackendRejected(f"{self.label}: ciphertext does not unwrap") from None
-
-    def owns(self, key_id: str) -> bool:
-        return key_id.startswith("local:")
-
-    def close(self) -> None:
-        self._keys = {}
-
-    def __repr__(self) -> str:
-        return f"LocalBackend(path={str(self.path)!r}, keys={len(self._keys)})"
-
-
-def build(config: Config, *, base_dir: Path) -> LocalBackend:
-    path = config.key_file if config.key_file.is_absolute() else base_dir / config.key_file
-    return LocalBackend(path)

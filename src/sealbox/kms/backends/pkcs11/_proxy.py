@@ -1,15 +1,16 @@
 """The ``pkcs11`` backend as ``sealbox kms serve`` runs it: a worker process, awaited on the loop.
 
-:class:`Pkcs11Proxy` is what :func:`sealbox.kms.backends.pkcs11.build_for_server` returns. It
-keeps one worker process (:mod:`._pkcs11_worker`, which runs the ordinary
-:class:`~sealbox.kms.backends.pkcs11.Pkcs11Backend`) and talks to it over its stdin and stdout
-pipes, from the plugin's event loop and with no thread of its own:
+:class:`Pkcs11Proxy` is the :class:`~sealbox.kms.backends.Backend` the plugin serves for a
+``pkcs11`` entry. It keeps one worker process (:mod:`._worker`, which runs the ordinary
+:class:`~._backend.Pkcs11Backend`) and talks to it over its stdin and stdout pipes, from the
+plugin's event loop and with no thread of its own:
 
-* :meth:`Pkcs11Proxy.call` encodes the request, queues it and returns a future. Every request
+* Each call (``current_key_id``, ``wrap``, ``unwrap``) encodes a request, queues it and awaits a
+  future. Every request
   queued during one event-loop iteration goes out in one write, at the end of that iteration;
   the worker answers each batch with one write, and the answers resolve their futures right in
   the loop's pipe callback. No thread hand-off, no GIL shared with the PKCS#11 library.
-* Group commit under load (:class:`._pkcs11_pipe.Pacer`): gRPC hands the loop about one request per
+* Group commit under load (:class:`._pipe.Pacer`): gRPC hands the loop about one request per
   iteration, so per-iteration batches are mostly single calls, and each costs the worker (and the
   plugin) a wake-up. When calls arrive at :data:`GROUP_MIN_CALLS` or more per
   :data:`GROUP_WINDOW_SECONDS` (2 per millisecond: only then can waiting let another call join),
@@ -19,7 +20,7 @@ pipes, from the plugin's event loop and with no thread of its own:
   So the cost is at most 1 ms of added wait, and only under a load where it pays for itself
   (``bench/kms_bench.py``, Decrypt at concurrency 16 on 2 CPUs: 15-25% more calls/s and a lower
   p50 than without it; concurrency 1 unchanged). ``GROUP_WINDOW_SECONDS = 0`` turns it off.
-* ``owns`` stays a local check on the key_id (:mod:`._pkcs11_format`).
+* ``owns`` stays a local check on the key_id (:mod:`._format`).
 * Start: :meth:`Pkcs11Proxy.start` spawns the worker (``sys.executable -m ...``, never a fork of
   the plugin), sends HELLO (the config and ``base_dir``, never the PIN: the worker reads it from
   ``pinFile``/``pinEnv`` itself) and waits for the backend to start, so a wrong PIN or a missing
@@ -35,10 +36,8 @@ pipes, from the plugin's event loop and with no thread of its own:
   library and exits (killed after :data:`STOP_GRACE_SECONDS`). If the plugin itself dies, the
   kernel closes that pipe, so the worker never outlives the plugin.
 
-The synchronous Backend methods (``current_key_id``, ``wrap``, ``unwrap``) work only until the
-proxy has been used from an event loop (they do blocking pipe I/O and never restart a worker).
-Everything else (``sealbox kms rotate-key``, tests, library callers) uses the in-process
-:class:`~sealbox.kms.backends.pkcs11.Pkcs11Backend` from ``pkcs11.build``.
+Everything that is not the plugin (``sealbox kms rotate-key``, tests, library callers) uses the
+in-process, blocking :class:`~._backend.Pkcs11Backend` from ``pkcs11.build``.
 """
 
 from __future__ import annotations
@@ -55,16 +54,16 @@ from pathlib import Path
 
 from sealbox.errors import BackendUnavailable
 from sealbox.kms import Wrapped
-from sealbox.kms.backends import _pkcs11_format as fmt
-from sealbox.kms.backends._pkcs11_config import Config
-from sealbox.kms.backends._pkcs11_pipe import (
+from sealbox.kms.backends.pkcs11 import _format as fmt
+from sealbox.kms.backends.pkcs11._config import Config
+from sealbox.kms.backends.pkcs11._pipe import (
     GROUP_MIN_CALLS,
     GROUP_WINDOW_SECONDS,
     STOP_GRACE_SECONDS,
     WorkerPipe,
 )
-from sealbox.kms.backends._pkcs11_runtime import CALL_TIMEOUT_SECONDS
-from sealbox.kms.backends._pkcs11_worker import (
+from sealbox.kms.backends.pkcs11._runtime import CALL_TIMEOUT_SECONDS
+from sealbox.kms.backends.pkcs11._wire import (
     CURRENT_KEY_ID,
     HELLO,
     UNWRAP,
@@ -85,7 +84,7 @@ __all__ = [
 
 log = logging.getLogger("sealbox.kms.pkcs11")
 
-WORKER_COMMAND = (sys.executable, "-m", "sealbox.kms.backends._pkcs11_worker")
+WORKER_COMMAND = (sys.executable, "-m", "sealbox.kms.backends.pkcs11._worker")
 STARTUP_TIMEOUT_SECONDS = 60.0
 RESTART_MIN_SECONDS = 1.0
 
@@ -94,8 +93,6 @@ class Pkcs11Proxy:
     """A ``pkcs11`` backend whose PKCS#11 calls run in a worker process; natively async."""
 
     kind = "pkcs11"
-    blocking = False  # never blocks the event loop: see call()
-    threads = 1
 
     def __init__(
         self,
@@ -146,32 +143,27 @@ class Pkcs11Proxy:
             raise
         return proxy
 
-    # -- natively async (what the plugin uses) ---------------------------------------------------
+    # -- Backend (what the plugin awaits) -------------------------------------------------------
 
-    async def call(self, method: str, /, *args: object) -> object:
-        """Run ``method`` (``current_key_id``, ``wrap`` or ``unwrap``) in the worker.
+    async def current_key_id(self) -> str:
+        """The worker backend's current key_id (it checks the token is there).
 
-        Raises:
+        Raises (here and in :meth:`wrap`, :meth:`unwrap`):
             BackendRejected, BackendUnavailable, ConfigError: as the backend's method would;
                 ``BackendUnavailable`` too when the worker is gone or does not answer in time.
-            ValueError: another method name.
         """
-        if method == "unwrap":
-            ciphertext, key_id, annotations = args
-            assert isinstance(ciphertext, bytes)
-            assert isinstance(key_id, str)
-            assert isinstance(annotations, Mapping)
-            fields = [ciphertext, key_id.encode(), *flatten(annotations)]
-            (unwrapped,) = await self._submit(UNWRAP, fields, 1)
-            return unwrapped
-        if method == "wrap":
-            (plaintext,) = args
-            assert isinstance(plaintext, bytes)
-            return _wrapped(await self._submit(WRAP, [plaintext], None))
-        if method == "current_key_id":
-            (key_id,) = await self._submit(CURRENT_KEY_ID, [], 1)
-            return key_id.decode()
-        raise ValueError(f"{self.label}: no such backend method {method!r}")
+        (key_id,) = await self._submit(CURRENT_KEY_ID, [], 1)
+        return key_id.decode()
+
+    async def wrap(self, plaintext: bytes) -> Wrapped:
+        return _wrapped(await self._submit(WRAP, [plaintext], None))
+
+    async def unwrap(
+        self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]
+    ) -> bytes:
+        fields = [ciphertext, key_id.encode(), *flatten(annotations)]
+        (plaintext,) = await self._submit(UNWRAP, fields, 1)
+        return plaintext
 
     async def _submit(self, code: int, fields: list[bytes], count: int | None) -> list[bytes]:
         worker = self._live_worker(asyncio.get_running_loop())
@@ -214,25 +206,8 @@ class Pkcs11Proxy:
                 extra={"backend": self.label, "error": str(error)[:300]},
             )
 
-    # -- Backend protocol --------------------------------------------------------------------------
-
     def owns(self, key_id: str) -> bool:
         return fmt.parse_key_id(key_id, self._prefix) is not None
-
-    def current_key_id(self) -> str:
-        """Blocking; only before the proxy is used from an event loop (see the module docs)."""
-        (key_id,) = self._request_sync(CURRENT_KEY_ID, [], 1)
-        return key_id.decode()
-
-    def wrap(self, plaintext: bytes) -> Wrapped:
-        """Blocking; only before the proxy is used from an event loop (see the module docs)."""
-        return _wrapped(self._request_sync(WRAP, [plaintext], None))
-
-    def unwrap(self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]) -> bytes:
-        """Blocking; only before the proxy is used from an event loop (see the module docs)."""
-        fields = [ciphertext, key_id.encode(), *flatten(annotations)]
-        (plaintext,) = self._request_sync(UNWRAP, fields, 1)
-        return plaintext
 
     def close(self) -> None:
         """Stop the worker: close its stdin, wait for it to log out and exit (or kill it)."""
@@ -254,18 +229,6 @@ class Pkcs11Proxy:
         )
 
     # -- helpers -----------------------------------------------------------------------------------
-
-    def _request_sync(self, code: int, fields: list[bytes], count: int | None) -> list[bytes]:
-        if self._closed:
-            raise BackendUnavailable(f"{self.label}: the backend is closed")
-        worker = self._worker
-        if worker is None or not worker.alive:
-            reason = worker.reason if worker is not None else f"{self.label}: no worker"
-            raise BackendUnavailable(reason)
-        result = worker.request_sync(code, fields, self._call_timeout)
-        if count is not None and len(result) != count:
-            raise BackendUnavailable(f"{self.label}: the PKCS#11 worker sent a malformed answer")
-        return result
 
     def _spawn(self) -> WorkerPipe:
         self._spawned_at = self._clock()

@@ -1,0 +1,64 @@
+"""Serve a blocking backend without blocking the plugin: its calls run on threads of its own.
+
+:class:`ThreadedBackend` turns a :class:`~.base.BlockingBackend` (a network SDK that waits in
+``requests`` or ``botocore``) into a :class:`~.base.Backend`: every call runs on a thread pool
+sized to what the backend is safe for, so the gRPC event loop keeps answering while a call waits.
+Each backend gets its own pool: a slow Vault never delays an AWS KMS call behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+from sealbox.kms import Wrapped
+from sealbox.kms.backends.base import BlockingBackend
+
+__all__ = ["ThreadedBackend"]
+
+
+class ThreadedBackend:
+    """A :class:`~.base.Backend` whose calls run ``backend``'s methods on ``threads`` threads."""
+
+    def __init__(self, backend: BlockingBackend, *, threads: int) -> None:
+        self.backend = backend
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, threads), thread_name_prefix=f"kms-{backend.kind}"
+        )
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    @property
+    def label(self) -> str:
+        return self.backend.label
+
+    async def current_key_id(self) -> str:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self.backend.current_key_id
+        )
+
+    async def wrap(self, plaintext: bytes) -> Wrapped:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self.backend.wrap, plaintext
+        )
+
+    async def unwrap(
+        self, ciphertext: bytes, key_id: str, annotations: Mapping[str, bytes]
+    ) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self.backend.unwrap, ciphertext, key_id, annotations
+        )
+
+    def owns(self, key_id: str) -> bool:
+        return self.backend.owns(key_id)
+
+    def close(self) -> None:
+        """Stop taking calls (queued ones are cancelled), then close the backend."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.backend.close()
+
+    def __repr__(self) -> str:
+        return f"ThreadedBackend({self.backend!r})"
