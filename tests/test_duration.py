@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sealbox.duration import parse_go_duration
+from sealbox.duration import duration_in_range, parse_go_duration
 
 
 class TestGoDuration:
@@ -53,3 +53,20 @@ class TestGoDuration:
     def test_invalid(self, text: str, message: str) -> None:
         with pytest.raises(ValueError, match="^" + message.replace(".", r"\.")):
             parse_go_duration(text)
+
+
+class TestDurationInRange:
+    @pytest.mark.parametrize(
+        ("text", "seconds"), [("50ms", 0.05), ("30s", 30.0), ("1h", 3600.0), ("1m30s", 90.0)]
+    )
+    def test_inside_the_range_gives_seconds(self, text: str, seconds: float) -> None:
+        assert duration_in_range(text, low="50ms", high="1h", example="30s") == seconds
+
+    @pytest.mark.parametrize("text", ["49ms", "1h0m0.001s", "-1s", "0"])
+    def test_outside_the_range_says_what_is_valid(self, text: str) -> None:
+        with pytest.raises(ValueError, match=r"^a duration between 50ms and 1h, e\.g\. 30s$"):
+            duration_in_range(text, low="50ms", high="1h", example="30s")
+
+    def test_not_a_duration_keeps_gos_message(self) -> None:
+        with pytest.raises(ValueError, match="missing unit"):
+            duration_in_range("30", low="0s", high="1h", example="10s")

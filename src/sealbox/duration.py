@@ -11,7 +11,12 @@ same grammar.
 
 from __future__ import annotations
 
-__all__ = ["NANOSECONDS_PER_SECOND", "format_seconds", "parse_go_duration"]
+__all__ = [
+    "NANOSECONDS_PER_SECOND",
+    "duration_in_range",
+    "format_seconds",
+    "parse_go_duration",
+]
 
 NANOSECONDS_PER_SECOND = 1_000_000_000
 
@@ -127,3 +132,17 @@ def format_seconds(seconds: float) -> str:
     if seconds != 0 and abs(seconds) < 1:
         return f"{seconds * 1000:g}ms"
     return f"{seconds:g}s"
+
+
+def duration_in_range(text: str, *, low: str, high: str, example: str) -> float:
+    """The seconds ``text`` stands for, if it is a duration from ``low`` to ``high`` (inclusive).
+
+    For config validators: the message says what would be valid, in the file's own terms.
+
+    Raises:
+        ValueError: ``text`` is not a Go duration, or lies outside the range.
+    """
+    nanoseconds = parse_go_duration(text)
+    if not parse_go_duration(low) <= nanoseconds <= parse_go_duration(high):
+        raise ValueError(f"a duration between {low} and {high}, e.g. {example}")
+    return nanoseconds / NANOSECONDS_PER_SECOND

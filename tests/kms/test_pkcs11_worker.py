@@ -292,9 +292,8 @@ def proxy_for(softhsm_token: SoftHsmToken) -> Iterator[Callable[..., Pkcs11Proxy
 
     def factory(**options: Any) -> Pkcs11Proxy:
         overrides = options.pop("config", {})
-        proxy = Pkcs11Proxy.start(
-            _config(softhsm_token, **overrides), base_dir=softhsm_token.root, **options
-        )
+        config = _config(softhsm_token, **overrides)
+        proxy = Pkcs11Proxy(config, base_dir=softhsm_token.root, **options).start()
         made.append(proxy)
         return proxy
 
@@ -412,7 +411,7 @@ def test_startup_errors_are_the_in_process_ones(
         with pytest.raises(error) as in_process:
             build(config, base_dir=softhsm_token.root)
         with pytest.raises(error) as proxied:
-            Pkcs11Proxy.start(config, base_dir=softhsm_token.root)
+            Pkcs11Proxy(config, base_dir=softhsm_token.root).start()
         assert str(proxied.value) == str(in_process.value)
 
 
@@ -523,7 +522,7 @@ import asyncio, json, sys, time
 from pathlib import Path
 from sealbox.kms.backends.pkcs11 import Config, Pkcs11Proxy
 config = Config.model_validate(json.loads(sys.argv[1]))
-proxy = Pkcs11Proxy.start(config, base_dir=Path(sys.argv[2]))
+proxy = Pkcs11Proxy(config, base_dir=Path(sys.argv[2])).start()
 async def main():
     await proxy.current_key_id()
     print(proxy.worker_pid, flush=True)

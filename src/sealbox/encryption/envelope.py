@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from sealbox.encryption import _ciphers
 from sealbox.encryption._lru import LRUCache
@@ -61,6 +62,7 @@ STATUS_REFRESH_SECONDS = 60.0
 DEK_CACHE_ENTRIES = 10_000
 _AES_KEY_SIZES = (16, 24, 32)
 _STATUS_VERSIONS = ("v2", "v2beta1")
+S = TypeVar("S")  # the service protocol: KMSv2Service or KMSv1Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,32 @@ class _WriteState:
     checked_at: float
 
 
-class KMSv2Provider:
+class _Envelope(Generic[S]):
+    """What both envelope providers hold: their config, prefix, and the plugin service.
+
+    The service is opened on first use, so a config listing an unreachable plugin still reads
+    values that other providers wrote.
+    """
+
+    name: ProviderName
+
+    def __init__(
+        self, config: KMSConfiguration, connect: Callable[[], S], rand_bytes: _ciphers.RandBytes
+    ) -> None:
+        self.config = config
+        self.label = f"{self.name} ({config.name})"
+        self.prefix = provider_prefix(self.name, config.name)
+        self._connect: Callable[[], S] = connect
+        self._opened: S | None = None
+        self._rand_bytes = rand_bytes
+
+    def _service(self) -> S:
+        if self._opened is None:
+            self._opened = self._connect()
+        return self._opened
+
+
+class KMSv2Provider(_Envelope[KMSv2Service]):
     """Reads both DEK source types; writes seed mode (``HKDF_SHA256_XNONCE_AES_GCM_SEED``)."""
 
     name: ProviderName = "kms-v2"
@@ -85,12 +112,7 @@ class KMSv2Provider:
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.config = config
-        self.label = f"kms-v2 ({config.name})"
-        self.prefix = provider_prefix("kms-v2", config.name)
-        self._connect = connect
-        self._service: KMSv2Service | None = None
-        self._rand_bytes = rand_bytes
+        super().__init__(config, connect, rand_bytes)
         self._new_uid = new_uid
         self._now = now
         self._lock = threading.Lock()
@@ -151,13 +173,8 @@ class KMSv2Provider:
                 return cached[0]
         return self._fetch_status().key_id
 
-    def _service_(self) -> KMSv2Service:
-        if self._service is None:
-            self._service = self._connect()
-        return self._service
-
     def _fetch_status(self) -> PluginStatus:
-        status = self._service_().status()
+        status = self._service().status()
         if status.version not in _STATUS_VERSIONS:
             raise KMSPluginError(
                 f"{self.label}: plugin reports version {status.version[:32]!r}, expected v2"
@@ -188,7 +205,7 @@ class KMSv2Provider:
             self._last_unwrapped = (record.encrypted_dek_source, record, secret)
             return secret
         try:
-            secret = self._service_().decrypt(
+            secret = self._service().decrypt(
                 record.encrypted_dek_source,
                 uid=self._new_uid(),
                 key_id=record.key_id,
@@ -224,7 +241,7 @@ class KMSv2Provider:
         # rotateDEKOnKeyIDChange: a fresh seed, wrapped by the plugin; the key_id of the answer
         # must equal the Status key_id or the new seed is not used.
         seed = self._rand_bytes(SEED_BYTES)
-        response = self._service_().encrypt(seed, uid=self._new_uid())
+        response = self._service().encrypt(seed, uid=self._new_uid())
         if response.key_id != key_id:
             raise KMSPluginError(
                 f"{self.label}: plugin Encrypt returned key_id {response.key_id[:64]!r}, "
@@ -252,7 +269,7 @@ class KMSv2Provider:
         return state
 
 
-class KMSv1Provider:
+class KMSv1Provider(_Envelope[KMSv1Service]):
     """Deprecated envelope scheme: one plugin Encrypt per write, an LRU of unwrapped DEKs."""
 
     name: ProviderName = "kms-v1"
@@ -264,12 +281,7 @@ class KMSv1Provider:
         *,
         rand_bytes: _ciphers.RandBytes = os.urandom,
     ) -> None:
-        self.config = config
-        self.label = f"kms-v1 ({config.name})"
-        self.prefix = provider_prefix("kms-v1", config.name)
-        self._connect = connect
-        self._service: KMSv1Service | None = None
-        self._rand_bytes = rand_bytes
+        super().__init__(config, connect, rand_bytes)
         capacity = config.cachesize if config.cachesize is not None else 1000
         self._deks: LRUCache[bytes, bytes] = LRUCache(capacity)
 
@@ -293,7 +305,7 @@ class KMSv1Provider:
 
     def write(self, etcd_key: bytes, data: bytes) -> bytes:
         dek = self._rand_bytes(SEED_BYTES)
-        encrypted_dek = self._service_().encrypt(dek)
+        encrypted_dek = self._service().encrypt(dek)
         if not 0 < len(encrypted_dek) <= 0xFFFF:
             raise KMSPluginError(
                 f"{self.label}: plugin ciphertext is {len(encrypted_dek)} bytes, expected 1..65535"
@@ -304,16 +316,11 @@ class KMSv1Provider:
         )
         return struct.pack(">H", len(encrypted_dek)) + encrypted_dek + sealed
 
-    def _service_(self) -> KMSv1Service:
-        if self._service is None:
-            self._service = self._connect()
-        return self._service
-
     def _unwrap(self, encrypted_dek: bytes) -> bytes:
         dek = self._deks.get(encrypted_dek)
         if dek is None:
             try:
-                dek = self._service_().decrypt(encrypted_dek)
+                dek = self._service().decrypt(encrypted_dek)
             except DecryptError as exc:
                 raise ProviderRejected(f"{self.label}: {exc}") from None
             if len(dek) not in _AES_KEY_SIZES:

@@ -201,6 +201,11 @@ def _overlap_pair(grs: Sequence[GroupResource]) -> _Pair | None:
     return None
 
 
+def _pair_issue(path: str, problem: str, pair: list[tuple[int, str]]) -> ConfigIssue:
+    (i, first), (j, second) = pair
+    return ConfigIssue(path, f"{problem} ({first!r} at [{i}] and {second!r} at [{j}])")
+
+
 def check_resource_overlap(resources: Sequence[str | None], path: str) -> list[ConfigIssue]:
     """Rules V13 (duplicates) and V14 (overlaps) within one ``resources`` list."""
     present = [(i, text) for i, text in enumerate(resources) if text is not None]
@@ -210,24 +215,14 @@ def check_resource_overlap(resources: Sequence[str | None], path: str) -> list[C
     duplicate, overlap = _duplicate_pair(grs), _overlap_pair(grs)
     issues: list[ConfigIssue] = []
     if duplicate is not None:
-        a, b = (present[k] for k in sorted(duplicate))
-        issues.append(
-            ConfigIssue(
-                path,
-                "the same resource cannot be specified multiple times "
-                f"({a[1]!r} at [{a[0]}] and {b[1]!r} at [{b[0]}])",
-            )
-        )
+        problem = "the same resource cannot be specified multiple times"
+        issues.append(_pair_issue(path, problem, [present[k] for k in sorted(duplicate)]))
     if overlap is not None:
-        a, b = (present[k] for k in sorted(overlap))
-        issues.append(
-            ConfigIssue(
-                path,
-                "using overlapping resources such as 'secrets' and '*.' in the same resource list "
-                "is not allowed as they will be masked "
-                f"({a[1]!r} at [{a[0]}] and {b[1]!r} at [{b[0]}])",
-            )
+        problem = (
+            "using overlapping resources such as 'secrets' and '*.' in the same resource list "
+            "is not allowed as they will be masked"
         )
+        issues.append(_pair_issue(path, problem, [present[k] for k in sorted(overlap)]))
     return issues
 
 

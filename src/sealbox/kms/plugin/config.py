@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from sealbox.duration import parse_go_duration
+from sealbox.duration import duration_in_range, parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.kms.backends import (
     BACKEND_TYPES,
@@ -90,9 +90,7 @@ class _Document(BaseModel):
     @field_validator("health_probe_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        seconds = parse_go_duration(value) / 1e9
-        if not 0.05 <= seconds <= 3600:
-            raise ValueError("a duration between 50ms and 1h, e.g. 30s")
+        duration_in_range(value, low="50ms", high="1h", example="30s")
         return value
 
     @field_validator("metrics_address")

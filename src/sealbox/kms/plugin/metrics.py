@@ -37,37 +37,42 @@ class Metrics:
     """One registry per plugin instance, so tests can run several side by side."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = registry = CollectorRegistry()
+        call = ["operation", "backend", "result"]
+        probe = ["backend", "role"]
         self.requests = Counter(
             "sealbox_kms_requests_total",
             "KMS API calls served, by operation, backend kind and result.",
-            ["operation", "backend", "result"],
-            registry=self.registry,
+            call,
+            registry=registry,
         )
         self.latency = Histogram(
             "sealbox_kms_request_duration_seconds",
             "Time to serve a KMS API call, by operation, backend kind and result.",
-            ["operation", "backend", "result"],
+            call,
             buckets=_BUCKETS,
-            registry=self.registry,
+            registry=registry,
         )
-        self.healthy = Gauge(
-            "sealbox_kms_backend_healthy",
-            "1 when the last health probe of the backend succeeded.",
-            ["backend", "role"],
-            registry=self.registry,
-        )
-        self.probe_timestamp = Gauge(
-            "sealbox_kms_health_probe_timestamp_seconds",
-            "Unix time of the last completed health probe.",
-            ["backend", "role"],
-            registry=self.registry,
-        )
-        self.key_id_info = Gauge(
-            "sealbox_kms_key_id_info",
-            "The current key_id of the primary backend, as sha256:<hex> (value is always 1).",
-            ["backend", "key_id_hash"],
-            registry=self.registry,
+        self.healthy, self.probe_timestamp, self.key_id_info = (
+            Gauge(name, documentation, labels, registry=registry)
+            for name, documentation, labels in (
+                (
+                    "sealbox_kms_backend_healthy",
+                    "1 when the last health probe of the backend succeeded.",
+                    probe,
+                ),
+                (
+                    "sealbox_kms_health_probe_timestamp_seconds",
+                    "Unix time of the last completed health probe.",
+                    probe,
+                ),
+                (
+                    "sealbox_kms_key_id_info",
+                    "The current key_id of the primary backend, as sha256:<hex> "
+                    "(value is always 1).",
+                    ["backend", "key_id_hash"],
+                ),
+            )
         )
         self._key_id_labels: tuple[str, str] | None = None
         # Label lookups cost more than the local backend's AES-GCM: keep the children.

@@ -63,7 +63,7 @@ __all__ = [
 
 
 def _serve(config: Config, base_dir: Path) -> Pkcs11Proxy:
-    return Pkcs11Proxy.start(config, base_dir=base_dir)
+    return Pkcs11Proxy(config, base_dir=base_dir).start()
 
 
 def _rotate(config: Config, base_dir: Path) -> str:

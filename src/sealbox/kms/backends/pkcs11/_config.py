@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import field_validator, model_validator
 
-from sealbox.duration import parse_go_duration
+from sealbox.duration import duration_in_range, parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.kms.backends.base import BackendSettings
 
@@ -20,7 +20,6 @@ __all__ = ["DEFAULT_MODULE", "Config", "Pin", "module_path", "read_pin"]
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 _MAX_LABEL_BYTES = 32  # CK_TOKEN_INFO.label is 32 bytes; key labels are held to the same
-_MAX_RESCAN_SECONDS = 3600.0
 
 
 class Config(BackendSettings):
@@ -59,9 +58,7 @@ class Config(BackendSettings):
     @field_validator("rescan_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        seconds = parse_go_duration(value) / 1e9
-        if not 0 <= seconds <= _MAX_RESCAN_SECONDS:
-            raise ValueError("a duration between 0s and 1h, e.g. 10s")
+        duration_in_range(value, low="0s", high="1h", example="10s")
         return value
 
     @model_validator(mode="after")

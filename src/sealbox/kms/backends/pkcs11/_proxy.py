@@ -115,33 +115,23 @@ class Pkcs11Proxy:
         self._spawned_at = float("-inf")
         self._closed = False
 
-    @classmethod
-    def start(
-        cls,
-        config: Config,
-        *,
-        base_dir: Path,
-        command: tuple[str, ...] = WORKER_COMMAND,
-        call_timeout: float = CALL_TIMEOUT_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> Pkcs11Proxy:
+    def start(self) -> Pkcs11Proxy:
         """Spawn the worker and wait until its backend has logged in and found its KEK.
+
+        Returns this proxy, ready to serve; on failure it is closed and nothing keeps running.
 
         Raises:
             ConfigError: the PIN file or variable is missing, unreadable or empty.
             BackendRejected: the PIN is wrong, or the token holds no KEK (see generateIfMissing).
             BackendUnavailable: the worker, the library or the token cannot be reached.
         """
-        proxy = cls(
-            config, base_dir=base_dir, command=command, call_timeout=call_timeout, clock=clock
-        )
         try:
-            proxy._worker = proxy._spawn()
-            proxy._worker.request_sync(HELLO, [proxy._hello()], STARTUP_TIMEOUT_SECONDS)
+            self._worker = self._spawn()
+            self._worker.request_sync(HELLO, [self._hello()], STARTUP_TIMEOUT_SECONDS)
         except BaseException:
-            proxy.close()
+            self.close()
             raise
-        return proxy
+        return self
 
     # -- Backend (what the plugin awaits) -------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Logins and token lifecycle of the ``vault`` backend (private).
 
-* :class:`TokenLogin`, :class:`AppRoleLogin` and :class:`KubernetesLogin` obtain a token. Their
+* :class:`TokenLogin` and :class:`MountLogin` (AppRole, Kubernetes) obtain a token. Their
   secrets (token, secret-id, service-account JWT) are read from a :class:`SecretSource` (a file or
   an environment variable) at every login, so a file rotated on disk (projected SA token, Vault
   Agent sink) is picked up.
@@ -28,12 +28,13 @@ from sealbox.kms.backends.vault._http import Transport
 from sealbox.kms.backends.vault._secrets import SecretSource
 
 __all__ = [
-    "AppRoleLogin",
-    "KubernetesLogin",
     "Lease",
     "LoginMethod",
+    "MountLogin",
     "TokenLogin",
     "TokenManager",
+    "approle_login",
+    "kubernetes_login",
 ]
 
 log = logging.getLogger("sealbox.kms.backends.vault")
@@ -134,68 +135,64 @@ class TokenLogin:
         )
 
 
-class AppRoleLogin:
-    """``auth/<mount>/login`` with a role_id and a secret_id from a file or the environment."""
+class MountLogin:
+    """``auth/<mount>/login`` with an identifier and a secret re-read at every login.
 
-    name = "approle"
+    AppRole posts ``role_id`` and ``secret_id``; Kubernetes posts ``role`` and the pod's
+    service-account ``jwt`` (see :func:`approle_login` and :func:`kubernetes_login`).
+    """
+
     can_relogin = True
 
-    def __init__(self, role_id: str, secret_id: SecretSource, mount: str) -> None:
-        self.role_id = role_id
-        self.secret_id = secret_id
+    def __init__(
+        self,
+        name: str,
+        mount: str,
+        identity: tuple[str, str],
+        secret: tuple[str, SecretSource],
+        *,
+        detail: str,
+    ) -> None:
+        self.name = name
         self.mount = mount
+        self.identity = identity
+        self.secret = secret
+        self.detail = detail
         self._secret = ""
 
     def describe(self) -> str:
-        return f"approle login at auth/{self.mount} (secret-id from {self.secret_id.describe()})"
+        return f"{self.name} login at auth/{self.mount} {self.detail}"
 
     def secrets(self) -> tuple[str, ...]:
         return (self._secret,)
 
     def login(self, transport: Transport) -> Lease:
-        secret = self.secret_id.read(transport.label)
+        field, source = self.secret
+        secret = source.read(transport.label)
         self._secret = secret
         transport.secrets = (secret,)
+        what = f"{self.name} login"
         body = transport.call(
             "POST",
             f"auth/{self.mount}/login",
-            what="approle login",
+            what=what,
             token=None,
-            payload={"role_id": self.role_id, "secret_id": secret},
+            payload={self.identity[0]: self.identity[1], field: secret},
         )
-        return _lease_from_auth(body, what="approle login", transport=transport)
+        return _lease_from_auth(body, what=what, transport=transport)
 
 
-class KubernetesLogin:
-    """``auth/<mount>/login`` with a role and the pod's service-account JWT (re-read each time)."""
+def approle_login(role_id: str, secret_id: SecretSource, mount: str) -> MountLogin:
+    """AppRole: the role_id is an identifier, the secret_id a credential."""
+    detail = f"(secret-id from {secret_id.describe()})"
+    return MountLogin(
+        "approle", mount, ("role_id", role_id), ("secret_id", secret_id), detail=detail
+    )
 
-    name = "kubernetes"
-    can_relogin = True
 
-    def __init__(self, role: str, jwt: SecretSource, mount: str) -> None:
-        self.role = role
-        self.jwt = jwt
-        self.mount = mount
-        self._jwt = ""
-
-    def describe(self) -> str:
-        return f"kubernetes login at auth/{self.mount} as role {self.role}"
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self._jwt,)
-
-    def login(self, transport: Transport) -> Lease:
-        jwt = self.jwt.read(transport.label)
-        self._jwt = jwt
-        transport.secrets = (jwt,)
-        body = transport.call(
-            "POST",
-            f"auth/{self.mount}/login",
-            what="kubernetes login",
-            token=None,
-            payload={"role": self.role, "jwt": jwt},
-        )
-        return _lease_from_auth(body, what="kubernetes login", transport=transport)
+def kubernetes_login(role: str, jwt: SecretSource, mount: str) -> MountLogin:
+    """Kubernetes: a Vault role and the pod's (projected) service-account token."""
+    return MountLogin("kubernetes", mount, ("role", role), ("jwt", jwt), detail=f"as role {role}")
 
 
 class TokenManager:

@@ -30,11 +30,11 @@ from sealbox.errors import (
 )
 from sealbox.kms import Wrapped
 from sealbox.kms.backends.vault._auth import (
-    AppRoleLogin,
-    KubernetesLogin,
     LoginMethod,
     TokenLogin,
     TokenManager,
+    approle_login,
+    kubernetes_login,
 )
 from sealbox.kms.backends.vault._config import (
     DIGEST_CHARS,
@@ -338,9 +338,9 @@ def _login_method(
             path=resolve(auth.secret_id_file) if auth.secret_id_file is not None else None,
             env=auth.secret_id_env,
         )
-        return AppRoleLogin(auth.role_id, secret, auth.mount)
+        return approle_login(auth.role_id, secret, auth.mount)
     jwt = SecretSource("auth.jwtFile", path=resolve(auth.jwt_file))
-    return KubernetesLogin(auth.role, jwt, auth.mount)
+    return kubernetes_login(auth.role, jwt, auth.mount)
 
 
 def build(config: Config, *, base_dir: Path) -> VaultBackend:

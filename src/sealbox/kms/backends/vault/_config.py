@@ -7,10 +7,11 @@ never values here, only a file or an environment variable that holds them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from sealbox.kms.backends.base import BackendSettings, SettingsModel
 
@@ -44,32 +45,36 @@ def _check_one(first: object, second: object, first_name: str, second_name: str)
         raise ValueError(f"set one of {first_name} or {second_name}")
 
 
-class TokenAuth(SettingsModel):
+class _SecretSourceSettings(SettingsModel):
+    """An auth section naming its secret by exactly one of two fields: a file or a variable."""
+
+    SOURCES: ClassVar[tuple[str, str]]
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        first, second = self.SOURCES
+        _check_one(getattr(self, first), getattr(self, second), to_camel(first), to_camel(second))
+        return self
+
+
+class TokenAuth(_SecretSourceSettings):
     """A token the operator provides (file or environment variable)."""
 
+    SOURCES = ("token_file", "token_env")
     method: Literal["token"]
     token_file: Path | None = None
     token_env: EnvName | None = None
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        _check_one(self.token_file, self.token_env, "tokenFile", "tokenEnv")
-        return self
 
-
-class AppRoleAuth(SettingsModel):
+class AppRoleAuth(_SecretSourceSettings):
     """AppRole login; the role_id is an identifier, the secret_id a credential."""
 
+    SOURCES = ("secret_id_file", "secret_id_env")
     method: Literal["approle"]
     role_id: str = Field(min_length=1, max_length=256)
     secret_id_file: Path | None = None
     secret_id_env: EnvName | None = None
     mount: MountPath = "approle"
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        _check_one(self.secret_id_file, self.secret_id_env, "secretIdFile", "secretIdEnv")
-        return self
 
 
 class KubernetesAuth(SettingsModel):
