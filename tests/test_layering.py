@@ -8,6 +8,9 @@ import sys
 import pytest
 
 CORE_MODULES = [
+    "sealbox.encryption",
+    "sealbox.ops",
+    "sealbox.storage",
     "sealbox.encryption.chain",
     "sealbox.encryption.static",
     "sealbox.encryption.envelope",
@@ -16,6 +19,7 @@ CORE_MODULES = [
     "sealbox.encryption.resources",
     "sealbox.storage.codec",
     "sealbox.storage.keys",
+    "sealbox.storage.kv",
     "sealbox.ops.decode",
     "sealbox.audit.engine",
     "sealbox.audit.rbac",

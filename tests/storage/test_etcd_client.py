@@ -26,19 +26,18 @@ from sealbox.errors import (
     InputError,
     SealboxError,
 )
-from sealbox.storage.etcd import (
+from sealbox.storage import (
     MAX_TXN_OPS,
     CasWrite,
-    EtcdClient,
-    EtcdConfig,
     KeyRevision,
     KeyValue,
+    KeyValueStore,
     TxnResult,
-    parse_endpoints,
     plan_batches,
     prefix_end,
     registry_prefix,
 )
+from sealbox.storage.etcd import EtcdClient, EtcdConfig, parse_endpoints
 from tests.integration.etcd_server import EtcdPrefix
 from tests.integration.processes import free_port
 from tests.integration.proxy import LoopbackProxy
@@ -174,6 +173,13 @@ def test_plan_batches_respects_ops_and_bytes() -> None:
     assert all(len(batch) == 9 for batch in by_bytes[:-1])
     huge = [CasWrite(b"/big", b"x" * 5000, 0), CasWrite(b"/small", b"x", 0)]
     assert [len(b) for b in plan_batches(huge, max_bytes=1000)] == [1, 1]
+
+
+def test_the_etcd_client_is_a_key_value_store() -> None:
+    """The ops take a KeyValueStore: mypy checks this assignment against the protocol."""
+    with EtcdClient(EtcdConfig(endpoints=(_dead_endpoint(),), timeout_seconds=1)) as client:
+        store: KeyValueStore = client
+        assert store.iter_prefix(b"/a", start_after=b"/a/b").revision is None  # nothing sent yet
 
 
 def test_reprs_hide_values() -> None:

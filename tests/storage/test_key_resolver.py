@@ -63,3 +63,17 @@ def test_every_recorded_key() -> None:
         for key in list(values) * 2:
             parsed = parse_key(key, prefix=prefix)
             assert resolver(key) == (parsed.group_resource, parsed.namespace, parsed.name)
+
+
+def test_a_services_head_never_answers_for_services_specs() -> None:
+    """``/registry/services`` + a name looks cacheable, but ``services/specs`` is its own prefix."""
+    resolver = KeyResolver()
+    keys = [
+        "/registry/services/secrets",
+        "/registry/services/specs",
+        "/registry/services/team-a/db",
+        "/registry/services/specs/x",
+        "/registry/services/specs/team-a/db",
+    ]
+    for key in keys + keys[::-1]:
+        assert _resolve(resolver, key) == _parse(key), key

@@ -23,7 +23,7 @@ from sealbox.encryption.model import (
 from sealbox.encryption.provider import Provider, ReadResult
 from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgcm, secretbox
 from sealbox.kms import KMSConnector
-from sealbox.storage import keys
+from sealbox.storage import KeyResolver
 
 __all__ = ["StorageTransformers", "build_provider"]
 
@@ -47,7 +47,7 @@ class StorageTransformers:
         self._rand_bytes = rand_bytes
         self._chains: dict[str, ProviderChain] = {}
         self._providers: dict[str, Provider] = {}
-        self._resolve = keys.KeyResolver(etcd_prefix)
+        self._resolve = KeyResolver(etcd_prefix)
 
     def chain_for(self, group_resource: str) -> ProviderChain:
         """The chain the apiserver uses for ``group_resource`` (identity when none matches)."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealbox.encryption.provider import ReadResult
-from sealbox.encryption.transformers import StorageTransformers
+from sealbox.encryption import ReadResult, StorageTransformers
 from sealbox.errors import DecryptError, ObjectDecodeError
-from sealbox.storage import codec
+from sealbox.storage import decode_object
 
 __all__ = ["DecodedValue", "decode_value", "encode_value"]
 
@@ -58,7 +57,7 @@ def decode_value(transformers: StorageTransformers, etcd_key: str, value: bytes)
 
 def _decode(transformers: StorageTransformers, etcd_key: str, value: bytes) -> DecodedValue:
     result = transformers.read(etcd_key, value)
-    return DecodedValue(read=result, object=codec.decode_object(result.data))
+    return DecodedValue(read=result, object=decode_object(result.data))
 
 
 def encode_value(transformers: StorageTransformers, etcd_key: str, plaintext: bytes) -> bytes:

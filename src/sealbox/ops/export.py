@@ -19,12 +19,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealbox.encryption.transformers import StorageTransformers
+from sealbox.encryption import StorageTransformers
 from sealbox.errors import DecryptError, InputError, ObjectDecodeError
 from sealbox.ops.decode import decode_value
 from sealbox.ops.scan import describe_key
-from sealbox.storage import keys
-from sealbox.storage.etcd import EtcdClient
+from sealbox.storage import DEFAULT_PREFIX, KeyResolver, KeyValueReader
 
 __all__ = ["ExportFailure", "ExportResult", "ExportedObject", "export_objects"]
 
@@ -43,16 +42,9 @@ _COMPLETE_KINDS = frozenset({"Secret", "ConfigMap"})
 
 
 @dataclass(frozen=True, slots=True)
-class ExportedObject:
-    key: str
-    resource: str
-    namespace: str | None
-    name: str
-    manifest: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
 class ExportFailure:
+    """A value left out of the export, and why (never its content)."""
+
     key: str
     reason: str
     skipped: bool = False  # True: readable, but not an object Sealbox exports in full
@@ -60,8 +52,31 @@ class ExportFailure:
 
 @dataclass
 class ExportResult:
+    """Filled in while the export runs: how many objects went out, and what was left out."""
+
     exported: int = 0
     failures: list[ExportFailure] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ExportFailure]:
+        """The values that did not decrypt or decode: an export with any of these failed."""
+        return [failure for failure in self.failures if not failure.skipped]
+
+    @property
+    def skipped(self) -> list[ExportFailure]:
+        """Readable values left out on purpose (kinds Sealbox does not decode in full)."""
+        return [failure for failure in self.failures if failure.skipped]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedObject:
+    """One object ready for ``kubectl apply``: its etcd key, where it goes, the manifest."""
+
+    key: str
+    resource: str
+    namespace: str | None
+    name: str
+    manifest: dict[str, Any] = field(repr=False)
 
 
 def _portable(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +85,12 @@ def _portable(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_objects(
-    client: EtcdClient,
+    store: KeyValueReader,
     prefixes: Sequence[bytes],
     transformers: StorageTransformers,
     result: ExportResult,
     *,
-    etcd_prefix: str = "/registry",
+    etcd_prefix: str = DEFAULT_PREFIX,
     keep_metadata: bool = False,
 ) -> Iterator[ExportedObject]:
     """Decrypted, decoded objects one at a time; failures are recorded in ``result``.
@@ -83,9 +98,9 @@ def export_objects(
     Raises:
         BackendUnavailable: etcd, or a KMS plugin the config names, did not answer.
     """
-    resolve = keys.KeyResolver(etcd_prefix)
+    resolve = KeyResolver(etcd_prefix)
     for prefix in prefixes:
-        for kv in client.iter_prefix(prefix):
+        for kv in store.iter_prefix(prefix):
             key = kv.key.decode("utf-8", errors="replace")
             try:
                 decoded = decode_value(transformers, key, kv.value)

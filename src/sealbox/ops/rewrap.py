@@ -26,14 +26,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from sealbox.encryption.model import EncryptionConfiguration
-from sealbox.encryption.transformers import StorageTransformers
+from sealbox.encryption import EncryptionConfiguration, StorageTransformers
 from sealbox.errors import DecryptError, InputError
-from sealbox.storage.etcd import CasWrite, EtcdClient, KeyValue, plan_batches
+from sealbox.storage import (
+    DEFAULT_PREFIX,
+    MAX_TXN_OPS,
+    CasWrite,
+    KeyValue,
+    KeyValueStore,
+    plan_batches,
+)
 
-__all__ = ["RewrapOptions", "RewrapSummary", "check_write_providers", "rewrap"]
+__all__ = ["MAX_KEY_RETRIES", "RewrapOptions", "RewrapSummary", "check_write_providers", "rewrap"]
 
 MAX_KEY_RETRIES = 10
+"""How often one key may change under a rewrap before it is reported as failed."""
 
 
 class _Skip(Enum):
@@ -43,14 +50,18 @@ class _Skip(Enum):
 
 @dataclass(frozen=True, slots=True)
 class RewrapOptions:
+    """How to rewrap: for real or not, keys per txn, where to resume (the keys after it)."""
+
     dry_run: bool = True
-    batch_size: int = 128
+    batch_size: int = MAX_TXN_OPS
     start_after: bytes | None = None
-    etcd_prefix: str = "/registry"
+    etcd_prefix: str = DEFAULT_PREFIX
 
 
 @dataclass
 class RewrapSummary:
+    """Filled in as the rewrap goes, so an interrupted run still says how far it got."""
+
     examined: int = 0
     rewritten: int = 0
     current: int = 0
@@ -88,18 +99,14 @@ def check_write_providers(config: EncryptionConfiguration, *, allow_plaintext: b
             )
 
 
+@dataclass(frozen=True, slots=True)
 class _Rewrapper:
-    def __init__(
-        self,
-        client: EtcdClient,
-        transformers: StorageTransformers,
-        options: RewrapOptions,
-        summary: RewrapSummary,
-    ) -> None:
-        self.client = client
-        self.transformers = transformers
-        self.options = options
-        self.summary = summary
+    """One rewrap's collaborators: plans each key's write and settles batches that conflict."""
+
+    store: KeyValueStore
+    transformers: StorageTransformers
+    options: RewrapOptions
+    summary: RewrapSummary
 
     def plan(self, kv: KeyValue) -> CasWrite | _Skip:
         """The write that brings ``kv`` up to date, or why there is none."""
@@ -119,7 +126,7 @@ class _Rewrapper:
         if self.options.dry_run:
             self.summary.rewritten += len(batch)
             return
-        outcome = self.client.compare_and_swap(batch)
+        outcome = self.store.compare_and_swap(batch)
         if outcome.succeeded:
             self.summary.rewritten += len(batch)
             return
@@ -138,7 +145,7 @@ class _Rewrapper:
             elif fresh is None:
                 self.summary.conflicts += 1
                 return  # deleted meanwhile: nothing to rewrap
-            outcome = self.client.cas_put(write.key, write.value, write.expected_mod_revision)
+            outcome = self.store.cas_put(write.key, write.value, write.expected_mod_revision)
             if outcome.succeeded:
                 self.summary.rewritten += 1
                 return
@@ -148,26 +155,31 @@ class _Rewrapper:
 
 
 def rewrap(
-    client: EtcdClient,
+    store: KeyValueStore,
     prefixes: Sequence[bytes],
     transformers: StorageTransformers,
     options: RewrapOptions,
-    summary: RewrapSummary,
     *,
+    summary: RewrapSummary | None = None,
     on_examined: Callable[[int], None] | None = None,
-) -> None:
+) -> RewrapSummary:
     """Bring every value under ``prefixes`` to the current write provider (see module doc).
+
+    Progress goes into ``summary`` (a new one if none is given) as it happens, and it is
+    returned at the end.
 
     Raises:
         BackendUnavailable: etcd, or a KMS plugin the config names, did not answer; the summary
             then says how far it got (``last_key``).
     """
-    worker = _Rewrapper(client, transformers, options, summary)
+    if summary is None:
+        summary = RewrapSummary()
+    worker = _Rewrapper(store, transformers, options, summary)
     summary.dry_run = options.dry_run
     for prefix in sorted(prefixes):  # key order, so start_after resumes across prefixes
         pending: list[CasWrite] = []
         last_seen: str | None = None
-        for kv in client.iter_prefix(prefix, start_after=options.start_after):
+        for kv in store.iter_prefix(prefix, start_after=options.start_after):
             summary.examined += 1
             planned = worker.plan(kv)
             if planned is _Skip.CURRENT:
@@ -185,6 +197,7 @@ def rewrap(
         _flush_all(worker, pending, options.batch_size)
         if last_seen is not None:
             summary.last_key = last_seen
+    return summary
 
 
 def _flush_all(worker: _Rewrapper, pending: list[CasWrite], batch_size: int) -> None:

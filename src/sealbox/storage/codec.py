@@ -27,7 +27,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from google.protobuf.message import DecodeError
 
@@ -47,6 +47,7 @@ __all__ = [
     "CBOR_PREFIX",
     "ENCRYPTED_PREFIX",
     "PROTOBUF_MAGIC",
+    "NewObjectFields",
     "decode_object",
     "encode_configmap",
     "encode_configmap_message",
@@ -95,12 +96,20 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
+def _parse_data_object(
+    message: k8s_objects_pb2.Secret | k8s_objects_pb2.ConfigMap, raw: bytes
+) -> Manifest:
+    """Parse ``raw`` into ``message``; the manifest's start: metadata, and immutable if set."""
+    message.ParseFromString(raw)
+    out: Manifest = {"metadata": meta_to_dict(message.metadata)}
+    if message.HasField("immutable"):
+        out["immutable"] = message.immutable
+    return out
+
+
 def _decode_secret(raw: bytes) -> Manifest:
     secret = k8s_objects_pb2.Secret()
-    secret.ParseFromString(raw)
-    out: Manifest = {"metadata": meta_to_dict(secret.metadata)}
-    if secret.HasField("immutable"):
-        out["immutable"] = secret.immutable
+    out = _parse_data_object(secret, raw)
     data = b64_map(secret.data, "data")
     # Never in etcd, but if present the v1 -> internal conversion merges it over data.
     string_data = str_map(secret.stringData, "stringData")
@@ -114,10 +123,7 @@ def _decode_secret(raw: bytes) -> Manifest:
 
 def _decode_configmap(raw: bytes) -> Manifest:
     configmap = k8s_objects_pb2.ConfigMap()
-    configmap.ParseFromString(raw)
-    out: Manifest = {"metadata": meta_to_dict(configmap.metadata)}
-    if configmap.HasField("immutable"):
-        out["immutable"] = configmap.immutable
+    out = _parse_data_object(configmap, raw)
     if data := str_map(configmap.data, "data"):
         out["data"] = data
     if binary_data := b64_map(configmap.binaryData, "binaryData"):
@@ -212,15 +218,25 @@ def encode_configmap_message(configmap: k8s_objects_pb2.ConfigMap) -> bytes:
     return wrap_unknown("v1", "ConfigMap", message.SerializeToString(deterministic=True))
 
 
-def _new_meta(
-    name: str,
-    namespace: str,
-    uid: str | None,
-    creation_timestamp: int | None,
-    labels: Mapping[str, str] | None,
-    annotations: Mapping[str, str] | None,
-    managed_fields: Sequence[Mapping[str, Any]] | None,
-) -> k8s_objects_pb2.ObjectMeta:
+class NewObjectFields(TypedDict, total=False):
+    """What a newly created Secret or ConfigMap may carry besides its name, namespace and data.
+
+    ``uid`` defaults to a random UUID and ``creation_timestamp`` (Unix seconds) to now, as the
+    apiserver sets them. ``managed_fields`` entries are in API form (``{"manager": ...,
+    "time": "2024-01-02T03:04:05Z", "fieldsV1": {...}}``); none by default.
+    """
+
+    labels: Mapping[str, str] | None
+    annotations: Mapping[str, str] | None
+    uid: str | None
+    creation_timestamp: int | None
+    immutable: bool | None
+    managed_fields: Sequence[Mapping[str, Any]] | None
+
+
+def _new_meta(name: str, namespace: str, fields: NewObjectFields) -> k8s_objects_pb2.ObjectMeta:
+    uid = fields.get("uid")
+    creation_timestamp = fields.get("creation_timestamp")
     if creation_timestamp is None:
         creation_timestamp = int(time.time())
     try:
@@ -229,9 +245,9 @@ def _new_meta(
             namespace=namespace,
             uid=str(uuid.uuid4()) if uid is None else uid,
             creation_timestamp=creation_timestamp,
-            labels=labels,
-            annotations=annotations,
-            managed_fields=managed_fields,
+            labels=fields.get("labels"),
+            annotations=fields.get("annotations"),
+            managed_fields=fields.get("managed_fields"),
         )
     except ValueError as exc:
         raise InputError(f"object {namespace}/{name}: {exc}") from None
@@ -250,22 +266,17 @@ def encode_secret(
     namespace: str,
     data: Mapping[str, bytes],
     type_: str = "Opaque",
-    labels: Mapping[str, str] | None = None,
-    annotations: Mapping[str, str] | None = None,
-    uid: str | None = None,
-    creation_timestamp: int | None = None,
-    immutable: bool | None = None,
-    managed_fields: Sequence[Mapping[str, Any]] | None = None,
+    **fields: Unpack[NewObjectFields],
 ) -> bytes:
     """The bytes kube-apiserver stores (identity provider) for a newly created Secret.
 
-    Like the apiserver, an empty ``type_`` becomes ``Opaque``, ``uid`` defaults to a random UUID
-    and ``creation_timestamp`` (Unix seconds) to now. ``managed_fields`` entries are in API form
-    (``{"manager": ..., "time": "2024-01-02T03:04:05Z", "fieldsV1": {...}}``); none by default.
+    Like the apiserver, an empty ``type_`` becomes ``Opaque``; see :class:`NewObjectFields` for
+    the rest.
     """
     _check_bytes_values(f"Secret {namespace}/{name} data", data)
-    meta = _new_meta(name, namespace, uid, creation_timestamp, labels, annotations, managed_fields)
+    meta = _new_meta(name, namespace, fields)
     secret = k8s_objects_pb2.Secret(metadata=meta, data=dict(data), type=type_ or "Opaque")
+    immutable = fields.get("immutable")
     if immutable is not None:
         secret.immutable = immutable
     return encode_secret_message(secret)
@@ -277,19 +288,18 @@ def encode_configmap(
     namespace: str,
     data: Mapping[str, str] | None = None,
     binary_data: Mapping[str, bytes] | None = None,
-    labels: Mapping[str, str] | None = None,
-    annotations: Mapping[str, str] | None = None,
-    uid: str | None = None,
-    creation_timestamp: int | None = None,
-    immutable: bool | None = None,
-    managed_fields: Sequence[Mapping[str, Any]] | None = None,
+    **fields: Unpack[NewObjectFields],
 ) -> bytes:
-    """The bytes kube-apiserver stores (identity provider) for a newly created ConfigMap."""
+    """The bytes kube-apiserver stores (identity provider) for a newly created ConfigMap.
+
+    See :class:`NewObjectFields` for what else it may carry.
+    """
     _check_bytes_values(f"ConfigMap {namespace}/{name} binaryData", binary_data or {})
-    meta = _new_meta(name, namespace, uid, creation_timestamp, labels, annotations, managed_fields)
+    meta = _new_meta(name, namespace, fields)
     configmap = k8s_objects_pb2.ConfigMap(
         metadata=meta, data=dict(data or {}), binaryData=dict(binary_data or {})
     )
+    immutable = fields.get("immutable")
     if immutable is not None:
         configmap.immutable = immutable
     return encode_configmap_message(configmap)

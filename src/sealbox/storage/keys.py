@@ -200,11 +200,19 @@ class KeyResolver:
                 if resource is not None:
                     return resource, namespace, name
         parsed = parse_key(key, prefix=self.prefix)
-        if parsed.namespace is None:
-            self._cluster[head] = parsed.group_resource
-        else:
-            self._namespaced[head.rpartition("/")[0]] = parsed.group_resource
+        cache, resource_head = (
+            (self._cluster, head)
+            if parsed.namespace is None
+            else (self._namespaced, head.rpartition("/")[0])
+        )
+        # ``services`` may go on to ``services/specs`` (a different storage prefix): a head that
+        # ends in such a segment says nothing about the next key, so it is not remembered.
+        if resource_head.rpartition("/")[2] not in _PAIR_STARTS:
+            cache[resource_head] = parsed.group_resource
         return parsed.group_resource, parsed.namespace, parsed.name
 
 
 _ODD_SEGMENTS = frozenset({"", ".", ".."})
+_PAIR_STARTS = frozenset(
+    prefix.partition("/")[0] for prefix in GROUP_OF_SPECIAL_PREFIX if "/" in prefix
+)

@@ -1,15 +1,29 @@
-"""The values :mod:`sealbox.storage.etcd` hands out and takes: keys, revisions, txn batches.
+"""The key-value store the offline jobs work over: paged snapshot reads and compare-and-swap.
 
-Kept free of grpc so callers can build batches and read results without the transport.
-``value`` fields are secrets: no repr here shows them.
+:class:`KeyValueReader` and :class:`KeyValueStore` are what :mod:`sealbox.ops` needs from a store,
+nothing more; :class:`sealbox.storage.etcd.EtcdClient` implements them over gRPC, and the tests
+use an in-memory store that keeps the same revision rules. Those rules are etcd's:
+
+* Every write txn bumps the store's ``revision`` by one; each key it writes gets that revision as
+  its ``mod_revision`` (and as ``create_revision`` when the key is new) and ``version`` + 1.
+* A missing key has ``mod_revision`` 0, so an expected revision of 0 means "create".
+* :meth:`KeyValueStore.compare_and_swap` is all or nothing. When a compare fails nothing is
+  written, and :class:`TxnResult` carries every key's current value, read atomically with it.
+* :meth:`KeyValueReader.iter_prefix` reads one snapshot (:attr:`PrefixRead.revision`) in key
+  order, so writes that land during the read do not show.
+
+Also here, free of grpc and protobuf: the values those calls take and return (:class:`KeyValue`,
+:class:`KeyRevision`, :class:`CasWrite`, :class:`TxnResult`), key-range arithmetic
+(:func:`prefix_end`, :func:`registry_prefix`) and txn batching (:func:`plan_batches`). ``value``
+fields are secrets: no repr here shows them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from sealbox._proto import etcd_kv_pb2 as pb
 from sealbox.errors import InputError
 from sealbox.storage.keys import DEFAULT_PREFIX, normalize_prefix
 
@@ -19,9 +33,10 @@ __all__ = [
     "CasWrite",
     "KeyRevision",
     "KeyValue",
+    "KeyValueReader",
+    "KeyValueStore",
+    "PrefixRead",
     "TxnResult",
-    "key_revision",
-    "key_value",
     "plan_batches",
     "prefix_end",
     "registry_prefix",
@@ -127,20 +142,46 @@ def plan_batches(
         yield batch
 
 
-def key_value(kv: pb.KeyValue) -> KeyValue:
-    return KeyValue(
-        key=kv.key,
-        mod_revision=kv.mod_revision,
-        create_revision=kv.create_revision,
-        version=kv.version,
-        value=kv.value,
-    )
+class PrefixRead(Protocol):
+    """The key-values under a prefix, ascending, all read at one snapshot revision.
+
+    Iterate it once. ``revision`` is that snapshot's revision: known once the first page has
+    been read (``None`` before, unless the read was pinned to one).
+    """
+
+    @property
+    def revision(self) -> int | None: ...
+
+    def __iter__(self) -> Iterator[KeyValue]: ...
 
 
-def key_revision(kv: pb.KeyValue) -> KeyRevision:
-    return KeyRevision(
-        key=kv.key,
-        mod_revision=kv.mod_revision,
-        create_revision=kv.create_revision,
-        version=kv.version,
-    )
+class KeyValueReader(Protocol):
+    """Paged snapshot reads of every key under a prefix."""
+
+    def iter_prefix(self, prefix: bytes, *, start_after: bytes | None = None) -> PrefixRead:
+        """Every key starting with ``prefix`` and sorting after ``start_after``, with values.
+
+        Raises:
+            BackendUnavailable: the store did not answer.
+            EtcdCompacted: the snapshot was compacted mid-read; resume after the last key seen.
+        """
+        ...
+
+    def count_prefix(self, prefix: bytes) -> int:
+        """How many keys start with ``prefix`` now."""
+        ...
+
+
+class KeyValueStore(KeyValueReader, Protocol):
+    """A reader that also writes, each write guarded by the key's ``mod_revision``."""
+
+    def compare_and_swap(self, writes: Sequence[CasWrite], /) -> TxnResult:
+        """One txn: every put if every key's ``mod_revision`` is as expected, else none.
+
+        At most :data:`MAX_TXN_OPS` writes, each key once (see :class:`TxnResult`).
+        """
+        ...
+
+    def cas_put(self, key: bytes, value: bytes, expected_mod_revision: int) -> TxnResult:
+        """Put ``value`` only if ``key``'s mod_revision is still the expected one (0: absent)."""
+        ...

@@ -1,4 +1,4 @@
-"""Paged prefix reads for :mod:`sealbox.storage.etcd`: one snapshot, one page in memory.
+"""Paged prefix reads for the etcd client: one snapshot, one page in memory.
 
 Each page is a Range of ``[start, prefix_end(prefix))`` with ``limit`` keys; the next page
 starts right after the last key (``last + b"\\x00"``) and is read at the revision of the first
@@ -12,16 +12,43 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypedDict, TypeVar
 
 from sealbox._proto import etcd_kv_pb2 as pb
 from sealbox.errors import EtcdResponseTooLarge, InputError
-from sealbox.storage._etcd_model import KeyRevision, prefix_end
-from sealbox.storage._etcd_transport import RANGE, Transport, show_key
+from sealbox.storage.etcd._messages import key_revision, key_value
+from sealbox.storage.etcd._transport import RANGE, Transport, show_key
+from sealbox.storage.kv import KeyRevision, KeyValue, prefix_end
 
-__all__ = ["PrefixScan"]
+__all__ = ["DEFAULT_PAGE_SIZE", "KEYS_ONLY", "WITH_VALUES", "PrefixScan", "ScanOptions", "Shape"]
+
+DEFAULT_PAGE_SIZE = 5000
+"""Keys per page: large, because etcd walks its index over the whole remaining range per page."""
 
 _T = TypeVar("_T", bound=KeyRevision)
+
+
+class ScanOptions(TypedDict, total=False):
+    """Where a scan starts and how: ``page_size`` keys a page (default
+    :data:`DEFAULT_PAGE_SIZE`), the keys after ``start_after``, at ``revision`` (default: the
+    first page's)."""
+
+    page_size: int
+    start_after: bytes | None
+    revision: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Shape(Generic[_T]):
+    """What a scan yields per key: ``keys_only`` asks etcd to leave the values out."""
+
+    keys_only: bool
+    convert: Callable[[pb.KeyValue], _T]
+
+
+WITH_VALUES: Shape[KeyValue] = Shape(keys_only=False, convert=key_value)
+KEYS_ONLY: Shape[KeyRevision] = Shape(keys_only=True, convert=key_revision)
 
 
 class PrefixScan(Generic[_T]):
@@ -36,14 +63,14 @@ class PrefixScan(Generic[_T]):
         self,
         transport: Transport,
         prefix: bytes,
+        shape: Shape[_T],
+        options: ScanOptions,
         *,
-        page_size: int,
-        start_after: bytes | None,
-        revision: int | None,
-        keys_only: bool,
-        convert: Callable[[pb.KeyValue], _T],
         max_response_bytes: int,
     ) -> None:
+        page_size = options.get("page_size", DEFAULT_PAGE_SIZE)
+        start_after = options.get("start_after")
+        revision = options.get("revision")
         if page_size < 1:
             raise InputError(f"page size must be at least 1, not {page_size}")
         if revision is not None and revision < 1:
@@ -54,8 +81,8 @@ class PrefixScan(Generic[_T]):
         self.last_key: bytes | None = None
         self._transport = transport
         self._page_size = page_size
-        self._keys_only = keys_only
-        self._convert = convert
+        self._keys_only = shape.keys_only
+        self._convert = shape.convert
         self._budget = max_response_bytes // 2
         start = prefix or b"\x00"
         if start_after is not None:
