@@ -23,9 +23,9 @@ import subprocess
 import sys
 import time
 
-from sealbox.demo.services import running_services
-from sealbox.storage import codec
-from sealbox.storage.etcd import CasWrite, EtcdClient, EtcdConfig
+from sealbox.demo import running_services
+from sealbox.storage import CasWrite, encode_secret
+from sealbox.storage.etcd import EtcdClient, EtcdConfig
 
 SEALBOX = [sys.executable, "-m", "sealbox"]
 CONFIG = """\
@@ -45,7 +45,7 @@ def seed(url: str, count: int) -> None:
         batch: list[CasWrite] = []
         for index in range(count):
             namespace, name = f"ns-{index % 50}", f"secret-{index:06d}"
-            value = codec.encode_secret(
+            value = encode_secret(
                 name=name, namespace=namespace, data={"blob": payload, "id": str(index).encode()}
             )
             batch.append(CasWrite(f"/registry/secrets/{namespace}/{name}".encode(), value, 0))

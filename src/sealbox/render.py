@@ -1,6 +1,8 @@
 """Render results for people and machines: YAML, JSON or a rich table, on stdout or stderr.
 
-Shared by the command line and the demo, so neither reaches into the other.
+Shared by the command line and the demo, so neither reaches into the other: the generic pieces
+(:func:`emit`, :func:`table`, the consoles) and the tables both of them print, such as
+:func:`print_scan_table`.
 """
 
 from __future__ import annotations
@@ -9,13 +11,25 @@ import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["OutputFormat", "emit", "stderr_console", "stdout_console", "table"]
+if TYPE_CHECKING:
+    from sealbox.ops import ScanSummary  # only named in a signature: ops stays unloaded here
+
+__all__ = [
+    "OutputFormat",
+    "emit",
+    "print_scan_table",
+    "stderr_console",
+    "stdout_console",
+    "table",
+    "to_json",
+    "to_yaml",
+]
 
 
 class OutputFormat(StrEnum):
@@ -67,3 +81,24 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
     for row in rows:
         out.add_row(*(str(cell) for cell in row))
     return out
+
+
+def print_scan_table(summary: ScanSummary, *, verified: bool) -> None:
+    """``sealbox etcd scan``'s table on stdout: objects by resource, provider and key, then
+    totals (and, when the scan decrypted, how many are stale or undecryptable)."""
+    rows = [
+        [resource or "(other)", provider, key_name or "-", count]
+        for (resource, provider, key_name), count in sorted(summary.by_resource.items())
+    ]
+    console = stdout_console()
+    console.print(
+        table(
+            "Objects by resource, provider and key",
+            ["resource", "provider", "key", "objects"],
+            rows,
+        )
+    )
+    totals = ", ".join(f"{p}: {n}" for p, n in sorted(summary.by_provider.items()))
+    console.print(f"total {summary.total} ({totals or 'nothing found'})")
+    if verified:
+        console.print(f"stale {summary.stale}, undecryptable {summary.undecryptable}")

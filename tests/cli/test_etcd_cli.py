@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sealbox.cli import app
+from sealbox.cli.etcd_options import EtcdOptions, with_etcd_options
 from tests.kms_fixtures import RECORDED, RecordedSetup
 from tests.vectors import load_etcd_values, recorded_path
 
@@ -163,3 +164,73 @@ def test_failures_print_no_secret_or_key(config_file: Path, tmp_path: Path) -> N
     joined = "\n".join(outputs)
     for needle in [*secrets, "pw-aesgcm-pub", "pw-secretbox-pub", "YWRtaW4="]:
         assert needle not in joined
+
+
+SHARED_FLAGS = ["--endpoints", "--cacert", "--cert", "--key", "--timeout", "--prefix"]
+COMMAND_FLAGS = {
+    # Each command's own flags, in --help order; the shared ones stand where ``etcd`` is.
+    "scan": ["etcd", "--resource", "--config", "--output", "--fail-on"],
+    "decrypt": ["--config", "--out-dir", "etcd", "--resource", "--keep-metadata"],
+    "rewrap": [
+        "--config",
+        "--apply",
+        "--allow-plaintext",
+        "--start-after",
+        "--batch-size",
+        "etcd",
+        "--resource",
+        "--output",
+    ],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_FLAGS))
+def test_help_lists_every_flag_in_place(command: str) -> None:
+    result = runner.invoke(app, ["etcd", command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    flags = [
+        f for flag in COMMAND_FLAGS[command] for f in (SHARED_FLAGS if flag == "etcd" else [flag])
+    ]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("│")]  # the box
+    positions = []
+    for flag in flags:
+        found = [i for i, line in enumerate(lines) if line.lstrip("│ *").startswith(flag + " ")]
+        assert found, f"{flag} missing from etcd {command} --help"
+        positions.append(found[0])
+    assert positions == sorted(positions), f"etcd {command} --help lists flags out of order"
+    assert "[default: http://127.0.0.1:2379]" in result.stdout
+    assert "[default: /registry]" in result.stdout
+    assert "Seconds per etcd call and endpoint." in result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_FLAGS))
+def test_the_shared_options_reach_the_connection(command: str, tmp_path: Path) -> None:
+    config = recorded_path(RECORDED, "encryption-config.yaml")
+    argv = ["etcd", command, "--endpoints", "ftp://10.0.0.1:2379"]
+    if command != "scan":
+        argv += ["-c", str(config)]
+    if command == "rewrap":
+        argv.append("--allow-plaintext")  # the recorded config lists identity first
+    bad_scheme = runner.invoke(app, argv)
+    assert bad_scheme.exit_code == 2
+    assert "scheme 'ftp' is not supported" in bad_scheme.stderr
+    no_pair = runner.invoke(app, [*argv[:2], "--cert", str(tmp_path / "c.pem"), *argv[4:]])
+    assert no_pair.exit_code == 2
+    assert "--cert and --key go together" in no_pair.stderr
+    bad_timeout = runner.invoke(app, [*argv[:2], "--timeout", "0", *argv[4:]])
+    assert bad_timeout.exit_code == 2
+    assert "etcd timeout must be positive" in bad_timeout.stderr
+
+
+def test_the_option_group_needs_an_etcd_parameter() -> None:
+    def no_etcd(*, output: str = "") -> None:
+        del output
+
+    with pytest.raises(TypeError, match="no parameter `etcd: EtcdOptions`"):
+        with_etcd_options(no_etcd)
+
+    def clash(*, etcd: EtcdOptions, timeout: float = 1.0) -> None:
+        del etcd, timeout
+
+    with pytest.raises(TypeError, match="timeout"):
+        with_etcd_options(clash)

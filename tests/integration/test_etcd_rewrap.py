@@ -18,10 +18,9 @@ import yaml
 from typer.testing import CliRunner
 
 from sealbox.cli import app
-from sealbox.encryption.config import parse_config
-from sealbox.encryption.transformers import StorageTransformers
+from sealbox.encryption import StorageTransformers, parse_config
 from sealbox.kms.client import GrpcConnector
-from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, rewrap
+from sealbox.ops import RewrapOptions, RewrapSummary, rewrap
 from sealbox.storage import codec
 from sealbox.storage.etcd import EtcdClient
 from tests.integration.etcd_server import EtcdServer, running_etcd
@@ -211,7 +210,7 @@ def test_a_concurrent_writer_is_never_overwritten(etcd_server: EtcdServer) -> No
                 [b"/registry/secrets/"],
                 new,
                 RewrapOptions(dry_run=False, batch_size=16),
-                summary,
+                summary=summary,
             )
     finally:
         done.set()

@@ -10,12 +10,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sealbox import render
-from sealbox.encryption.config import ConfigReport, lint_config, lint_file
-from sealbox.encryption.keygen import KeyKind, generate_key, provider_snippet
-from sealbox.encryption.model import EncryptionConfiguration
-from sealbox.encryption.resources import Resolution, parse_group_resource, resolve
+from sealbox.encryption import (
+    ConfigReport,
+    EncryptionConfiguration,
+    KeyKind,
+    Resolution,
+    generate_key,
+    lint_config,
+    lint_file,
+    parse_group_resource,
+    provider_snippet,
+    resolve,
+)
 from sealbox.errors import ConfigError, ConfigIssue, InputError
+from sealbox.render import OutputFormat, emit, stderr_console, stdout_console, table
 
 __all__ = ["app"]
 
@@ -83,20 +91,20 @@ def _document(
     return document
 
 
-def _folding(table: Table) -> Table:
+def _folding(rendered: Table) -> Table:
     """Wrap long field paths instead of cutting them off with an ellipsis."""
-    for column in table.columns:
+    for column in rendered.columns:
         column.overflow = "fold"
-    return table
+    return rendered
 
 
 def _issue_table(title: str, issues: tuple[ConfigIssue, ...]) -> Table:
     rows = [[escape(issue.path or "(file)"), escape(issue.message)] for issue in issues]
-    return _folding(render.table(title, ["field", "problem"], rows))
+    return _folding(table(title, ["field", "problem"], rows))
 
 
 def _print_table(file: str, report: ConfigReport, resolutions: list[Resolution] | None) -> None:
-    console = render.stdout_console()
+    console = stdout_console()
     if report.errors:
         console.print(_issue_table(f"Errors ({len(report.errors)})", report.errors))
     if report.warnings:
@@ -113,7 +121,7 @@ def _print_table(file: str, report: ConfigReport, resolutions: list[Resolution] 
             for r in resolutions
         ]
         header = ["resource", "matched rule", "entry", "providers (first writes)"]
-        console.print(_folding(render.table("Provider chains", header, rows)))
+        console.print(_folding(table("Provider chains", header, rows)))
     warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""
     if report.valid:
         console.print(f"[green]valid[/green]: {escape(file)}{warned}")
@@ -163,8 +171,8 @@ def validate(
     file: str = typer.Argument(
         ..., metavar="FILE", help="The EncryptionConfiguration file; '-' reads stdin."
     ),
-    output: render.OutputFormat = typer.Option(
-        render.OutputFormat.table, "--output", "-o", help="table (default), json or yaml."
+    output: OutputFormat = typer.Option(
+        OutputFormat.table, "--output", "-o", help="table (default), json or yaml."
     ),
     resource: list[str] | None = typer.Option(
         None,
@@ -186,15 +194,15 @@ def validate(
     resolutions = None
     if names and report.config is not None:
         resolutions = _resolve_all(report.config, names)
-    if output is render.OutputFormat.table:
+    if output is OutputFormat.table:
         _print_table(file, report, resolutions)
         if names and report.config is None:
-            render.stderr_console().print("provider chains not shown: the file is invalid")
+            stderr_console().print("provider chains not shown: the file is invalid")
     else:
         document = _document(file, report, resolutions)
         if names and report.config is None:
             document["resources"] = None
-        render.emit(document, output)
+        emit(document, output)
     if not report.valid:
         raise typer.Exit(1)
 

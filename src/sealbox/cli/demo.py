@@ -7,6 +7,6 @@ __all__ = ["demo"]
 
 def demo() -> None:
     """Show Sealbox protecting Secrets in a real etcd, with its own KMS v2 plugin."""
-    from sealbox.demo.walkthrough import demo as walkthrough
+    from sealbox.demo import run_demo
 
-    walkthrough()
+    run_demo()

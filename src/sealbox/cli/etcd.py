@@ -7,16 +7,16 @@ from pathlib import Path
 
 import typer
 
-from sealbox import render
 from sealbox.cli.etcd_export import decrypt_command
 from sealbox.cli.etcd_rewrap import rewrap_command
 from sealbox.cli.etcd_scan import scan_command
 from sealbox.cli.io import read_input, write_private_file
-from sealbox.encryption.config import load_config
-from sealbox.encryption.transformers import StorageTransformers
+from sealbox.encryption import StorageTransformers, load_config
 from sealbox.errors import InputError
 from sealbox.kms.client import GrpcConnector
-from sealbox.ops.decode import decode_value, encode_value
+from sealbox.ops import decode_value, encode_value
+from sealbox.render import OutputFormat, emit, stdout_console, table
+from sealbox.storage import DEFAULT_PREFIX
 
 __all__ = ["app"]
 
@@ -40,7 +40,7 @@ _KEY = typer.Option(
     "and picks the resource's provider chain.",
 )
 _PREFIX = typer.Option(
-    "/registry", "--prefix", help="The apiserver's --etcd-prefix (the key must start with it)."
+    DEFAULT_PREFIX, "--prefix", help="The apiserver's --etcd-prefix (the key must start with it)."
 )
 
 
@@ -52,8 +52,8 @@ def decode(
     config: Path = _CONFIG,
     key: str = _KEY,
     prefix: str = _PREFIX,
-    output: render.OutputFormat = typer.Option(
-        render.OutputFormat.yaml, "--output", "-o", help="yaml (default), json or table."
+    output: OutputFormat = typer.Option(
+        OutputFormat.yaml, "--output", "-o", help="yaml (default), json or table."
     ),
 ) -> None:
     """Decrypt one stored value and print the provider, key name, staleness and the object.
@@ -72,18 +72,18 @@ def decode(
         transformers = StorageTransformers(encryption, connector, etcd_prefix=prefix)
         decoded = decode_value(transformers, key, value)
     document = decoded.as_dict()
-    if output is render.OutputFormat.table:
-        console = render.stdout_console()
+    if output is OutputFormat.table:
+        console = stdout_console()
         console.print(
-            render.table(
+            table(
                 key,
                 ["provider", "key name", "stale"],
                 [[decoded.read.provider, decoded.read.key_name or "-", decoded.read.stale]],
             )
         )
-        render.emit(decoded.object, render.OutputFormat.yaml)
+        emit(decoded.object, OutputFormat.yaml)
         return
-    render.emit(document, output)
+    emit(document, output)
 
 
 @app.command()

@@ -1,69 +1,200 @@
-"""What every etcd-facing command shares: where etcd is, its client certificate, which
-resources to walk, and a progress bar for long walks."""
+"""What every etcd-facing command shares: where etcd is, its client certificate, the etcd prefix,
+one way to connect, which resources to walk, and a progress bar for long walks.
+
+A command takes the shared options as one keyword-only parameter, ``etcd: EtcdOptions``, and is
+decorated with :func:`with_etcd_options`, which puts ``--endpoints --cacert --cert --key --timeout
+--prefix`` in that parameter's place (so ``--help`` lists them where it always did) and hands the
+command one :class:`EtcdOptions`. :func:`open_etcd` then opens the client and, given an
+EncryptionConfiguration, the KMS connector and the transformers, and closes them again.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Annotated, Any, get_type_hints, overload
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sealbox import render
-from sealbox.storage.etcd import EtcdClient, EtcdConfig, parse_endpoints
+from sealbox.encryption import EncryptionConfiguration, StorageTransformers, load_config
+from sealbox.kms.client import GrpcConnector
+from sealbox.render import OutputFormat, stderr_console
+from sealbox.storage import DEFAULT_PREFIX, KeyValueReader
+from sealbox.storage.etcd import DEFAULT_ENDPOINT, EtcdClient, EtcdConfig, parse_endpoints
 
 __all__ = [
-    "CACERT",
-    "CERT",
-    "ENDPOINTS",
-    "KEY",
-    "TIMEOUT",
-    "etcd_config",
+    "EtcdOptions",
+    "OutputOption",
+    "open_etcd",
     "progress_bar",
+    "resources_option",
     "split_resources",
+    "with_etcd_options",
 ]
 
-ENDPOINTS = typer.Option(
-    "http://127.0.0.1:2379",
-    "--endpoints",
-    help="Comma-separated etcd endpoints, e.g. https://10.0.0.1:2379,https://10.0.0.2:2379.",
-)
-CACERT = typer.Option(None, "--cacert", help="CA bundle that signed etcd's serving cert.")
-CERT = typer.Option(None, "--cert", help="Client certificate (control planes require one).")
-KEY = typer.Option(None, "--key", help="Client certificate's private key.")
-TIMEOUT = typer.Option(5.0, "--timeout", help="Seconds per etcd call and endpoint.")
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="table (default), json or yaml.")
+]
+"""``-o`` of the commands that print a summary (the default is the table)."""
 
 
-def etcd_config(
-    endpoints: str, cacert: Path | None, cert: Path | None, key: Path | None, timeout: float
-) -> EtcdConfig:
-    """Raises InputError naming the bad option."""
-    return EtcdConfig(
-        endpoints=parse_endpoints(endpoints),
-        cacert=cacert,
-        cert=cert,
-        key=key,
-        timeout_seconds=timeout,
+@dataclass(frozen=True, slots=True)
+class EtcdOptions:
+    """The shared options' values: where etcd is, how to reach it, the apiserver's prefix.
+
+    Each field's typer option rides in its annotation (typer's ``Annotated`` style), so the
+    name, type, flag, default and help of an option are written once, here.
+    """
+
+    endpoints: Annotated[
+        str,
+        typer.Option(
+            "--endpoints",
+            help="Comma-separated etcd endpoints, e.g. "
+            "https://10.0.0.1:2379,https://10.0.0.2:2379.",
+        ),
+    ] = DEFAULT_ENDPOINT
+    cacert: Annotated[
+        Path | None, typer.Option("--cacert", help="CA bundle that signed etcd's serving cert.")
+    ] = None
+    cert: Annotated[
+        Path | None,
+        typer.Option("--cert", help="Client certificate (control planes require one)."),
+    ] = None
+    key: Annotated[Path | None, typer.Option("--key", help="Client certificate's private key.")] = (
+        None
+    )
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per etcd call and endpoint.")
+    ] = 5.0
+    prefix: Annotated[str, typer.Option("--prefix", help="The apiserver's --etcd-prefix.")] = (
+        DEFAULT_PREFIX
     )
 
+    def config(self) -> EtcdConfig:
+        """Raises InputError naming the bad option."""
+        return EtcdConfig(
+            endpoints=parse_endpoints(self.endpoints),
+            cacert=self.cacert,
+            cert=self.cert,
+            key=self.key,
+            timeout_seconds=self.timeout,
+        )
 
-def split_resources(values: list[str]) -> list[str]:
+
+_PARAMETER = "etcd"
+"""The parameter of a command that :func:`with_etcd_options` replaces with the shared options."""
+
+
+def _shared_parameters() -> list[inspect.Parameter]:
+    # typer reads each parameter's type from the signature, so it must be evaluated, not text.
+    types = get_type_hints(EtcdOptions, include_extras=True)
+    return [
+        inspect.Parameter(
+            item.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=item.default,
+            annotation=types[item.name],
+        )
+        for item in fields(EtcdOptions)
+    ]
+
+
+def with_etcd_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with its ``etcd: EtcdOptions`` parameter spelled out as the shared options.
+
+    Every parameter becomes keyword-only (typer passes them all by name), so the shared ones
+    can stand anywhere in the list, and ``--help`` shows them in the place of ``etcd``.
+    """
+    own = inspect.signature(command, eval_str=True).parameters
+    if _PARAMETER not in own or own[_PARAMETER].annotation is not EtcdOptions:
+        raise TypeError(f"{command.__name__} has no parameter `{_PARAMETER}: EtcdOptions`")
+    shared = _shared_parameters()
+    names = [item.name for item in shared]
+    if clash := set(names) & set(own):
+        raise TypeError(f"{command.__name__} declares shared etcd options itself: {clash}")
+    parameters: list[inspect.Parameter] = []
+    for parameter in own.values():
+        if parameter.name == _PARAMETER:
+            parameters.extend(shared)
+        else:
+            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> None:
+        etcd = EtcdOptions(**{name: values.pop(name) for name in names})
+        command(**values, **{_PARAMETER: etcd})
+
+    signature = inspect.Signature(parameters, return_annotation=None)
+    # inspect.signature (which typer calls) prefers __signature__ to following __wrapped__;
+    # mypy knows no such attribute on a function, hence the __dict__.
+    with_options.__dict__["__signature__"] = signature
+    with_options.__annotations__ = {item.name: item.annotation for item in parameters}
+    return with_options
+
+
+@overload
+def open_etcd(
+    options: EtcdOptions, encryption: None
+) -> AbstractContextManager[tuple[EtcdClient, None]]: ...
+
+
+@overload
+def open_etcd(
+    options: EtcdOptions, encryption: Path | EncryptionConfiguration
+) -> AbstractContextManager[tuple[EtcdClient, StorageTransformers]]: ...
+
+
+@contextmanager
+def open_etcd(
+    options: EtcdOptions, encryption: Path | EncryptionConfiguration | None
+) -> Iterator[tuple[EtcdClient, Any]]:  # Any: the overloads above say which
+    """The etcd client, and with ``encryption`` (a config, or its file) the transformers that
+    read and write values as the apiserver does; both closed on exit.
+
+    The etcd options are checked before a config file is loaded, so a bad flag is reported
+    before a bad file (KMS plugins are connected on first use).
+    """
+    with EtcdClient(options.config()) as client:
+        if encryption is None:
+            yield client, None
+            return
+        with GrpcConnector() as connector:
+            config = (
+                encryption
+                if isinstance(encryption, EncryptionConfiguration)
+                else load_config(encryption)
+            )
+            yield client, StorageTransformers(config, connector, etcd_prefix=options.prefix)
+
+
+def resources_option(help_text: str) -> Any:
+    """The ``--resource``/``-r`` filter (repeatable, comma-separated); each command says what
+    it does with it. Read its values with :func:`split_resources`."""
+    return typer.Option("--resource", "-r", help=help_text)
+
+
+def split_resources(values: Sequence[str] | None) -> list[str]:
     """``-r secrets -r configmaps,widgets.x.io`` -> each resource once, in order given."""
-    return [part.strip() for item in values for part in item.split(",") if part.strip()]
+    return [part.strip() for item in values or () for part in item.split(",") if part.strip()]
 
 
 @contextmanager
 def progress_bar(
-    client: EtcdClient, prefixes: list[bytes], label: str
+    store: KeyValueReader, prefixes: list[bytes], label: str
 ) -> Iterator[Callable[[int], None] | None]:
     """A bar on stderr when it is a terminal (nothing otherwise); call the result per key."""
     if not sys.stderr.isatty():
         yield None
         return
-    total = sum(client.count_prefix(p) for p in prefixes)
+    total = sum(store.count_prefix(p) for p in prefixes)
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=render.stderr_console(), transient=True) as progress:
+    with Progress(*columns, console=stderr_console(), transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda count: progress.advance(task, count)

@@ -2,66 +2,61 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from sealbox import render
-from sealbox.cli.etcd_options import (
-    CACERT,
-    CERT,
-    ENDPOINTS,
-    KEY,
-    TIMEOUT,
-    etcd_config,
-    progress_bar,
-    split_resources,
-)
-from sealbox.encryption.config import load_config
-from sealbox.encryption.transformers import StorageTransformers
-from sealbox.kms.client import GrpcConnector
-from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, check_write_providers, rewrap
-from sealbox.ops.scan import scan_prefixes
-from sealbox.storage.etcd import MAX_TXN_OPS, EtcdClient
+from sealbox.cli import etcd_options as shared
+from sealbox.encryption import load_config
+from sealbox.ops import RewrapOptions, RewrapSummary, check_write_providers, rewrap, scan_prefixes
+from sealbox.render import OutputFormat, emit, stderr_console, stdout_console
+from sealbox.storage import MAX_TXN_OPS
 
 __all__ = ["rewrap_command"]
 
 
+@shared.with_etcd_options
 def rewrap_command(
-    config: Path = typer.Option(
-        ...,
-        "--config",
-        "-c",
-        help="The apiserver's EncryptionConfiguration, with the provider to move to listed "
-        "first; KMS plugins it names must be running.",
-    ),
-    apply: bool = typer.Option(
-        False, "--apply/--dry-run", help="Write the changes (default: only show what would change)."
-    ),
-    allow_plaintext: bool = typer.Option(
-        False,
-        "--allow-plaintext",
-        help="Allow an entry whose first provider is identity (this decrypts data on purpose).",
-    ),
-    start_after: str | None = typer.Option(
-        None, "--start-after", help="Resume after this etcd key (printed by an earlier run)."
-    ),
-    batch_size: int = typer.Option(
-        MAX_TXN_OPS, "--batch-size", min=1, max=MAX_TXN_OPS, help="Keys per etcd transaction."
-    ),
-    endpoints: str = ENDPOINTS,
-    cacert: Path | None = CACERT,
-    cert: Path | None = CERT,
-    key: Path | None = KEY,
-    timeout: float = TIMEOUT,
-    prefix: str = typer.Option("/registry", "--prefix", help="The apiserver's --etcd-prefix."),
-    resource: list[str] = typer.Option(
-        [], "--resource", "-r", help="Only these resources (default: everything configured)."
-    ),
-    output: render.OutputFormat = typer.Option(
-        render.OutputFormat.table, "--output", "-o", help="table (default), json or yaml."
-    ),
+    *,
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config",
+            "-c",
+            help="The apiserver's EncryptionConfiguration, with the provider to move to listed "
+            "first; KMS plugins it names must be running.",
+        ),
+    ],
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply/--dry-run", help="Write the changes (default: only show what would change)."
+        ),
+    ] = False,
+    allow_plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--allow-plaintext",
+            help="Allow an entry whose first provider is identity (this decrypts data on purpose).",
+        ),
+    ] = False,
+    start_after: Annotated[
+        str | None,
+        typer.Option(
+            "--start-after", help="Resume after this etcd key (printed by an earlier run)."
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", min=1, max=MAX_TXN_OPS, help="Keys per etcd transaction."),
+    ] = MAX_TXN_OPS,
+    etcd: shared.EtcdOptions,
+    resource: Annotated[
+        list[str] | None,
+        shared.resources_option("Only these resources (default: everything configured)."),
+    ] = None,
+    output: shared.OutputOption = OutputFormat.table,
 ) -> None:
     """Re-encrypt every value not written by the config's first provider and key.
 
@@ -75,35 +70,39 @@ def rewrap_command(
     """
     encryption = load_config(config)
     check_write_providers(encryption, allow_plaintext=allow_plaintext)
-    resources = split_resources(resource)
+    resources = shared.split_resources(resource)
     options = RewrapOptions(
         dry_run=not apply,
         batch_size=batch_size,
         start_after=start_after.encode() if start_after else None,
-        etcd_prefix=prefix,
+        etcd_prefix=etcd.prefix,
     )
     summary = RewrapSummary(dry_run=not apply)
-    with ExitStack() as stack:
-        client = stack.enter_context(EtcdClient(etcd_config(endpoints, cacert, cert, key, timeout)))
-        connector = stack.enter_context(GrpcConnector())
-        transformers = StorageTransformers(encryption, connector, etcd_prefix=prefix)
-        prefixes = scan_prefixes(prefix, resources)
+    with shared.open_etcd(etcd, encryption) as (client, transformers):
+        prefixes = scan_prefixes(etcd.prefix, resources)
         try:
-            with progress_bar(client, prefixes, "rewrapping") as advance:
-                rewrap(client, prefixes, transformers, options, summary, on_examined=advance)
+            with shared.progress_bar(client, prefixes, "rewrapping") as advance:
+                rewrap(
+                    client,
+                    prefixes,
+                    transformers,
+                    options,
+                    summary=summary,
+                    on_examined=advance,
+                )
         except BaseException:
-            _report(summary, render.OutputFormat.table, interrupted=True)
+            _report(summary, OutputFormat.table, interrupted=True)
             raise
     _report(summary, output, interrupted=False)
     if summary.failed:
         raise typer.Exit(1)
 
 
-def _report(summary: RewrapSummary, output: render.OutputFormat, *, interrupted: bool) -> None:
-    if output is not render.OutputFormat.table:
-        render.emit(summary.as_dict(), output)
+def _report(summary: RewrapSummary, output: OutputFormat, *, interrupted: bool) -> None:
+    if output is not OutputFormat.table:
+        emit(summary.as_dict(), output)
         return
-    console = render.stderr_console() if interrupted else render.stdout_console()
+    console = stderr_console() if interrupted else stdout_console()
     verb = "would rewrite" if summary.dry_run else "rewrote"
     console.print(
         f"{'interrupted: ' if interrupted else ''}examined {summary.examined}, {verb} "

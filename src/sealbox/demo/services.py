@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sealbox.errors import BackendUnavailable, InputError
-from sealbox.kms.backends import local
+from sealbox.kms.backends.local import create_keyring
 
 __all__ = ["DemoServices", "running_services"]
-
-_START_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class DemoServices:
+    """What the demo started: its private temp dir, etcd's client URL, the plugin's socket."""
+
     workdir: Path
     etcd_url: str
     kms_endpoint: str
@@ -38,6 +38,10 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_START_SECONDS = 30.0
+"""How long etcd and the plugin may take to come up before the demo gives up."""
 
 
 def _wait(check: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
@@ -68,6 +72,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
+def _running(what: str, argv: list[str], log: Path, ready: Callable[[], bool]) -> Iterator[None]:
+    """``argv`` (called ``what`` in errors) running, its output in ``log``, from when ``ready()``
+    holds until the block ends; then stopped by its own pid."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - fixed argv
+    try:
+        _wait(ready, process, what)
+        yield
+    finally:
+        _stop(process)
+
+
+@contextmanager
 def _etcd(workdir: Path) -> Iterator[str]:
     binary = shutil.which("etcd")
     if binary is None:
@@ -84,19 +101,14 @@ def _etcd(workdir: Path) -> Iterator[str]:
         f"--initial-cluster=sealbox-demo=http://127.0.0.1:{peer}",
         "--initial-cluster-state=new",
     ]
-    with (workdir / "etcd.log").open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - fixed argv
-    try:
-        _wait(lambda: _port_open(client), process, "etcd")
+    with _running("etcd", argv, workdir / "etcd.log", lambda: _port_open(client)):
         yield f"http://127.0.0.1:{client}"
-    finally:
-        _stop(process)
 
 
 @contextmanager
 def _plugin(workdir: Path) -> Iterator[str]:
     keyring = workdir / "kek.key"
-    local.create_keyring(keyring)
+    create_keyring(keyring)
     socket_path = workdir / "kms.sock"
     argv = [
         sys.executable,
@@ -108,13 +120,8 @@ def _plugin(workdir: Path) -> Iterator[str]:
         f"--key-file={keyring}",
         "--log-level=warning",
     ]
-    with (workdir / "kms.log").open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 - fixed argv
-    try:
-        _wait(lambda: socket_path.exists(), process, "sealbox kms serve")
+    with _running("sealbox kms serve", argv, workdir / "kms.log", socket_path.exists):
         yield f"unix://{socket_path}"
-    finally:
-        _stop(process)
 
 
 @contextmanager

@@ -14,21 +14,24 @@ from functools import partial
 
 from rich.console import Console
 
-from sealbox import render
-from sealbox.cli.etcd_scan import print_scan_table
 from sealbox.demo.services import DemoServices, running_services
-from sealbox.encryption.config import lint_config, load_config, parse_config
-from sealbox.encryption.keygen import generate_key
-from sealbox.encryption.transformers import StorageTransformers
+from sealbox.encryption import (
+    StorageTransformers,
+    classify_value,
+    generate_key,
+    lint_config,
+    load_config,
+    parse_config,
+    provider_prefix,
+)
 from sealbox.errors import SealboxError
 from sealbox.kms.client import GrpcConnector
-from sealbox.ops.decode import decode_value
-from sealbox.ops.rewrap import RewrapOptions, RewrapSummary, rewrap
-from sealbox.ops.scan import ScanSummary, scan, scan_prefixes
-from sealbox.storage import codec
+from sealbox.ops import RewrapOptions, ScanSummary, decode_value, rewrap, scan, scan_prefixes
+from sealbox.render import print_scan_table, stdout_console, table
+from sealbox.storage import DEFAULT_PREFIX, encode_configmap, encode_secret
 from sealbox.storage.etcd import EtcdClient, EtcdConfig
 
-__all__ = ["demo"]
+__all__ = ["run_demo"]
 
 ETCD_KEY = "/registry/secrets/default/db-credentials"
 MOVED_KEY = "/registry/secrets/attacker/db-credentials"
@@ -75,9 +78,9 @@ def _config_yaml(first: str, endpoint: str, keys: dict[str, str]) -> str:
     )
 
 
-def demo() -> None:
+def run_demo() -> None:
     """Show Sealbox protecting Secrets in a real etcd, with its own KMS v2 plugin."""
-    console = render.stdout_console()
+    console = stdout_console()
     if not console.is_terminal:
         console.width = 120
     console.rule("[bold]Sealbox: Kubernetes Secrets encrypted at rest, byte for byte")
@@ -101,12 +104,12 @@ def _seed(client: EtcdClient) -> dict[str, bytes]:
             "username": f"app{index}".encode(),
             "password": DEMO_PASSWORD + bytes([48 + index % 10]),
         }
-        stored[f"/registry/secrets/{namespace}/{name}"] = codec.encode_secret(
+        stored[f"/registry/secrets/{namespace}/{name}"] = encode_secret(
             name=name, namespace=namespace, data=data
         )
     for index in range(4):
         name = f"settings-{index}"
-        stored[f"/registry/configmaps/team-{index}/{name}"] = codec.encode_configmap(
+        stored[f"/registry/configmaps/team-{index}/{name}"] = encode_configmap(
             name=name, namespace=f"team-{index}", data={"mode": "demo"}
         )
     for key, value in stored.items():
@@ -118,7 +121,7 @@ def _show_etcd_story(console: Console, services: DemoServices) -> None:
     config_path = services.workdir / "encryption-config.yaml"
     config_path.write_text(ETCD_CONFIG.format(endpoint=services.kms_endpoint))
     config = load_config(config_path)
-    prefixes = scan_prefixes("/registry", [])
+    prefixes = scan_prefixes(DEFAULT_PREFIX, [])
     with EtcdClient(EtcdConfig(endpoints=(services.etcd_url,))) as client, GrpcConnector() as c:
         stored = _seed(client)
         console.print(
@@ -130,8 +133,7 @@ def _show_etcd_story(console: Console, services: DemoServices) -> None:
             pass
         print_scan_table(before, verified=False)
         transformers = StorageTransformers(config, c)
-        summary = RewrapSummary()
-        rewrap(client, prefixes, transformers, RewrapOptions(dry_run=False), summary)
+        summary = rewrap(client, prefixes, transformers, RewrapOptions(dry_run=False))
         console.print(
             f"\n2. [bold]sealbox etcd rewrap --apply[/] with KMS v2 first in the config: rewrote "
             f"{summary.rewritten} values in etcd transactions that check each key did not change "
@@ -158,7 +160,7 @@ def _show_etcd_story(console: Console, services: DemoServices) -> None:
 
 
 def _show_writes(console: Console, endpoint: str, keys: dict[str, str]) -> None:
-    plaintext = codec.encode_secret(
+    plaintext = encode_secret(
         name="db-credentials",
         namespace="default",
         data={"username": b"admin", "password": DEMO_PASSWORD},
@@ -187,7 +189,7 @@ def _show_writes(console: Console, endpoint: str, keys: dict[str, str]) -> None:
                 ]
             )
     console.print(
-        render.table(
+        table(
             "One Secret written by each provider, read back with kms v2 first in the chain",
             ["provider", "stored value starts", "bytes", "password visible", "reads back", "stale"],
             rows,
@@ -200,10 +202,14 @@ def _show_writes(console: Console, endpoint: str, keys: dict[str, str]) -> None:
 
 def _visible_prefix(value: bytes) -> str:
     """``k8s:enc:<provider>:v1:<key>:`` for encrypted values; plaintext says so."""
-    if not value.startswith(b"k8s:enc:"):
+    provider, key_name = classify_value(value)
+    if provider == "identity":
         return "k8s\\x00… (plaintext protobuf)"
-    parts = value.split(b":", 5)
-    return (b":".join(parts[:5]) + b":").decode("ascii", errors="replace")
+    if provider == "unknown":
+        return "(a prefix no provider writes)"
+    if provider in ("kms-v1", "kms-v2"):
+        return provider_prefix(provider, key_name).decode()  # the kms name is part of it
+    return f"{provider_prefix(provider).decode()}{key_name}:"
 
 
 def _try(action: str, read: Callable[[], object]) -> list[str]:
@@ -216,7 +222,7 @@ def _try(action: str, read: Callable[[], object]) -> list[str]:
 
 
 def _show_guarantees(console: Console, endpoint: str, keys: dict[str, str]) -> None:
-    plaintext = codec.encode_secret(name="x", namespace="default", data={"k": b"v"})
+    plaintext = encode_secret(name="x", namespace="default", data={"k": b"v"})
     rows = []
     with GrpcConnector() as connector:
         for kind in ("kms", "aesgcm", "secretbox", "aescbc"):
@@ -233,7 +239,7 @@ def _show_guarantees(console: Console, endpoint: str, keys: dict[str, str]) -> N
                     f"{label}: copied to {MOVED_KEY}", partial(transformers.read, MOVED_KEY, value)
                 )
             )
-    console.print(render.table("What protects a stored value", ["attempt", "result", "why"], rows))
+    console.print(table("What protects a stored value", ["attempt", "result", "why"], rows))
     console.print()
 
 
@@ -241,7 +247,7 @@ def _show_validation(console: Console) -> None:
     report = lint_config(BROKEN_CONFIG, "broken-config.yaml")
     rows = [[issue.path, issue.message] for issue in report.errors]
     console.print(
-        render.table(
+        table(
             "`sealbox config validate` on a config kube-apiserver would refuse",
             ["field", "error"],
             rows,
