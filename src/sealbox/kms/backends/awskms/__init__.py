@@ -71,13 +71,13 @@ from __future__ import annotations
 from sealbox.kms.backends.awskms._backend import (
     FORMAT_V1,
     KEY_ID_PREFIX,
+    KIND,
     THREADS,
     AwsKmsBackend,
     build,
     parse_key_id,
 )
 from sealbox.kms.backends.awskms._config import DEFAULT_ENCRYPTION_CONTEXT, Config
-from sealbox.kms.backends.kind import threaded_kind
 
 __all__ = [
     "DEFAULT_ENCRYPTION_CONTEXT",
@@ -90,8 +90,3 @@ __all__ = [
     "build",
     "parse_key_id",
 ]
-
-
-KIND = threaded_kind("awskms", Config, build, threads=THREADS)
-"""The ``awskms`` entry of the backend registry: served on threads of its own; the key rotates in
-AWS KMS (automatic or on-demand rotation, or a new key behind the alias)."""

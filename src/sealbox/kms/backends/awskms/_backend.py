@@ -22,12 +22,21 @@ from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, Con
 from sealbox.kms import Wrapped
 from sealbox.kms.backends.awskms._config import KEY_ARN, Config
 from sealbox.kms.backends.awskms._errors import call_error, credentials_problem
+from sealbox.kms.backends.kind import threaded_kind
 
 if TYPE_CHECKING:
     from mypy_boto3_kms.client import KMSClient
     from mypy_boto3_kms.type_defs import KeyMetadataTypeDef
 
-__all__ = ["FORMAT_V1", "KEY_ID_PREFIX", "THREADS", "AwsKmsBackend", "build", "parse_key_id"]
+__all__ = [
+    "FORMAT_V1",
+    "KEY_ID_PREFIX",
+    "KIND",
+    "THREADS",
+    "AwsKmsBackend",
+    "build",
+    "parse_key_id",
+]
 
 log = logging.getLogger("sealbox.kms.backends.awskms")
 
@@ -321,3 +330,8 @@ def build(config: Config, *, base_dir: Path) -> AwsKmsBackend:
     """
     del base_dir  # nothing here is a file path
     return AwsKmsBackend(config)
+
+
+KIND = threaded_kind("awskms", Config, build, threads=THREADS)
+"""The ``awskms`` entry of the backend registry: served on threads of its own; the key rotates in
+AWS KMS (automatic or on-demand rotation, or a new key behind the alias)."""

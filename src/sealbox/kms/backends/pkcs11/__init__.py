@@ -42,11 +42,9 @@ once. There, a call running over 30 s gets its worker killed and restarted (the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sealbox.kms.backends.kind import BackendKind
 from sealbox.kms.backends.pkcs11._backend import Pkcs11Backend, build, open_backend, rotate_key
 from sealbox.kms.backends.pkcs11._config import DEFAULT_MODULE, Config, Pin
+from sealbox.kms.backends.pkcs11._kind import KIND
 from sealbox.kms.backends.pkcs11._proxy import Pkcs11Proxy
 
 __all__ = [
@@ -60,16 +58,3 @@ __all__ = [
     "open_backend",
     "rotate_key",
 ]
-
-
-def _serve(config: Config, base_dir: Path) -> Pkcs11Proxy:
-    return Pkcs11Proxy(config, base_dir=base_dir).start()
-
-
-def _rotate(config: Config, base_dir: Path) -> str:
-    return rotate_key(config, base_dir=base_dir)
-
-
-KIND = BackendKind(name="pkcs11", config=Config, serve=_serve, rotate=_rotate)
-"""The ``pkcs11`` entry of the backend registry: served from a worker process, rotated in the
-token (a new KEK generation)."""

@@ -71,8 +71,13 @@ Derived (context) keys are refused: the KMS API carries no per-object context.
 
 from __future__ import annotations
 
-from sealbox.kms.backends.kind import threaded_kind
-from sealbox.kms.backends.vault._backend import ANNOTATION_VERSION, THREADS, VaultBackend, build
+from sealbox.kms.backends.vault._backend import (
+    ANNOTATION_VERSION,
+    KIND,
+    THREADS,
+    VaultBackend,
+    build,
+)
 from sealbox.kms.backends.vault._config import (
     AppRoleAuth,
     Config,
@@ -93,8 +98,3 @@ __all__ = [
     "VaultBackend",
     "build",
 ]
-
-
-KIND = threaded_kind("vault", Config, build, threads=THREADS)
-"""The ``vault`` entry of the backend registry: served on threads of its own; the key rotates in
-Vault (``transit/keys/<name>/rotate``), and the plugin follows its key_id."""

@@ -29,6 +29,7 @@ from sealbox.errors import (
     RequestRefused,
 )
 from sealbox.kms import Wrapped
+from sealbox.kms.backends.kind import threaded_kind
 from sealbox.kms.backends.vault._auth import (
     LoginMethod,
     TokenLogin,
@@ -46,7 +47,7 @@ from sealbox.kms.backends.vault._config import (
 from sealbox.kms.backends.vault._http import Transport
 from sealbox.kms.backends.vault._secrets import SecretSource
 
-__all__ = ["ANNOTATION_VERSION", "THREADS", "VaultBackend", "build"]
+__all__ = ["ANNOTATION_VERSION", "KIND", "THREADS", "VaultBackend", "build"]
 
 log = logging.getLogger("sealbox.kms.backends.vault")
 
@@ -350,3 +351,8 @@ def build(config: Config, *, base_dir: Path) -> VaultBackend:
         ConfigError: a TLS file or a credential file/variable named in the config is missing.
     """
     return VaultBackend(config, base_dir=base_dir)
+
+
+KIND = threaded_kind("vault", Config, build, threads=THREADS)
+"""The ``vault`` entry of the backend registry: served on threads of its own; the key rotates in
+Vault (``transit/keys/<name>/rotate``), and the plugin follows its key_id."""
