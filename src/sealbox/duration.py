@@ -11,8 +11,11 @@ same grammar.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "NANOSECONDS_PER_SECOND",
+    "duration_check",
     "duration_in_range",
     "format_seconds",
     "parse_go_duration",
@@ -146,3 +149,17 @@ def duration_in_range(text: str, *, low: str, high: str, example: str) -> float:
     if not parse_go_duration(low) <= nanoseconds <= parse_go_duration(high):
         raise ValueError(f"a duration between {low} and {high}, e.g. {example}")
     return nanoseconds / NANOSECONDS_PER_SECOND
+
+
+def duration_check(*, low: str, high: str, example: str) -> Callable[[str], str]:
+    """A config-field validator: ``text`` unchanged when :func:`duration_in_range` accepts it.
+
+    Raises (when called):
+        ValueError: as :func:`duration_in_range`.
+    """
+
+    def check(text: str) -> str:
+        duration_in_range(text, low=low, high=high, example=example)
+        return text
+
+    return check

@@ -23,46 +23,30 @@ from sealbox.encryption.config import (
     parse_config,
 )
 from sealbox.encryption.encrypted_object import (
-    DEKSourceType,
     EncryptedObject,
     InvalidEncryptedObject,
-    cache_key,
     parse_encrypted_object,
 )
 from sealbox.encryption.envelope import KMSv1Provider, KMSv2Provider
 from sealbox.encryption.keygen import KeyKind, generate_key, provider_snippet
 from sealbox.encryption.model import (
     EncryptionConfiguration,
-    Key,
     KMSConfiguration,
     ProviderConfiguration,
-    ProviderType,
-    ResourceConfiguration,
 )
-from sealbox.encryption.provider import (
-    PROVIDER_NAMES,
-    Provider,
-    ProviderName,
-    ProviderRejected,
-    ReadResult,
-    classify_value,
-    provider_prefix,
-)
+from sealbox.encryption.provider import Provider, ReadResult, classify_value, provider_prefix
 from sealbox.encryption.resources import (
     GroupResource,
     Resolution,
     covers,
     parse_group_resource,
-    provider_chain,
     resolve,
 )
 from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgcm, secretbox
-from sealbox.encryption.transformers import StorageTransformers, build_provider
+from sealbox.encryption.transformers import StorageTransformers
 
 __all__ = [
-    "PROVIDER_NAMES",
     "ConfigReport",
-    "DEKSourceType",
     "EncryptedObject",
     "EncryptionConfiguration",
     "GroupResource",
@@ -71,23 +55,16 @@ __all__ = [
     "KMSConfiguration",
     "KMSv1Provider",
     "KMSv2Provider",
-    "Key",
     "KeyKind",
     "Provider",
     "ProviderChain",
     "ProviderConfiguration",
-    "ProviderName",
-    "ProviderRejected",
-    "ProviderType",
     "ReadResult",
     "Resolution",
-    "ResourceConfiguration",
     "StaticKey",
     "StorageTransformers",
     "aescbc",
     "aesgcm",
-    "build_provider",
-    "cache_key",
     "classify_value",
     "covers",
     "generate_key",
@@ -97,7 +74,6 @@ __all__ = [
     "parse_config",
     "parse_encrypted_object",
     "parse_group_resource",
-    "provider_chain",
     "provider_prefix",
     "provider_snippet",
     "resolve",

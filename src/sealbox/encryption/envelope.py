@@ -74,7 +74,8 @@ class _WriteState:
 
 
 class _Envelope(Generic[S]):
-    """What both envelope providers hold: their config, prefix, and the plugin service.
+    """What both envelope providers hold: their config, prefix, the plugin service, and a cache
+    of the DEKs (or seeds) the plugin unwrapped, keyed as the apiserver keys its cache.
 
     The service is opened on first use, so a config listing an unreachable plugin still reads
     values that other providers wrote.
@@ -83,7 +84,11 @@ class _Envelope(Generic[S]):
     name: ProviderName
 
     def __init__(
-        self, config: KMSConfiguration, connect: Callable[[], S], rand_bytes: _ciphers.RandBytes
+        self,
+        config: KMSConfiguration,
+        connect: Callable[[], S],
+        *,
+        rand_bytes: _ciphers.RandBytes = os.urandom,
     ) -> None:
         self.config = config
         self.label = f"{self.name} ({config.name})"
@@ -91,6 +96,10 @@ class _Envelope(Generic[S]):
         self._connect: Callable[[], S] = connect
         self._opened: S | None = None
         self._rand_bytes = rand_bytes
+        self._unwrapped: LRUCache[bytes, bytes] = LRUCache(self._cache_entries())
+
+    def _cache_entries(self) -> int:
+        return DEK_CACHE_ENTRIES
 
     def _service(self) -> S:
         if self._opened is None:
@@ -112,11 +121,10 @@ class KMSv2Provider(_Envelope[KMSv2Service]):
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(config, connect, rand_bytes)
+        super().__init__(config, connect, rand_bytes=rand_bytes)
         self._new_uid = new_uid
         self._now = now
         self._lock = threading.Lock()
-        self._seeds: LRUCache[bytes, bytes] = LRUCache(DEK_CACHE_ENTRIES)
         self._last_unwrapped: tuple[bytes, EncryptedObject, bytes] | None = None
         self._state: _WriteState | None = None
         self._status_key_id: tuple[str, float] | None = None
@@ -200,7 +208,7 @@ class KMSv2Provider(_Envelope[KMSv2Service]):
             ):
                 return last[2]
         key = cache_key(record)
-        secret = self._seeds.get(key)
+        secret = self._unwrapped.get(key)
         if secret is not None:
             self._last_unwrapped = (record.encrypted_dek_source, record, secret)
             return secret
@@ -213,7 +221,7 @@ class KMSv2Provider(_Envelope[KMSv2Service]):
             )
         except DecryptError as exc:
             raise ProviderRejected(f"{self.label}: {exc}") from None
-        self._seeds.put(key, secret)
+        self._unwrapped.put(key, secret)
         self._last_unwrapped = (record.encrypted_dek_source, record, secret)
         return secret
 
@@ -263,7 +271,7 @@ class KMSv2Provider(_Envelope[KMSv2Service]):
             annotations=dict(response.annotations),
         )
         state = _WriteState(key_id, seed, template, self._now())
-        self._seeds.put(cache_key(template), seed)
+        self._unwrapped.put(cache_key(template), seed)
         with self._lock:
             self._state = state
         return state
@@ -274,16 +282,8 @@ class KMSv1Provider(_Envelope[KMSv1Service]):
 
     name: ProviderName = "kms-v1"
 
-    def __init__(
-        self,
-        config: KMSConfiguration,
-        connect: Callable[[], KMSv1Service],
-        *,
-        rand_bytes: _ciphers.RandBytes = os.urandom,
-    ) -> None:
-        super().__init__(config, connect, rand_bytes)
-        capacity = config.cachesize if config.cachesize is not None else 1000
-        self._deks: LRUCache[bytes, bytes] = LRUCache(capacity)
+    def _cache_entries(self) -> int:
+        return self.config.cachesize if self.config.cachesize is not None else 1000
 
     def read(self, etcd_key: bytes, payload: bytes) -> ReadResult:
         if len(payload) < 2:
@@ -310,14 +310,14 @@ class KMSv1Provider(_Envelope[KMSv1Service]):
             raise KMSPluginError(
                 f"{self.label}: plugin ciphertext is {len(encrypted_dek)} bytes, expected 1..65535"
             )
-        self._deks.put(encrypted_dek, dek)
+        self._unwrapped.put(encrypted_dek, dek)
         sealed = _ciphers.gcm_seal(
             dek, data, etcd_key, nonce=self._rand_bytes(_ciphers.GCM_NONCE_BYTES)
         )
         return struct.pack(">H", len(encrypted_dek)) + encrypted_dek + sealed
 
     def _unwrap(self, encrypted_dek: bytes) -> bytes:
-        dek = self._deks.get(encrypted_dek)
+        dek = self._unwrapped.get(encrypted_dek)
         if dek is None:
             try:
                 dek = self._service().decrypt(encrypted_dek)
@@ -325,5 +325,5 @@ class KMSv1Provider(_Envelope[KMSv1Service]):
                 raise ProviderRejected(f"{self.label}: {exc}") from None
             if len(dek) not in _AES_KEY_SIZES:
                 raise ProviderRejected(f"{self.label}: the plugin returned a DEK of invalid size")
-            self._deks.put(encrypted_dek, dek)
+            self._unwrapped.put(encrypted_dek, dek)
         return dek

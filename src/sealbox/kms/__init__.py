@@ -22,14 +22,8 @@ from sealbox.kms.fields import (
     validate_ciphertext,
     validate_key_id,
 )
-from sealbox.kms.messages import (
-    KMSConnector,
-    KMSv1Service,
-    KMSv2Service,
-    PluginAddress,
-    PluginStatus,
-    Wrapped,
-)
+from sealbox.kms.messages import PluginStatus, Wrapped
+from sealbox.kms.services import KMSConnector, KMSv1Service, KMSv2Service, PluginAddress
 
 __all__ = [
     "MAX_ANNOTATIONS_BYTES",

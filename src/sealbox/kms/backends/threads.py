@@ -23,17 +23,11 @@ class ThreadedBackend:
 
     def __init__(self, backend: BlockingBackend, *, threads: int) -> None:
         self.backend = backend
+        self.kind = backend.kind
+        self.label = backend.label
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, threads), thread_name_prefix=f"kms-{backend.kind}"
         )
-
-    @property
-    def kind(self) -> str:
-        return self.backend.kind
-
-    @property
-    def label(self) -> str:
-        return self.backend.label
 
     async def current_key_id(self) -> str:
         return await asyncio.get_running_loop().run_in_executor(

@@ -25,13 +25,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from sealbox.duration import duration_in_range, parse_go_duration
+from sealbox.duration import duration_check, parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.kms.backends import (
     BACKEND_TYPES,
@@ -61,7 +68,9 @@ class _Document(BaseModel):
     socket: str
     socket_mode: str = "0600"
     socket_group: str | None = None
-    health_probe_interval: str = "30s"
+    health_probe_interval: Annotated[
+        str, AfterValidator(duration_check(low="50ms", high="1h", example="30s"))
+    ] = "30s"
     status_on_failure: Literal["error", "healthz"] = "error"
     metrics_address: str | None = None
     v1beta1: bool = False
@@ -85,12 +94,6 @@ class _Document(BaseModel):
             raise ValueError("an octal mode such as 0600 or 0660") from None
         if mode & ~0o660:
             raise ValueError("only owner and group read/write are allowed (0600 or 0660)")
-        return value
-
-    @field_validator("health_probe_interval")
-    @classmethod
-    def _interval(cls, value: str) -> str:
-        duration_in_range(value, low="50ms", high="1h", example="30s")
         return value
 
     @field_validator("metrics_address")

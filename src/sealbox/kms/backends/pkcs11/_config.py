@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import AfterValidator, field_validator, model_validator
 
-from sealbox.duration import duration_in_range, parse_go_duration
+from sealbox.duration import duration_check, parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.kms.backends.base import BackendSettings
 
@@ -32,7 +32,9 @@ class Config(BackendSettings):
     pin_file: Path | None = None
     pin_env: str | None = None
     generate_if_missing: bool = False
-    rescan_interval: str = "10s"
+    rescan_interval: Annotated[
+        str, AfterValidator(duration_check(low="0s", high="1h", example="10s"))
+    ] = "10s"
 
     @field_validator("module")
     @classmethod
@@ -53,12 +55,6 @@ class Config(BackendSettings):
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and (not value or "=" in value or "\x00" in value):
             raise ValueError("the name of an environment variable, e.g. SEALBOX_HSM_PIN")
-        return value
-
-    @field_validator("rescan_interval")
-    @classmethod
-    def _interval(cls, value: str) -> str:
-        duration_in_range(value, low="0s", high="1h", example="10s")
         return value
 
     @model_validator(mode="after")

@@ -56,17 +56,15 @@ class Keyring:
     def __init__(
         self, token_label: str, key_label: str, *, label: str, clock: Callable[[], float]
     ) -> None:
-        self.token_label = token_label
-        self.key_label = key_label
-        self.label = label
+        self.token_label, self.key_label = token_label, key_label
+        self.label = label  # the backend's, for messages
         self._clock = clock
-        self.keks: dict[str, Kek] = {}
-        self.current: Kek | None = None
-        self.scanned_at = float("-inf")
+        self.forget()
 
     def forget(self) -> None:
-        self.keks = {}
-        self.current = None
+        """Drop what the last scan found (the session it came from is gone)."""
+        self.keks: dict[str, Kek] = {}
+        self.current: Kek | None = None
         self.scanned_at = float("-inf")
 
     def age(self) -> float:

@@ -19,14 +19,7 @@ import subprocess
 import time
 
 from sealbox.errors import BackendUnavailable
-from sealbox.kms.backends.pkcs11._wire import (
-    HELLO,
-    OK,
-    FrameError,
-    decode_error,
-    encode_frame,
-    split_frames,
-)
+from sealbox.kms.backends.pkcs11 import _wire as wire
 
 __all__ = ["GROUP_MIN_CALLS", "GROUP_WINDOW_SECONDS", "STOP_GRACE_SECONDS", "Pacer", "WorkerPipe"]
 
@@ -88,14 +81,16 @@ class WorkerPipe:
         self,
         label: str,
         process: subprocess.Popen[bytes],
-        to_worker: int,
-        from_worker: int,
+        pipes: tuple[int, int],
+        *,
         call_timeout: float,
     ) -> None:
+        """``pipes`` are this end's descriptors: ``(to the worker's stdin, from its stdout)``."""
         self.label = label
         self.process = process
         self.alive = True
         self.reason = ""
+        to_worker, from_worker = pipes
         self._to_worker = to_worker
         self._from_worker = from_worker
         self._call_timeout = call_timeout
@@ -141,8 +136,8 @@ class WorkerPipe:
             future.set_exception(BackendUnavailable(self.reason))
             return future
         try:
-            frame = encode_frame(self._next_id, code, fields)
-        except FrameError as exc:  # cannot happen below the service's size limits
+            frame = wire.encode_frame(self._next_id, code, fields)
+        except wire.FrameError as exc:  # cannot happen below the service's size limits
             future.set_exception(BackendUnavailable(f"{self.label}: {exc}"))
             return future
         if not self._pending and self._watchdog is None:
@@ -163,7 +158,7 @@ class WorkerPipe:
     def submit_hello(self, document: bytes) -> asyncio.Future[list[bytes]]:
         """Queue HELLO (the first request of a worker started from the event loop)."""
         self._hello_id = self._next_id
-        return self.submit(HELLO, [document])
+        return self.submit(wire.HELLO, [document])
 
     def _exited(self) -> str:
         reason = f"{self.label}: the PKCS#11 worker process exited"
@@ -221,8 +216,8 @@ class WorkerPipe:
         buffer = self._buffer
         buffer += data
         try:
-            frames = split_frames(buffer)
-        except FrameError as exc:
+            frames = wire.split_frames(buffer)
+        except wire.FrameError as exc:
             log.error(
                 "PKCS#11 worker sent malformed data; killing it",
                 extra={"backend": self.label, "error": str(exc)},
@@ -234,10 +229,10 @@ class WorkerPipe:
             entry = pending.pop(call_id, None)
             if entry is None or entry[0].done():  # cancelled by its caller meanwhile
                 continue
-            if code == OK:
+            if code == wire.OK:
                 entry[0].set_result(fields)
             else:
-                error = decode_error(code, fields)
+                error = wire.decode_error(code, fields)
                 if call_id == self._hello_id:
                     self._start_error = " ".join(str(error).split())[:300]
                 entry[0].set_exception(error)
@@ -334,7 +329,7 @@ class WorkerPipe:
         if not self.alive:
             raise BackendUnavailable(self.reason)
         call_id = self._take_id()
-        data = memoryview(encode_frame(call_id, code, fields))
+        data = memoryview(wire.encode_frame(call_id, code, fields))
         try:
             while data:
                 data = data[os.write(self._to_worker, data) :]
@@ -343,14 +338,14 @@ class WorkerPipe:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                frames = split_frames(self._buffer)
-            except FrameError:
+                frames = wire.split_frames(self._buffer)
+            except wire.FrameError:
                 self.kill(f"{self.label}: the PKCS#11 worker process sent malformed data")
                 raise BackendUnavailable(self.reason) from None
             for answer_id, status, result in frames:
                 if answer_id == call_id:
-                    if status != OK:
-                        raise decode_error(status, result)
+                    if status != wire.OK:
+                        raise wire.decode_error(status, result)
                     return result
             remaining = deadline - time.monotonic()
             if remaining <= 0:

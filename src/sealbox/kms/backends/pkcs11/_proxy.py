@@ -237,7 +237,9 @@ class Pkcs11Proxy:
         finally:
             os.close(child_stdin)
             os.close(child_stdout)
-        return WorkerPipe(self.label, process, to_worker, from_worker, self._call_timeout)
+        return WorkerPipe(
+            self.label, process, (to_worker, from_worker), call_timeout=self._call_timeout
+        )
 
     def _hello(self) -> bytes:
         document = {

@@ -90,26 +90,37 @@ def _lease_from_auth(body: Mapping[str, Any], *, what: str, transport: Transport
     )
 
 
-class TokenLogin:
+class _SourcedLogin:
+    """A login whose credential is read from a :class:`SecretSource` at every login.
+
+    The last value read is kept only so that :meth:`secrets` can redact it from server messages.
+    """
+
+    def __init__(self, source: SecretSource) -> None:
+        self.source = source
+        self._last = ""
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._last,)
+
+    def _read(self, transport: Transport) -> str:
+        secret = self.source.read(transport.label)
+        self._last = secret
+        transport.secrets = (secret,)
+        return secret
+
+
+class TokenLogin(_SourcedLogin):
     """A token given by the operator: read it, then ``lookup-self`` to learn its TTL."""
 
     name = "token"
     can_relogin = False
 
-    def __init__(self, source: SecretSource) -> None:
-        self.source = source
-        self._token = ""
-
     def describe(self) -> str:
         return f"token from {self.source.describe()}"
 
-    def secrets(self) -> tuple[str, ...]:
-        return (self._token,)
-
     def login(self, transport: Transport) -> Lease:
-        token = self.source.read(transport.label)
-        self._token = token
-        transport.secrets = (token,)
+        token = self._read(transport)
         try:
             body = transport.call(
                 "GET", "auth/token/lookup-self", what="token lookup-self", token=token
@@ -135,7 +146,7 @@ class TokenLogin:
         )
 
 
-class MountLogin:
+class MountLogin(_SourcedLogin):
     """``auth/<mount>/login`` with an identifier and a secret re-read at every login.
 
     AppRole posts ``role_id`` and ``secret_id``; Kubernetes posts ``role`` and the pod's
@@ -145,54 +156,41 @@ class MountLogin:
     can_relogin = True
 
     def __init__(
-        self,
-        name: str,
-        mount: str,
-        identity: tuple[str, str],
-        secret: tuple[str, SecretSource],
-        *,
-        detail: str,
+        self, name: str, mount: str, identity: tuple[str, str], secret: tuple[str, SecretSource]
     ) -> None:
+        super().__init__(secret[1])
         self.name = name
         self.mount = mount
         self.identity = identity
-        self.secret = secret
-        self.detail = detail
-        self._secret = ""
+        self.secret_field = secret[0]
 
     def describe(self) -> str:
-        return f"{self.name} login at auth/{self.mount} {self.detail}"
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self._secret,)
+        field, value = self.identity
+        if field == "role":
+            return f"{self.name} login at auth/{self.mount} as role {value}"
+        return f"{self.name} login at auth/{self.mount} (secret-id from {self.source.describe()})"
 
     def login(self, transport: Transport) -> Lease:
-        field, source = self.secret
-        secret = source.read(transport.label)
-        self._secret = secret
-        transport.secrets = (secret,)
+        secret = self._read(transport)
         what = f"{self.name} login"
         body = transport.call(
             "POST",
             f"auth/{self.mount}/login",
             what=what,
             token=None,
-            payload={self.identity[0]: self.identity[1], field: secret},
+            payload={self.identity[0]: self.identity[1], self.secret_field: secret},
         )
         return _lease_from_auth(body, what=what, transport=transport)
 
 
 def approle_login(role_id: str, secret_id: SecretSource, mount: str) -> MountLogin:
     """AppRole: the role_id is an identifier, the secret_id a credential."""
-    detail = f"(secret-id from {secret_id.describe()})"
-    return MountLogin(
-        "approle", mount, ("role_id", role_id), ("secret_id", secret_id), detail=detail
-    )
+    return MountLogin("approle", mount, ("role_id", role_id), ("secret_id", secret_id))
 
 
 def kubernetes_login(role: str, jwt: SecretSource, mount: str) -> MountLogin:
     """Kubernetes: a Vault role and the pod's (projected) service-account token."""
-    return MountLogin("kubernetes", mount, ("role", role), ("jwt", jwt), detail=f"as role {role}")
+    return MountLogin("kubernetes", mount, ("role", role), ("jwt", jwt))
 
 
 class TokenManager:

@@ -75,7 +75,7 @@ class VaultBackend:
         self._name = config.key_name
         self._prefix = f"vault:{self._mount}/{self._name}:"
         namespace = f" (namespace {config.namespace})" if config.namespace else ""
-        self._label = f"vault {self._mount}/{self._name} at {config.address}{namespace}"
+        self.label = f"vault {self._mount}/{self._name} at {config.address}{namespace}"
         self._closed = False
         source = f"vault backend {self._mount}/{self._name}"
 
@@ -96,7 +96,7 @@ class VaultBackend:
         host = urlsplit(config.address).hostname or ""
         if config.tls_skip_verify:
             log.warning(
-                "%s: tlsSkipVerify is on: the server's certificate is NOT checked", self._label
+                "%s: tlsSkipVerify is on: the server's certificate is NOT checked", self.label
             )
             warnings.filterwarnings(
                 "ignore",
@@ -104,22 +104,9 @@ class VaultBackend:
                 category=InsecureRequestWarning,
             )
         elif config.address.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("%s: plain http: tokens and key material travel unencrypted", self._label)
-        client_cert = None
-        if config.client_cert_file is not None and config.client_key_file is not None:
-            client_cert = (
-                str(resolve(config.client_cert_file)),
-                str(resolve(config.client_key_file)),
-            )
+            log.warning("%s: plain http: tokens and key material travel unencrypted", self.label)
         self._transport = Transport(
-            address=config.address,
-            label=self._label,
-            namespace=config.namespace,
-            ca_file=resolve(config.ca_file) if config.ca_file is not None else None,
-            client_cert=client_cert,
-            skip_verify=config.tls_skip_verify,
-            timeout=config.timeout_seconds,
-            pool_size=THREADS + 2,
+            config, label=self.label, resolve=resolve, pool_size=THREADS + 2
         )
         self._tokens = TokenManager(self._transport, _login_method(config.auth, resolve))
         try:
@@ -128,14 +115,10 @@ class VaultBackend:
             self._transport.close()
             raise ConfigError(source, [ConfigIssue(err.setting, err.detail)]) from None
         except (BackendRejected, BackendUnavailable) as err:
-            log.warning("%s: login failed, will retry on first use: %s", self._label, err)
+            log.warning("%s: login failed, will retry on first use: %s", self.label, err)
 
     def __repr__(self) -> str:
-        return f"VaultBackend({self._label}, auth={self._tokens.method.name})"
-
-    @property
-    def label(self) -> str:
-        return self._label
+        return f"VaultBackend({self.label}, auth={self._tokens.method.name})"
 
     @property
     def renewals(self) -> int:
@@ -177,7 +160,7 @@ class VaultBackend:
             else None
         )
         if ciphertext is None or match is None:
-            raise BackendUnavailable(f"{self._label}: encrypt: answer has no transit ciphertext")
+            raise BackendUnavailable(f"{self.label}: encrypt: answer has no transit ciphertext")
         version = int(match.group(1))
         return Wrapped(
             ciphertext=match.group(0),
@@ -189,23 +172,23 @@ class VaultBackend:
         shown = key_id if len(key_id) <= 120 else key_id[:119] + "…"
         tail = _KEY_ID_TAIL.fullmatch(key_id[len(self._prefix) :]) if self.owns(key_id) else None
         if tail is None:
-            raise BackendRejected(f"{self._label}: key_id {shown!r} was not made by this key")
+            raise BackendRejected(f"{self.label}: key_id {shown!r} was not made by this key")
         match = _CIPHERTEXT.fullmatch(ciphertext)
         if match is None:
             raise BackendRejected(
-                f"{self._label}: decrypt: ciphertext for key_id {shown!r} is not a transit "
+                f"{self.label}: decrypt: ciphertext for key_id {shown!r} is not a transit "
                 "ciphertext (vault:v<N>:<base64>)"
             )
         version = match.group(1).decode("ascii")
         if version != tail.group(1):
             raise BackendRejected(
-                f"{self._label}: decrypt: ciphertext of key version v{version} does not match "
+                f"{self.label}: decrypt: ciphertext of key version v{version} does not match "
                 f"key_id {shown!r}"
             )
         annotated = annotations.get(ANNOTATION_VERSION)
         if annotated is not None and annotated != version.encode("ascii"):
             raise BackendRejected(
-                f"{self._label}: decrypt: annotation {ANNOTATION_VERSION} does not match "
+                f"{self.label}: decrypt: annotation {ANNOTATION_VERSION} does not match "
                 f"key_id {shown!r}"
             )
         try:
@@ -224,17 +207,17 @@ class VaultBackend:
                 else "tampered, or made by a deleted, recreated or trimmed key"
             )
             raise BackendRejected(
-                f"{self._label}: decrypt of key_id {shown!r} rejected (HTTP 400): {why}"
+                f"{self.label}: decrypt of key_id {shown!r} rejected (HTTP 400): {why}"
             ) from None
         data = body.get("data")
         plaintext = data.get("plaintext") if isinstance(data, dict) else None
         if not isinstance(plaintext, str):
-            raise BackendUnavailable(f"{self._label}: decrypt: answer has no plaintext")
+            raise BackendUnavailable(f"{self.label}: decrypt: answer has no plaintext")
         try:
             return base64.b64decode(plaintext, validate=True)
         except (binascii.Error, ValueError):
             raise BackendUnavailable(
-                f"{self._label}: decrypt: answer's plaintext is not base64"
+                f"{self.label}: decrypt: answer's plaintext is not base64"
             ) from None
 
     def close(self) -> None:
@@ -254,22 +237,22 @@ class VaultBackend:
             if err.status != 404:
                 raise
             raise BackendRejected(
-                f"{self._label}: transit key {self._name!r} not found under mount "
+                f"{self.label}: transit key {self._name!r} not found under mount "
                 f"{self._mount!r} (HTTP 404)"
             ) from None
         data = body.get("data")
         if not isinstance(data, dict):
-            raise BackendUnavailable(f"{self._label}: read key: answer has no data")
+            raise BackendUnavailable(f"{self.label}: read key: answer has no data")
         if data.get("soft_deleted"):
-            raise BackendRejected(f"{self._label}: transit key is soft-deleted")
+            raise BackendRejected(f"{self.label}: transit key is soft-deleted")
         if data.get("derived"):
             raise BackendRejected(
-                f"{self._label}: transit key is a derived (context) key, which the KMS API "
+                f"{self.label}: transit key is a derived (context) key, which the KMS API "
                 "cannot use; create one without derived=true"
             )
         if not data.get("supports_encryption", True) or not data.get("supports_decryption", True):
             raise BackendRejected(
-                f"{self._label}: transit key type {data.get('type')!s:.40} cannot encrypt "
+                f"{self.label}: transit key type {data.get('type')!s:.40} cannot encrypt "
                 "and decrypt"
             )
         versions = data.get("keys")
@@ -286,7 +269,7 @@ class VaultBackend:
             assert latest >= int(oldest) >= 1
         except (AssertionError, KeyError, ValueError, TypeError):
             raise BackendUnavailable(
-                f"{self._label}: read key: answer lacks latest_version or key versions"
+                f"{self.label}: read key: answer lacks latest_version or key versions"
             ) from None
         identity = "\0".join(
             (self._config.namespace or "", self._mount, self._name, str(created))
@@ -304,7 +287,7 @@ class VaultBackend:
     ) -> dict[str, Any]:
         """One request with the current token; after a 403, one re-login and one retry."""
         if self._closed:
-            raise BackendUnavailable(f"{self._label}: backend is closed")
+            raise BackendUnavailable(f"{self.label}: backend is closed")
         token, generation = self._tokens.token()
         try:
             try:

@@ -14,7 +14,7 @@ never a token.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import requests.adapters
 from hvac.adapters import JSONAdapter
 
 from sealbox.errors import AccessDenied, BackendUnavailable, RequestRefused, ServerFailed
+from sealbox.kms.backends.vault._config import Config
 
 __all__ = ["Transport"]
 
@@ -86,21 +87,21 @@ class Transport:
     """One Vault server: sends requests and turns every failure into a Sealbox error."""
 
     def __init__(
-        self,
-        *,
-        address: str,
-        label: str,
-        namespace: str | None,
-        ca_file: Path | None,
-        client_cert: tuple[str, str] | None,
-        skip_verify: bool,
-        timeout: float,
-        pool_size: int,
+        self, config: Config, *, label: str, resolve: Callable[[Path], Path], pool_size: int
     ) -> None:
-        self.address = address
+        """``resolve`` turns the config's relative file paths into real ones."""
+        self.address = address = config.address
         self.label = label
-        self.timeout = timeout
+        self.timeout = config.timeout_seconds
         self.secrets: tuple[str, ...] = ()
+        skip_verify = config.tls_skip_verify
+        ca_file = resolve(config.ca_file) if config.ca_file is not None else None
+        client_cert = None
+        if config.client_cert_file is not None and config.client_key_file is not None:
+            client_cert = (
+                str(resolve(config.client_cert_file)),
+                str(resolve(config.client_key_file)),
+            )
         session = requests.Session()
         session.trust_env = False  # no proxy/CA/netrc settings from the environment
         http = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
@@ -116,7 +117,7 @@ class Transport:
             cert=client_cert,
             verify=not skip_verify,
             session=session,
-            namespace=namespace,
+            namespace=config.namespace,
             allow_redirects=False,  # a redirect would carry X-Vault-Token to wherever it points
         )
 
