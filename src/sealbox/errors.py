@@ -30,7 +30,7 @@ exits with ``exit_code``; anything else that escapes is a bug and keeps its trac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "AccessDenied",
@@ -63,27 +63,38 @@ class SealboxError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
-    """One broken rule: where it is (a field path such as ``resources[0].providers[1]``) and why."""
+    """One broken rule: where it is (a field path such as ``resources[0].providers[1]``), why,
+    and the 1-based ``line`` of the file it is on when known (0 otherwise)."""
 
     path: str
     message: str
+    line: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
 class ConfigError(SealboxError):
-    """A config file cannot be used; ``issues`` lists every broken rule found."""
+    """A config file cannot be used; ``issues`` lists every broken rule found.
+
+    One issue reads as one line (``plugin.yaml: socket: an absolute path ...``); several as a
+    count followed by one indented line each.
+    """
 
     exit_code = 2
 
     def __init__(self, source: str, issues: Sequence[ConfigIssue]) -> None:
         self.source = source
         self.issues = tuple(issues)
-        lines = "\n".join(f"  {issue}" for issue in self.issues)
-        count = len(self.issues)
-        noun = "error" if count == 1 else "errors"
-        super().__init__(f"{source}: {count} {noun}\n{lines}")
+        if len(self.issues) == 1:
+            issue = self.issues[0]
+            where = f"{source}:{issue.line}" if issue.line else source
+            super().__init__(f"{where}: {issue}")
+            return
+        lines = "\n".join(
+            f"  line {issue.line}: {issue}" if issue.line else f"  {issue}" for issue in self.issues
+        )
+        super().__init__(f"{source}: {len(self.issues)} errors\n{lines}")
 
 
 class InputError(SealboxError):

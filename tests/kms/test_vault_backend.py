@@ -136,8 +136,8 @@ def test_config_defaults() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"keyname": "x"}, "backends.primary.keyname", "Extra inputs are not permitted"),
-        ({"keyName": None}, "backends.primary.keyName", "Field required"),
+        ({"keyname": "x"}, "backends.primary.keyname", "unknown field; did you mean keyName?"),
+        ({"keyName": None}, "backends.primary.keyName", "required: add this field"),
         (
             {"auth": {"method": "token", "tokenFile": "t", "tokenEnv": "T"}},
             "backends.primary.auth.token",
@@ -156,13 +156,13 @@ def test_config_defaults() -> None:
         (
             {"auth": {"method": "approle", "secretIdFile": "s"}},
             "backends.primary.auth.approle.roleId",
-            "Field required",
+            "required: add this field",
         ),
         ({"auth": {"method": "userpass"}}, "backends.primary.auth", "does not match"),
         (
             {"auth": {"method": "token", "tokenFile": "t", "extra": 1}},
             "backends.primary.auth.token.extra",
-            "Extra inputs",
+            "unknown field",
         ),
         ({"address": "vault:8200"}, "backends.primary.address", "http:// or https://"),
         ({"address": "https://u:p@vault:8200"}, "backends.primary.address", "credentials"),
@@ -195,7 +195,7 @@ def test_inline_secrets_are_refused_and_not_echoed() -> None:
     entry = {**MINIMAL, "auth": {"method": "token", "token": secret}}
     with pytest.raises(ConfigError) as caught:
         parse_plugin_config(plugin_yaml(entry), "plugin.yaml", base_dir=Path("/etc/sealbox"))
-    assert "backends.primary.auth.token.token: Extra inputs are not permitted" in str(caught.value)
+    assert "backends.primary.auth.token.token: unknown field; did you mean" in str(caught.value)
     assert secret not in str(caught.value)
     with pytest.raises(ValidationError):
         Config.model_validate(

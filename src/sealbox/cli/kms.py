@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from sealbox.errors import InputError
-
-if TYPE_CHECKING:
-    from sealbox.kms.plugin import PluginConfig
 
 # The plugin's modules (pydantic models, backends, grpc server) load inside each command, so
 # other commands do not pay for them at start-up.
@@ -73,76 +70,78 @@ def rotate_key(
     typer.echo(primary.rotate(plugin.base_dir))
 
 
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 @app.command()
 def serve(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="A plugin.yaml (KMSPluginConfiguration); see docs."
     ),
     socket: str | None = typer.Option(
-        None, "--socket", help="Unix socket to listen on (or @name for an abstract socket)."
+        None,
+        "--socket",
+        help="Absolute path of the unix socket to listen on (or @name for an abstract socket). "
+        "Overrides the file's socket with --config.",
     ),
-    backend: str = typer.Option("local", "--backend", help="Backend without --config: local."),
+    backend: str = typer.Option(
+        "local", "--backend", help="Backend without --config: local (others need --config)."
+    ),
     key_file: Path | None = typer.Option(
-        None, "--key-file", help="Local keyring (from 'sealbox kms keygen') for --backend local."
+        None,
+        "--key-file",
+        help="Local keyring (from 'sealbox kms keygen') for --backend local, without --config.",
     ),
     metrics_address: str | None = typer.Option(
-        None, "--metrics-address", help="Serve /metrics /healthz /livez /readyz on host:port."
+        None,
+        "--metrics-address",
+        help="Serve /metrics /healthz /livez /readyz on host:port. Overrides the file's.",
     ),
-    probe_interval: float | None = typer.Option(
+    probe_interval: str | None = typer.Option(
         None,
         "--probe-interval",
-        help="Seconds between backend health probes (default 30).",
+        help="Time between backend health probes, e.g. 30s or 30 (seconds); 50ms to 1h "
+        "(default 30s). Overrides the file's healthProbeInterval.",
         show_default=False,
     ),
-    v1beta1: bool = typer.Option(False, "--v1beta1", help="Also serve the deprecated KMS v1."),
-    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    v1beta1: bool | None = typer.Option(
+        None,
+        "--v1beta1/--no-v1beta1",
+        help="Also serve the deprecated KMS v1 API (default: no). Overrides the file's.",
+        show_default=False,
+    ),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Log level."),
 ) -> None:
     """Serve the KMS v2 API on a unix socket until SIGTERM.
 
-    Quick start:  sealbox kms keygen --out kek.key
+    Quick start:  sealbox kms keygen --key-file kek.key
                   sealbox kms serve --socket /var/run/sealbox/kms.sock --key-file kek.key
 
     Point kube-apiserver at it with a kms provider: apiVersion v2, endpoint
     unix:///var/run/sealbox/kms.sock. For PKCS#11, Vault/OpenBao or AWS KMS, and for several
-    backends at once, use --config plugin.yaml.
+    backends at once, use --config plugin.yaml; flags given with it (--socket,
+    --metrics-address, --probe-interval, --v1beta1) win over the file's fields.
     """
-    from sealbox.kms.plugin import load_plugin_config
+    from sealbox.kms.plugin import ServeFlags, config_from_flags
+    from sealbox.kms.plugin import serve as run_server
     from sealbox.logs import configure_logging
 
-    configure_logging(log_level)
-    plugin = (
-        _from_flags(socket, backend, key_file, metrics_address, probe_interval, v1beta1)
-        if config is None
-        else load_plugin_config(config)
-    )
-    from sealbox.kms.plugin import serve as run_server
-
-    asyncio.run(run_server(plugin))
-
-
-def _from_flags(
-    socket: str | None,
-    backend: str,
-    key_file: Path | None,
-    metrics_address: str | None,
-    probe_interval: float | None,
-    v1beta1: bool,
-) -> PluginConfig:
-    from sealbox.kms.backends import configure_backend
-    from sealbox.kms.plugin import DEFAULT_PROBE_INTERVAL_SECONDS, PluginConfig
-
-    if socket is None:
-        raise InputError("--socket is required without --config")
     if backend != "local":
-        raise InputError(f"--backend {backend}: use --config plugin.yaml for this backend")
-    if key_file is None:
-        raise InputError("--key-file is required with --backend local (create one: kms keygen)")
-    return PluginConfig(
+        raise InputError(
+            f"--backend {backend}: only local works with flags; describe a {backend} backend "
+            "in plugin.yaml and pass --config"
+        )
+    flags = ServeFlags(
         socket=socket,
-        primary=configure_backend({"type": "local", "keyFile": str(key_file.resolve())}),
+        key_file=key_file,
         metrics_address=metrics_address,
-        probe_interval_seconds=(
-            DEFAULT_PROBE_INTERVAL_SECONDS if probe_interval is None else probe_interval
-        ),
-        serve_v1beta1=v1beta1,
+        probe_interval=probe_interval,
+        v1beta1=v1beta1,
     )
+    plugin = config_from_flags(flags, config)  # everything is checked before logging starts
+    configure_logging(log_level.value)
+    asyncio.run(run_server(plugin))

@@ -12,12 +12,7 @@
 
 from __future__ import annotations
 
-from sealbox.kms.backends.base import (
-    Backend,
-    BackendSettings,
-    BlockingBackend,
-    validation_issues,
-)
+from sealbox.kms.backends.base import Backend, BlockingBackend
 from sealbox.kms.backends.kind import (
     BackendKind,
     BackendType,
@@ -26,6 +21,7 @@ from sealbox.kms.backends.kind import (
     threaded_kind,
 )
 from sealbox.kms.backends.registry import BACKEND_TYPES, backend_type, configure_backend
+from sealbox.kms.backends.settings import BackendSettings, SettingsModel, validation_issues
 from sealbox.kms.backends.threads import ThreadedBackend
 
 __all__ = [
@@ -37,6 +33,7 @@ __all__ = [
     "BlockingBackend",
     "Builder",
     "ConfiguredBackend",
+    "SettingsModel",
     "ThreadedBackend",
     "backend_type",
     "configure_backend",

@@ -24,22 +24,12 @@ cheap local check) and ``close`` (called once, on the event loop's thread) are s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from pydantic.alias_generators import to_camel
-
-from sealbox.errors import ConfigIssue
 from sealbox.kms import Wrapped
 
-__all__ = [
-    "Backend",
-    "BackendSettings",
-    "BlockingBackend",
-    "SettingsModel",
-    "validation_issues",
-]
+__all__ = ["Backend", "BlockingBackend"]
 
 
 class Backend(Protocol):
@@ -98,46 +88,3 @@ class BlockingBackend(Protocol):
     def owns(self, key_id: str) -> bool: ...
 
     def close(self) -> None: ...
-
-
-class SettingsModel(BaseModel):
-    """Base of every plugin.yaml section a backend reads: camelCase keys, unknown keys rejected."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
-
-
-class BackendSettings(SettingsModel):
-    """Base of every backend's ``Config``, one ``backends`` entry of plugin.yaml.
-
-    ``type`` names the backend; each backend's ``Config`` narrows it to its own literal.
-    Credentials are never config values: a backend reads them from a file path or an environment
-    variable named in its config, so plugin.yaml can be shared and logged.
-    """
-
-    type: str
-
-
-def validation_issues(exc: ValidationError, prefix: str = "") -> list[ConfigIssue]:
-    """One :class:`~sealbox.errors.ConfigIssue` per pydantic error, at its plugin.yaml path.
-
-    Paths are written as in the YAML file (``backends.decryptOnly[0].keyName``): camelCase keys,
-    list indexes in brackets, under ``prefix``.
-    """
-    issues = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = _yaml_path(error["loc"])
-        path = f"{prefix}.{loc}" if prefix and loc else prefix or loc
-        issues.append(ConfigIssue(path, str(error["msg"])))
-    return issues
-
-
-def _yaml_path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + (to_camel(part) if "_" in part else part)
-    return out

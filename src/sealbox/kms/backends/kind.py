@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from sealbox.errors import InputError
-from sealbox.kms.backends.base import Backend, BackendSettings, BlockingBackend
+from sealbox.kms.backends.base import Backend, BlockingBackend
+from sealbox.kms.backends.settings import BackendSettings
 from sealbox.kms.backends.threads import ThreadedBackend
 
 __all__ = ["BackendKind", "BackendType", "Builder", "ConfiguredBackend", "threaded_kind"]
@@ -66,6 +67,9 @@ class BackendType(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def config(self) -> type[BackendSettings]: ...
+
     def configure(self, entry: Mapping[str, object]) -> ConfiguredBackend: ...
 
 
@@ -89,7 +93,7 @@ class BackendKind(Generic[C]):
             pydantic.ValidationError: the entry breaks the config model (callers turn it into a
                 ConfigError with field paths).
         """
-        settings = self.config.model_validate(dict(entry))
+        settings = self.config.model_validate(dict(entry))  # ValidationError: see settings.py
         serve, rotate = self.serve, self.rotate
         return ConfiguredBackend(
             settings=settings,

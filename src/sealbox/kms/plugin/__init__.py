@@ -19,6 +19,8 @@ from __future__ import annotations
 from sealbox.kms.plugin.config import (
     DEFAULT_PROBE_INTERVAL_SECONDS,
     PluginConfig,
+    ServeFlags,
+    config_from_flags,
     load_plugin_config,
     parse_plugin_config,
 )
@@ -40,7 +42,9 @@ __all__ = [
     "PluginConfig",
     "PluginServer",
     "PluginService",
+    "ServeFlags",
     "add_servicers",
+    "config_from_flags",
     "load_plugin_config",
     "parse_plugin_config",
     "prepare_socket",

@@ -15,14 +15,20 @@
       decryptOnly:
       - {type: vault, address: https://vault:8200, keyName: k8s, auth: {...}}
 
-Every error names its field (``backends.decryptOnly[0].keyName: Field required``). Relative
-paths resolve against the config file's directory.
+Every error names its field and line (``plugin.yaml:14: backends.decryptOnly[0].keyName:
+required: add this field``) and says what would be valid. Relative paths resolve against the
+config file's directory.
+
+``sealbox kms serve`` flags go through the same validation (:func:`config_from_flags`): without
+``--config`` they describe a local-key plugin; with it, ``--socket``, ``--metrics-address``,
+``--probe-interval`` and ``--v1beta1`` override the file's fields (a flag wins over the file,
+the file over the defaults), and errors in them name the flag.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,6 +37,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -39,17 +46,20 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from sealbox.duration import duration_check, parse_go_duration
-from sealbox.errors import ConfigError, ConfigIssue
+from sealbox.errors import ConfigError, ConfigIssue, InputError
 from sealbox.kms.backends import (
     BACKEND_TYPES,
     ConfiguredBackend,
     backend_type,
     validation_issues,
 )
+from sealbox.yamldoc import error_line, line_at, load_yaml
 
 __all__ = [
     "DEFAULT_PROBE_INTERVAL_SECONDS",
     "PluginConfig",
+    "ServeFlags",
+    "config_from_flags",
     "load_plugin_config",
     "parse_plugin_config",
 ]
@@ -58,6 +68,17 @@ API_VERSION = "sealbox.io/v1alpha1"
 KIND = "KMSPluginConfiguration"
 DEFAULT_PROBE_INTERVAL_SECONDS = 30.0
 _MAX_UNIX_PATH = 107
+
+
+def _text(expected: str) -> Callable[[object], object]:
+    """A before-validator: a number where text is due is a unit left out (``30`` for ``30s``)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"{expected}; {value!r} has no unit")
+        return value
+
+    return check
 
 
 class _Document(BaseModel):
@@ -69,7 +90,9 @@ class _Document(BaseModel):
     socket_mode: str = "0600"
     socket_group: str | None = None
     health_probe_interval: Annotated[
-        str, AfterValidator(duration_check(low="50ms", high="1h", example="30s"))
+        str,
+        BeforeValidator(_text("a duration with a unit, e.g. 30s")),
+        AfterValidator(duration_check(low="50ms", high="1h", example="30s")),
     ] = "30s"
     status_on_failure: Literal["error", "healthz"] = "error"
     metrics_address: str | None = None
@@ -81,7 +104,8 @@ class _Document(BaseModel):
     def _socket(cls, value: str) -> str:
         if not value.startswith(("/", "@")) or len(value) > _MAX_UNIX_PATH or "\x00" in value:
             raise ValueError(
-                "an absolute socket path (at most 107 bytes) or @name for an abstract socket"
+                f"expected an absolute socket path (at most {_MAX_UNIX_PATH} bytes, e.g. "
+                f"/var/run/sealbox/kms.sock) or @name for an abstract socket; got {value[:120]!r}"
             )
         return value
 
@@ -91,9 +115,9 @@ class _Document(BaseModel):
         try:
             mode = int(value, 8)
         except ValueError:
-            raise ValueError("an octal mode such as 0600 or 0660") from None
+            raise ValueError('expected an octal mode such as "0600" or "0660"') from None
         if mode & ~0o660:
-            raise ValueError("only owner and group read/write are allowed (0600 or 0660)")
+            raise ValueError('only owner and group read/write are allowed: "0600" or "0660"')
         return value
 
     @field_validator("metrics_address")
@@ -102,7 +126,7 @@ class _Document(BaseModel):
         if value is not None:
             host, _, port = value.rpartition(":")
             if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-                raise ValueError("host:port, e.g. 127.0.0.1:9464")
+                raise ValueError(f"expected host:port, e.g. 127.0.0.1:9464; got {value[:120]!r}")
         return value
 
 
@@ -143,30 +167,23 @@ def _backend(
     if kind not in BACKEND_TYPES:
         valid = ", ".join(BACKEND_TYPES)
         return None, [ConfigIssue(f"{path}.type", f"got {kind!r}; expected one of: {valid}")]
+    backend = backend_type(str(kind))
     try:
-        return backend_type(str(kind)).configure(entry), []
+        return backend.configure(entry), []
     except ValidationError as exc:
-        return None, validation_issues(exc, path)
+        return None, validation_issues(exc, path, model=backend.config)
 
 
-def parse_plugin_config(text: str, source: str, *, base_dir: Path) -> PluginConfig:
-    """Validate a plugin.yaml document.
+def _validate(raw: Mapping[str, Any], *, base_dir: Path) -> PluginConfig:
+    """The config ``raw`` describes.
 
     Raises:
-        ConfigError: every problem found, each with its field path.
+        _Invalid: every issue found, each with its field path.
     """
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [ConfigIssue("", f"not valid YAML: {exc}")]) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            source, [ConfigIssue("", "expected a mapping (a KMSPluginConfiguration)")]
-        )
-    try:
-        document = _Document.model_validate(raw)
+        document = _Document.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError(source, validation_issues(exc)) from None
+        raise _Invalid(validation_issues(exc, model=_Document)) from None
     primary, issues = _backend(document.backends.primary, "backends.primary")
     decrypt_only: list[ConfiguredBackend] = []
     for index, entry in enumerate(document.backends.decrypt_only):
@@ -175,7 +192,7 @@ def parse_plugin_config(text: str, source: str, *, base_dir: Path) -> PluginConf
         if model is not None:
             decrypt_only.append(model)
     if issues or primary is None:
-        raise ConfigError(source, issues)
+        raise _Invalid(issues)
     return PluginConfig(
         socket=document.socket,
         primary=primary,
@@ -190,6 +207,62 @@ def parse_plugin_config(text: str, source: str, *, base_dir: Path) -> PluginConf
     )
 
 
+class _Invalid(Exception):
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        super().__init__(f"{len(issues)} issues")
+        self.issues = issues
+
+
+def _read_document(text: str, source: str) -> dict[str, Any]:
+    """The YAML mapping in ``text``, with positions (see :mod:`sealbox.yamldoc`).
+
+    Raises:
+        ConfigError: not YAML (``file:line:column``), or not a mapping.
+    """
+    try:
+        raw = load_yaml(text, fields=True)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{error_line(exc)}:{mark.column + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or "malformed"
+        raise ConfigError(where, [ConfigIssue("", f"not valid YAML: {problem}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            source, [ConfigIssue("", "expected a mapping (a KMSPluginConfiguration)")]
+        )
+    return raw
+
+
+def _positioned(issues: list[ConfigIssue], document: object) -> list[ConfigIssue]:
+    return [ConfigIssue(i.path, i.message, line_at(document, i.path)) for i in issues]
+
+
+def parse_plugin_config(text: str, source: str, *, base_dir: Path) -> PluginConfig:
+    """Validate a plugin.yaml document.
+
+    Raises:
+        ConfigError: every problem found, each with its field path and line.
+    """
+    document = _read_document(text, source)
+    try:
+        return _validate(document, base_dir=base_dir)
+    except _Invalid as exc:
+        raise ConfigError(source, _positioned(exc.issues, document)) from None
+
+
+def _read_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [ConfigIssue("", "no such file")]) from None
+    except IsADirectoryError:
+        issue = ConfigIssue("", "is a directory; expected a plugin.yaml file")
+        raise ConfigError(str(path), [issue]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read ({reason})")]) from None
+
+
 def load_plugin_config(path: str | os.PathLike[str]) -> PluginConfig:
     """Read and validate a plugin.yaml file.
 
@@ -197,8 +270,86 @@ def load_plugin_config(path: str | os.PathLike[str]) -> PluginConfig:
         ConfigError: unreadable, or any rule broken.
     """
     file = Path(path)
+    return parse_plugin_config(_read_file(file), str(file), base_dir=file.resolve().parent)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeFlags:
+    """What ``sealbox kms serve``'s flags say; ``None`` where a flag was not given."""
+
+    socket: str | None = None
+    key_file: Path | None = None
+    metrics_address: str | None = None
+    probe_interval: str | None = None  # a duration (30s), or a bare number of seconds
+    v1beta1: bool | None = None
+
+    def overrides(self) -> dict[str, tuple[str, object]]:
+        """plugin.yaml field -> (flag, value), for the flags that were given."""
+        given: dict[str, tuple[str, object]] = {}
+        for field_name, flag, value in (
+            ("socket", "--socket", self.socket),
+            ("metricsAddress", "--metrics-address", self.metrics_address),
+            ("healthProbeInterval", "--probe-interval", _seconds(self.probe_interval)),
+            ("v1beta1", "--v1beta1", self.v1beta1),
+        ):
+            if value is not None:
+                given[field_name] = (flag, value)
+        return given
+
+
+def _seconds(value: str | None) -> str | None:
+    """``--probe-interval 5`` has always meant seconds: as plugin.yaml writes it, ``5s``."""
+    if value is None:
+        return None
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(file), [ConfigIssue("", f"cannot read ({exc.strerror})")]) from None
-    return parse_plugin_config(text, str(file), base_dir=file.resolve().parent)
+        float(value)
+    except ValueError:
+        return value
+    return f"{value}s"
+
+
+def config_from_flags(flags: ServeFlags, config_file: Path | None) -> PluginConfig:
+    """The plugin config from ``--config`` and the flags, validated as plugin.yaml is.
+
+    Raises:
+        ConfigError: a rule is broken; issues about a flag's value name the flag.
+        InputError: flags that cannot go together, or a required one missing.
+    """
+    overrides = flags.overrides()
+    if config_file is None:
+        if flags.socket is None or flags.key_file is None:
+            missing = "--socket" if flags.socket is None else "--key-file"
+            raise InputError(
+                f"{missing} is required without --config (e.g. sealbox kms serve "
+                "--socket /var/run/sealbox/kms.sock --key-file kek.key), or give --config "
+                "plugin.yaml"
+            )
+        source, base_dir = "command line", Path.cwd()
+        document: dict[str, Any] = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "backends": {"primary": {"type": "local", "keyFile": str(flags.key_file)}},
+        }
+        overrides["backends.primary.keyFile"] = ("--key-file", str(flags.key_file))
+    else:
+        if flags.key_file is not None:
+            raise InputError(
+                "--key-file goes with --socket alone; with --config the backends come from "
+                f"{config_file} (set backends.primary.keyFile there)"
+            )
+        source, base_dir = str(config_file), config_file.resolve().parent
+        document = _read_document(_read_file(config_file), source)
+    for field_name, (_, value) in overrides.items():
+        if "." not in field_name:
+            document[field_name] = value
+    try:
+        return _validate(document, base_dir=base_dir)
+    except _Invalid as exc:
+        flag_of = {name: flag for name, (flag, _) in overrides.items()}
+        issues = [
+            ConfigIssue(flag_of[issue.path], issue.message)
+            if issue.path in flag_of
+            else ConfigIssue(issue.path, issue.message, line_at(document, issue.path))
+            for issue in exc.issues
+        ]
+        raise ConfigError(source, issues) from None

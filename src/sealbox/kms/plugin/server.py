@@ -94,32 +94,33 @@ class PluginServer:
         )
         self._grpc: grpc.aio.Server | None = None
         self._http: HealthHTTPServer | None = None
+        self._bound = False  # the socket file is ours to remove
 
     @property
     def http_port(self) -> int | None:
         return self._http.port if self._http is not None else None
 
     async def start(self) -> None:
+        """Bind the socket and serve; on any failure, stop what was started and re-raise.
+
+        Raises:
+            InputError: the socket path, its group or the metrics address cannot be used.
+        """
         config = self.config
         prepare_socket(config.socket)
-        await self.service.start()
-        server = grpc.aio.server()
-        add_servicers(server, self.service, v1beta1=config.serve_v1beta1)
-        target = socket_target(config.socket)
-        old_umask = os.umask(0o077)
+        gid = _group_id(config.socket_group)
         try:
-            server.add_insecure_port(target)
-            await server.start()
-        finally:
-            os.umask(old_umask)
-        if not config.socket.startswith("@"):
-            self._restrict_socket()
-        self._grpc = server
-        if (host_port := config.metrics_host_port) is not None:
-            self._http = HealthHTTPServer(
-                *host_port, health=self.service.health, metrics=self.service.metrics
-            )
-            await self._http.start()
+            await self.service.start()
+            self._grpc = await self._bind()
+            if not config.socket.startswith("@"):
+                if gid is not None:
+                    os.chown(config.socket, -1, gid)
+                os.chmod(config.socket, config.socket_mode)
+            if (host_port := config.metrics_host_port) is not None:
+                self._http = await self._listen(*host_port)
+        except BaseException:
+            await self.stop(grace=0)
+            raise
         snapshot = self.service.health.snapshot
         log.info(
             "serving",
@@ -131,17 +132,33 @@ class PluginServer:
             },
         )
 
-    def _restrict_socket(self) -> None:
-        path = self.config.socket
-        if self.config.socket_group is not None:
-            try:
-                gid = grp.getgrnam(self.config.socket_group).gr_gid
-            except KeyError:
-                raise InputError(
-                    f"socketGroup {self.config.socket_group!r}: no such group"
-                ) from None
-            os.chown(path, -1, gid)
-        os.chmod(path, self.config.socket_mode)
+    async def _bind(self) -> grpc.aio.Server:
+        server = grpc.aio.server()
+        add_servicers(server, self.service, v1beta1=self.config.serve_v1beta1)
+        old_umask = os.umask(0o077)  # the socket is never world-accessible, not even briefly
+        try:
+            server.add_insecure_port(socket_target(self.config.socket))
+            await server.start()
+        except RuntimeError as exc:  # grpc's "Failed to bind ..."
+            await server.stop(0)
+            raise InputError(f"socket {self.config.socket}: cannot listen ({exc})") from None
+        finally:
+            os.umask(old_umask)
+        self._bound = True
+        return server
+
+    async def _listen(self, host: str, port: int) -> HealthHTTPServer:
+        http = HealthHTTPServer(
+            host, port, health=self.service.health, metrics=self.service.metrics
+        )
+        try:
+            await http.start()
+        except OSError as exc:
+            raise InputError(
+                f"metricsAddress {self.config.metrics_address}: cannot listen "
+                f"({exc.strerror or exc}); choose a free host:port"
+            ) from None
+        return http
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         if self._grpc is not None:
@@ -151,10 +168,25 @@ class PluginServer:
             await self._http.stop()
             self._http = None
         await self.service.close()
-        if not self.config.socket.startswith("@"):
+        if self._bound and not self.config.socket.startswith("@"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.config.socket)
+        self._bound = False
         log.info("stopped", extra={"socket": self.config.socket})
+
+
+def _group_id(name: str | None) -> int | None:
+    """The id of the socket's group, checked before anything is bound.
+
+    Raises:
+        InputError: no such group.
+    """
+    if name is None:
+        return None
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise InputError(f"socketGroup {name!r}: no such group on this host") from None
 
 
 async def serve(config: PluginConfig) -> None:
@@ -164,7 +196,7 @@ async def serve(config: PluginConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await server.start()
+    await server.start()  # stops what it started if it fails
     # Everything loaded so far (CLI, pydantic, SDKs) lives for the whole process: move it out of
     # the cyclic GC's reach so per-call garbage collections stay cheap.
     gc.freeze()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from sealbox.kms.backends.base import BackendSettings
+from sealbox.kms.backends.settings import BackendSettings
 
 __all__ = ["DEFAULT_ENCRYPTION_CONTEXT", "KEY_ARN", "Config"]
 

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox.errors import BackendRejected
 from sealbox.kms import Wrapped
-from sealbox.kms.backends.base import BackendSettings
 from sealbox.kms.backends.kind import BackendKind
 from sealbox.kms.backends.local._keyring import add_key, load_keyring
+from sealbox.kms.backends.settings import BackendSettings
 
 __all__ = ["KIND", "Config", "LocalBackend", "build"]
 
@@ -53,8 +53,15 @@ class LocalBackend:
         return info.st_ino, info.st_mtime_ns, info.st_size
 
     def reload(self) -> None:
-        """Re-read the keyring (after ``sealbox kms rotate-key``)."""
-        stamp = self._file_stamp()
+        """Re-read the keyring (after ``sealbox kms rotate-key``).
+
+        Raises:
+            ConfigError: the keyring is missing, unreadable or invalid.
+        """
+        try:  # before reading, so a change made while reading is seen at the next call
+            stamp = self._file_stamp()
+        except OSError:  # missing: load_keyring says so, clearly; else re-read next time
+            stamp = (-1, -1, -1)
         keys = load_keyring(self.path)
         self._keys = {key.key_id: AESGCM(key.material) for key in keys}
         self._current = keys[-1].key_id

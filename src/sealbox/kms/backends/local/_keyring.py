@@ -127,8 +127,15 @@ def load_keyring(path: Path) -> list[KeyringKey]:
     try:
         mode = path.stat().st_mode & 0o777
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(source, [ConfigIssue("", f"cannot read ({exc.strerror})")]) from None
+    except FileNotFoundError:
+        hint = f"no such keyring; create one with: sealbox kms keygen --key-file {path}"
+        raise ConfigError(source, [ConfigIssue("", hint)]) from None
+    except IsADirectoryError:
+        hint = "is a directory; expected a keyring file (from sealbox kms keygen)"
+        raise ConfigError(source, [ConfigIssue("", hint)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(source, [ConfigIssue("", f"cannot read ({reason})")]) from None
     if mode & 0o077:
         raise ConfigError(
             source,

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, field_validator, model_validator
 
 from sealbox.duration import duration_check, parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue
-from sealbox.kms.backends.base import BackendSettings
+from sealbox.kms.backends.settings import BackendSettings
 
 __all__ = ["DEFAULT_MODULE", "Config", "Pin", "module_path", "read_pin"]
 

@@ -47,7 +47,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sealbox.errors import ConfigError, KMSPluginError, SealboxError
-from sealbox.kms.backends.base import validation_issues
 from sealbox.kms.backends.pkcs11._backend import Pkcs11Backend, open_backend
 from sealbox.kms.backends.pkcs11._config import Config
 from sealbox.kms.backends.pkcs11._runtime import RUNTIME
@@ -67,6 +66,7 @@ from sealbox.kms.backends.pkcs11._wire import (
     pairs,
     split_frames,
 )
+from sealbox.kms.backends.settings import validation_issues
 from sealbox.logs import configure_logging
 
 __all__ = ["main"]

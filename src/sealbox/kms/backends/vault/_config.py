@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from sealbox.kms.backends.base import BackendSettings, SettingsModel
+from sealbox.kms.backends.settings import BackendSettings, SettingsModel
 
 __all__ = [
     "DEFAULT_JWT_FILE",
