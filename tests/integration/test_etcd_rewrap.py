@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import signal
@@ -265,3 +266,46 @@ def test_killed_midway_then_rerun_finishes_with_nothing_corrupt(
             assert (result.provider, result.data) == ("secretbox", expected[kv.key.decode()])
             count += 1
     assert count == 3000
+
+
+def test_rewrap_reads_only_what_the_config_covers(etcd_server: EtcdServer, tmp_path: Path) -> None:
+    old_text, new_text = _configs()
+    _seed(etcd_server, old_text, 5)
+    with EtcdClient(etcd_server.config()) as client:
+        for index in range(3):  # what a real cluster is full of, and the config does not cover
+            client.put(f"/registry/events/ns/e{index}".encode(), b"k8s\x00event")
+            client.put(f"/registry/leases/kube-system/l{index}".encode(), b"k8s\x00lease")
+    config = tmp_path / "new.yaml"
+    config.write_text(new_text)
+    argv = ["etcd", "rewrap", "-c", str(config), "--endpoints", etcd_server.url]
+    result = runner.invoke(app, [*argv, "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["prefixes"] == ["/registry/secrets/"]
+    assert (document["examined"], document["rewritten"]) == (5, 5)
+    table = runner.invoke(app, argv)
+    assert table.stdout.splitlines()[0] == "walked /registry/secrets/"
+    assert "examined 5 objects, would rewrite 5" in table.stdout
+    everything = runner.invoke(app, [*argv, "--all-resources", "-o", "json"])
+    document = json.loads(everything.stdout)
+    assert document["prefixes"] == ["/registry/"]
+    assert document["examined"] == 11
+    narrowed = runner.invoke(app, [*argv, "-r", "configmaps"])
+    assert narrowed.exit_code == 2
+    assert narrowed.stderr.startswith(f"error: --resource 'configmaps': {config} has no entry")
+    typo = runner.invoke(app, [*argv, "-r", "secret"])
+    assert typo.exit_code == 2
+    assert typo.stderr == "error: --resource 'secret': no such resource; did you mean secrets?\n"
+
+
+def test_a_rewrap_of_nothing_says_so(etcd_server: EtcdServer, tmp_path: Path) -> None:
+    _, new_text = _configs()
+    config = tmp_path / "new.yaml"
+    config.write_text(new_text)
+    argv = ["etcd", "rewrap", "-c", str(config), "--endpoints", etcd_server.url]
+    result = runner.invoke(app, [*argv, "--prefix", "/regsitry"])
+    assert result.exit_code == 0
+    assert "examined 0 objects" in result.stdout
+    assert result.stderr == (
+        "warning: no keys under /regsitry/secrets/ (is --prefix the apiserver's --etcd-prefix?)\n"
+    )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from sealbox.cli import app
@@ -101,10 +102,97 @@ def test_resource_filter_and_table(loaded_etcd: EtcdServer) -> None:
 
 def test_fail_on_gates(loaded_etcd: EtcdServer) -> None:
     assert _scan(loaded_etcd, "-r", "secrets")[0] == 0
-    assert _scan(loaded_etcd, "-r", "secrets", "--fail-on", "plaintext")[0] == 1
+    code, out, err = _scan(loaded_etcd, "-r", "secrets", "--fail-on", "plaintext")
+    assert code == 1
+    assert err == "FAILED (--fail-on plaintext): 10 objects checked, 1 plaintext\n"
+    assert "Keys that fail the gate" in out
+    assert "/registry/secrets/default/db-identity" in out
+    assert "stored in plaintext (identity)" in out
+    code, out, err = _scan(loaded_etcd, "-r", "configmaps", "--fail-on", "plaintext")
+    assert code == 1
+    assert "Keys that fail the gate" in out
     code, _, err = _scan(loaded_etcd, "--fail-on", "stale")
     assert code == 2
-    assert "needs --config" in err
+    assert err == (
+        "error: --fail-on stale needs --config to decrypt the values (the "
+        "EncryptionConfiguration the apiserver runs with)\n"
+    )
+
+
+@pytest.mark.parametrize(("name", "suggestion"), [("secret", "secrets"), ("Secret", "secrets")])
+def test_a_misspelt_resource_is_an_error_not_a_pass(
+    loaded_etcd: EtcdServer, name: str, suggestion: str
+) -> None:
+    code, out, err = _scan(loaded_etcd, "-r", name, "--fail-on", "plaintext")
+    assert (code, out) == (2, "")
+    assert err == f"error: --resource {name!r}: no such resource; did you mean {suggestion}?\n"
+
+
+def test_a_scan_of_nothing_says_so_and_fails_a_gate(loaded_etcd: EtcdServer) -> None:
+    code, out, err = _scan(loaded_etcd, "--prefix", "/regsitry")
+    assert code == 0
+    assert "total 0 (nothing found)" in out
+    assert err == (
+        "warning: no keys under /regsitry/ (is --prefix the apiserver's --etcd-prefix?)\n"
+    )
+    code, _, err = _scan(loaded_etcd, "--prefix", "/regsitry", "--fail-on", "plaintext")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith("warning: no keys under /regsitry/")
+    assert lines[1].startswith(
+        "FAILED (--fail-on plaintext): 0 objects checked, 0 plaintext; no keys under /regsitry/"
+    )
+    argv = ["--prefix", "/regsitry", "--fail-on", "plaintext", "--allow-empty"]
+    code, _, err = _scan(loaded_etcd, *argv)
+    assert code == 0
+    assert "PASSED (--fail-on plaintext)" in err
+    code, _, err = _scan(loaded_etcd, "-r", "secrets,widgets.exmaple.com", "--fail-on", "plaintext")
+    assert code == 1  # one named resource matched nothing: the gate did not check it
+    assert "no keys under /registry/exmaple.com/widgets/" in err
+
+
+def test_stale_gate_reports_totals_and_verdict_in_json_and_yaml(
+    loaded_etcd: EtcdServer, recorded: RecordedSetup, tmp_path: Path
+) -> None:
+    config = tmp_path / "encryption-config.yaml"
+    config.write_text(recorded.config_text)
+    gates = ["--fail-on", "stale", "--fail-on", "undecryptable"]
+    code, out, err = _scan(loaded_etcd, "-r", "secrets", "-c", str(config), *gates, "-o", "json")
+    assert code == 1
+    assert err == (
+        "FAILED (--fail-on stale,undecryptable): 10 objects checked, 9 stale, 0 undecryptable\n"
+    )
+    document = json.loads(out)
+    assert (document["total"], document["stale"], document["undecryptable"]) == (10, 9, 0)
+    assert document["plaintext"] == 1
+    assert document["byProvider"]["identity"] == 1
+    assert document["prefixes"] == {"/registry/secrets/": 10}
+    verdict = document["verdict"]
+    assert (verdict["passed"], verdict["failOn"], verdict["checked"]) == (
+        False,
+        ["stale", "undecryptable"],
+        10,
+    )
+    assert len(verdict["failures"]) == 9
+    assert {f["failOn"] for f in verdict["failures"]} == {"stale"}
+    code, out, err = _scan(loaded_etcd, "-r", "secrets", "-c", str(config), *gates, "-o", "yaml")
+    assert code == 1
+    assert yaml.safe_load(out)["verdict"]["passed"] is False
+    code, out, err = _scan(loaded_etcd, "-r", "secrets", "-c", str(config), *gates)
+    assert code == 1
+    assert "written by kms-v2 kms2-pub, not the first provider and key" in out
+    for secret in ("pw-identity-pub", "pw-kmsv2-pub", "pw-aesgcm-pub"):
+        assert secret not in out + err
+
+
+def test_json_without_a_gate_has_a_null_verdict_and_unknown_staleness(
+    loaded_etcd: EtcdServer,
+) -> None:
+    code, out, _ = _scan(loaded_etcd, "-r", "secrets", "-o", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["verdict"] is None
+    assert (document["stale"], document["undecryptable"]) == (None, None)
 
 
 def test_custom_etcd_prefix(loaded_etcd: EtcdServer) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sealbox.errors import DecryptError, ObjectDecodeError
-from sealbox.ops import decode_value, encode_value
+from sealbox.errors import DecryptError, InputError, ObjectDecodeError
+from sealbox.ops import check_plaintext, decode_value, encode_value
 from tests.ops.world import NEW, OLD, plaintext, secret_key, transformers
 
 KEY = secret_key(0)
@@ -63,3 +63,33 @@ def test_encode_is_what_the_write_provider_stores() -> None:
     value = encode_value(transformers(NEW), KEY, plaintext(KEY))
     assert value.startswith(b"k8s:enc:secretbox:v1:new:")
     assert decode_value(transformers(NEW), KEY, value).read.data == plaintext(KEY)
+
+
+def test_encode_takes_only_an_object_that_belongs_at_the_key() -> None:
+    new = transformers(NEW)
+    with pytest.raises(InputError, match=r"the plaintext is not a Kubernetes object \(envelope"):
+        encode_value(new, KEY, b"hello")
+    with pytest.raises(InputError, match="not valid JSON"):
+        encode_value(new, KEY, b'{"kind": ')
+    with pytest.raises(InputError, match="the plaintext object has no apiVersion, metadata"):
+        encode_value(new, KEY, b'{"kind": "Secret"}')
+    with pytest.raises(InputError) as caught:
+        encode_value(new, secret_key(1, "team-b"), plaintext(KEY))
+    assert str(caught.value) == (
+        "the plaintext object does not belong at /registry/secrets/team-b/s001: "
+        "metadata.name is 's000', the key says 's001'; "
+        "metadata.namespace is 'team-a', the key says 'team-b'"
+    )
+    with pytest.raises(InputError, match=r"metadata\.namespace is 'team-a', the key says None"):
+        encode_value(new, "/registry/secrets/s000", plaintext(KEY))
+    with pytest.raises(InputError, match="outside the etcd prefix"):
+        encode_value(new, "/elsewhere/secrets/team-a/s000", plaintext(KEY))
+
+
+def test_check_plaintext_returns_the_object() -> None:
+    widget = b'{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1", '
+    widget += b'"namespace": "team-a"}}'
+    assert check_plaintext(WIDGET_KEY, widget, etcd_prefix="/registry")["kind"] == "Widget"
+    cluster = b'{"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}'
+    key = "/registry/example.com/gadgets/g"
+    assert check_plaintext(key, cluster, etcd_prefix="/registry")["metadata"] == {"name": "g"}

@@ -106,3 +106,27 @@ def test_cluster_fields_are_dropped_unless_kept() -> None:
     assert metadata["uid"] == "uid-s000"
     assert metadata["creationTimestamp"] == "2023-11-14T22:13:20Z"
     assert metadata["managedFields"] == MANAGED
+
+
+def test_the_export_runs_in_key_order_and_resumes_after_the_last_key_done() -> None:
+    store = MemoryKV()
+    seed(store, [secret_key(i) for i in range(5)] + [configmap_key(0)], NEW)
+    prefixes = scan_prefixes(DEFAULT_PREFIX, ["secrets", "configmaps"])
+    result = ExportResult()
+    objects = export_objects(store, prefixes, transformers(NEW), result)
+    first = [next(objects).key for _ in range(3)]
+    assert first == [configmap_key(0), secret_key(0), secret_key(1)]
+    # The caller holds secret_key(1) and has not finished with it: it is not done yet.
+    assert (result.exported, result.last_key) == (2, secret_key(0))
+    resumed = ExportResult()
+    rest = export_objects(store, prefixes, transformers(NEW), resumed, start_after=result.last_key)
+    assert [item.key for item in rest] == [secret_key(i) for i in range(1, 5)]
+    assert (resumed.exported, resumed.last_key) == (4, secret_key(4))
+
+
+def test_failed_and_skipped_keys_count_as_done() -> None:
+    store = _store()
+    result = ExportResult()
+    objects = list(export_objects(store, [b"/registry/pods/"], transformers(NEW), result))
+    assert objects == []
+    assert result.last_key == "/registry/pods/team-a/p1"  # failed: settled all the same

@@ -50,6 +50,8 @@ def test_every_stale_value_is_rewritten_in_one_txn_per_batch() -> None:
     assert (summary.examined, summary.rewritten, summary.current) == (6, 5, 1)
     assert (summary.conflicts, summary.failed) == (0, [])
     assert summary.last_key == secret_key(9)
+    assert summary.prefixes == ["/registry/secrets/"]
+    assert summary.as_dict()["prefixes"] == ["/registry/secrets/"]
     assert examined == [1] * 6
     assert store.txns == [tuple(key.encode() for key in keys)]
     assert store.revision == revision + 1

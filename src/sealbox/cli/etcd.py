@@ -1,26 +1,58 @@
-"""``sealbox etcd``: read and write single etcd values exactly as kube-apiserver does."""
+"""``sealbox etcd``: read and write single etcd values exactly as kube-apiserver does.
+
+Every etcd command reports bad input the same way: one ``error: ...`` line naming the flag or
+file and what would be valid, exit code 2, and nothing written. Click's own usage errors (an
+unknown flag, a bad choice, a missing option) are folded into that line here too.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
+from sealbox.cli import etcd_options as shared
 from sealbox.cli.etcd_export import decrypt_command
 from sealbox.cli.etcd_rewrap import rewrap_command
 from sealbox.cli.etcd_scan import scan_command
-from sealbox.cli.io import read_input, write_private_file
+from sealbox.cli.io import check_output_file, read_input, write_private_file
 from sealbox.encryption import StorageTransformers, load_config
 from sealbox.errors import InputError
 from sealbox.kms.client import GrpcConnector
 from sealbox.ops import decode_value, encode_value
-from sealbox.render import OutputFormat, emit, stdout_console, table
-from sealbox.storage import DEFAULT_PREFIX
+from sealbox.render import OutputFormat, emit, stdout_console, table, yes_no
+from sealbox.storage import DEFAULT_PREFIX, parse_key
 
 __all__ = ["app"]
 
+
+class _EtcdGroup(TyperGroup):
+    """Click's usage errors as one ``error:`` line (exit 2), like every other bad input."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:  # click's ClickException, vendored by typer
+            if getattr(exc, "exit_code", 1) != InputError.exit_code:
+                raise  # not a usage error
+            raise InputError(_usage_line(exc, getattr(exc, "ctx", None) or ctx)) from None
+
+
+def _usage_line(exc: typer.TyperException, ctx: Any) -> str:
+    """``sealbox etcd scan: No such option: --x (see sealbox etcd scan --help)``."""
+    possibilities = getattr(exc, "possibilities", None)
+    if possibilities:  # "did you mean" never offers an old, hidden spelling
+        hidden = {opt for p in ctx.command.params if getattr(p, "hidden", False) for opt in p.opts}
+        exc.__dict__["possibilities"] = [opt for opt in possibilities if opt not in hidden]
+    message = " ".join(exc.format_message().replace("Value error, ", "").split())
+    return f"{ctx.command_path}: {message} (see {ctx.command_path} --help)"
+
+
 app = typer.Typer(
+    cls=_EtcdGroup,
     help="Read and write etcd values exactly as kube-apiserver does.",
     no_args_is_help=True,
 )
@@ -32,16 +64,26 @@ _CONFIG = typer.Option(
     help="The apiserver's EncryptionConfiguration (--encryption-provider-config). KMS plugins "
     "it names must be reachable on their sockets.",
 )
-_KEY = typer.Option(
-    ...,
-    "--key",
+_ETCD_KEY = typer.Option(
+    None,
+    "--etcd-key",
     "-k",
-    help="Full etcd key, e.g. /registry/secrets/default/db. It is the AAD of aesgcm and kms, "
-    "and picks the resource's provider chain.",
+    help="Full etcd key (required), e.g. /registry/secrets/default/db. It is the AAD of aesgcm "
+    "and kms, and picks the resource's provider chain.",
 )
+_OLD_ETCD_KEY = typer.Option(None, "--key", hidden=True)  # before --key meant the TLS key
 _PREFIX = typer.Option(
     DEFAULT_PREFIX, "--prefix", help="The apiserver's --etcd-prefix (the key must start with it)."
 )
+
+
+def _etcd_key(etcd_key: str | None, old: str | None) -> str:
+    key = shared.aliased("--etcd-key", etcd_key, "--key", old)
+    if not key:
+        raise InputError(
+            "missing --etcd-key (-k): the object's full key, e.g. /registry/secrets/ns/db"
+        )
+    return key
 
 
 @app.command()
@@ -50,7 +92,8 @@ def decode(
         ..., metavar="VALUE_FILE", help="Raw stored value; '-' reads stdin."
     ),
     config: Path = _CONFIG,
-    key: str = _KEY,
+    etcd_key: str | None = _ETCD_KEY,
+    old_etcd_key: str | None = _OLD_ETCD_KEY,
     prefix: str = _PREFIX,
     output: OutputFormat = typer.Option(
         OutputFormat.yaml, "--output", "-o", help="yaml (default), json or table."
@@ -66,24 +109,24 @@ def decode(
 
     The output holds the decrypted Secret (data base64 as in the API): treat it as a secret.
     """
+    key = _etcd_key(etcd_key, old_etcd_key)
     encryption = load_config(config)
-    value = read_input(value_file)
+    value = read_input(value_file, "VALUE_FILE")
     with GrpcConnector() as connector:
         transformers = StorageTransformers(encryption, connector, etcd_prefix=prefix)
         decoded = decode_value(transformers, key, value)
-    document = decoded.as_dict()
     if output is OutputFormat.table:
-        console = stdout_console()
-        console.print(
+        read = decoded.read
+        stdout_console().print(
             table(
                 key,
                 ["provider", "key name", "stale"],
-                [[decoded.read.provider, decoded.read.key_name or "-", decoded.read.stale]],
+                [[read.provider, read.key_name or "-", yes_no(read.stale)]],
             )
         )
         emit(decoded.object, OutputFormat.yaml)
         return
-    emit(document, output)
+    emit(decoded.as_dict(), output)
 
 
 @app.command()
@@ -94,30 +137,46 @@ def encode(
         help="The object as the apiserver serializes it (k8s\\x00 protobuf or JSON); '-' = stdin.",
     ),
     config: Path = _CONFIG,
-    key: str = _KEY,
+    etcd_key: str | None = _ETCD_KEY,
+    old_etcd_key: str | None = _OLD_ETCD_KEY,
     prefix: str = _PREFIX,
-    out: str | None = typer.Option(
-        None, "--out", help="Write the value to this file (mode 0600) instead of stdout."
+    output_file: Path | None = typer.Option(
+        None,
+        "--output-file",
+        help="Write the value to this file (mode 0600) instead of stdout; an existing file only "
+        "with --force.",
     ),
+    old_output_file: Path | None = typer.Option(None, "--out", hidden=True),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --output-file."),
 ) -> None:
     """Encrypt a serialized object with the first provider of its resource's entry.
 
-    Prints the exact bytes kube-apiserver would store under KEY, e.g.:
+    The object must belong at the key: its metadata.name and namespace are the key's.
+
+    Writes the exact bytes kube-apiserver would store under the key, e.g.:
 
         sealbox etcd encode -c encryption-config.yaml -k /registry/secrets/default/db \\
-            plain.bin --out value.bin
+            plain.bin --output-file value.bin
 
         etcdctl put /registry/secrets/default/db < value.bin
     """
+    key = _etcd_key(etcd_key, old_etcd_key)
+    target = shared.aliased("--output-file", output_file, "--out", old_output_file)
+    if target is not None:
+        check_output_file("--output-file", target, force=force)
+    elif sys.stdout.isatty():
+        raise InputError("refusing to write binary data to a terminal; use --output-file or a pipe")
+    parse_key(key, prefix=prefix)  # a bad key is reported as such, before the file's content
     encryption = load_config(config)
-    plaintext = read_input(plaintext_file)
-    if out is None and sys.stdout.isatty():
-        raise InputError("refusing to write binary data to a terminal; use --out FILE or a pipe")
+    plaintext = read_input(plaintext_file, "PLAINTEXT_FILE")
     with GrpcConnector() as connector:
         transformers = StorageTransformers(encryption, connector, etcd_prefix=prefix)
-        value = encode_value(transformers, key, plaintext)
-    if out is not None:
-        write_private_file(out, value)
+        try:
+            value = encode_value(transformers, key, plaintext)
+        except InputError as exc:
+            raise InputError(f"PLAINTEXT_FILE {plaintext_file}: {exc}") from None
+    if target is not None:
+        write_private_file(target, value, replace=force, flag="--output-file")
     else:
         sys.stdout.buffer.write(value)
         sys.stdout.buffer.flush()

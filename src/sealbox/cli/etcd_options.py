@@ -6,6 +6,9 @@ decorated with :func:`with_etcd_options`, which puts ``--endpoints --cacert --ce
 --prefix`` in that parameter's place (so ``--help`` lists them where it always did) and hands the
 command one :class:`EtcdOptions`. :func:`open_etcd` then opens the client and, given an
 EncryptionConfiguration, the KMS connector and the transformers, and closes them again.
+
+Flags renamed to the CLI's conventions (``--output-file``, ``--output-dir``, ``--etcd-key``) keep
+their old spelling as a hidden alias; :func:`aliased` reads the pair.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints, overload
+from typing import Annotated, Any, TypeVar, get_type_hints, overload
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sealbox.encryption import EncryptionConfiguration, StorageTransformers, load_config
+from sealbox.errors import InputError
 from sealbox.kms.client import GrpcConnector
 from sealbox.render import OutputFormat, stderr_console
 from sealbox.storage import DEFAULT_PREFIX, KeyValueReader
@@ -31,10 +35,13 @@ from sealbox.storage.etcd import DEFAULT_ENDPOINT, EtcdClient, EtcdConfig, parse
 __all__ = [
     "EtcdOptions",
     "OutputOption",
+    "aliased",
     "open_etcd",
     "progress_bar",
     "resources_option",
     "split_resources",
+    "start_after_option",
+    "warn_no_keys",
     "with_etcd_options",
 ]
 
@@ -174,10 +181,33 @@ def open_etcd(
             yield client, StorageTransformers(config, connector, etcd_prefix=options.prefix)
 
 
+_T = TypeVar("_T")
+
+
+def aliased(flag: str, value: _T | None, alias: str, alias_value: _T | None) -> _T | None:
+    """The value of ``flag`` given under its name or under its old, hidden ``alias``.
+
+    Raises:
+        InputError: both are given, with different values.
+    """
+    if value is not None and alias_value is not None and value != alias_value:
+        raise InputError(f"{flag} and {alias} (its old name) disagree; give {flag} only")
+    return value if value is not None else alias_value
+
+
 def resources_option(help_text: str) -> Any:
     """The ``--resource``/``-r`` filter (repeatable, comma-separated); each command says what
     it does with it. Read its values with :func:`split_resources`."""
     return typer.Option("--resource", "-r", help=help_text)
+
+
+def start_after_option(what: str) -> Any:
+    """``--start-after KEY``: resume a walk after the last key an interrupted run did."""
+    return typer.Option(
+        "--start-after",
+        metavar="KEY",
+        help=f"Resume after this etcd key, as an interrupted run prints it; {what}.",
+    )
 
 
 def split_resources(values: Sequence[str] | None) -> list[str]:
@@ -198,3 +228,14 @@ def progress_bar(
     with Progress(*columns, console=stderr_console(), transient=True) as progress:
         task = progress.add_task(label, total=total)
         yield lambda count: progress.advance(task, count)
+
+
+def warn_no_keys(prefixes: Sequence[str]) -> None:
+    """Say on stderr that these prefixes held no key: a wrong ``--prefix`` looks just like this."""
+    if prefixes:
+        stderr_console().print(
+            f"warning: no keys under {', '.join(prefixes)} (is --prefix the apiserver's "
+            "--etcd-prefix?)",
+            markup=False,
+            highlight=False,
+        )

@@ -9,8 +9,14 @@ import typer
 
 from sealbox.cli import etcd_options as shared
 from sealbox.encryption import load_config
-from sealbox.ops import RewrapOptions, RewrapSummary, check_write_providers, rewrap, scan_prefixes
-from sealbox.render import OutputFormat, emit, stderr_console, stdout_console
+from sealbox.ops import (
+    RewrapOptions,
+    RewrapSummary,
+    check_write_providers,
+    config_prefixes,
+    rewrap,
+)
+from sealbox.render import OutputFormat, emit, plural, stderr_console, stdout_console
 from sealbox.storage import MAX_TXN_OPS
 
 __all__ = ["rewrap_command"]
@@ -42,10 +48,7 @@ def rewrap_command(
         ),
     ] = False,
     start_after: Annotated[
-        str | None,
-        typer.Option(
-            "--start-after", help="Resume after this etcd key (printed by an earlier run)."
-        ),
+        str | None, shared.start_after_option("the keys up to it are not read again")
     ] = None,
     batch_size: Annotated[
         int,
@@ -54,8 +57,19 @@ def rewrap_command(
     etcd: shared.EtcdOptions,
     resource: Annotated[
         list[str] | None,
-        shared.resources_option("Only these resources (default: everything configured)."),
+        shared.resources_option(
+            "Only these resources (default: those the config's entries cover; each named must "
+            "be covered)."
+        ),
     ] = None,
+    all_resources: Annotated[
+        bool,
+        typer.Option(
+            "--all-resources",
+            help="Walk everything under --prefix (every Event and Lease too), not only the "
+            "resources the config covers.",
+        ),
+    ] = False,
     output: shared.OutputOption = OutputFormat.table,
 ) -> None:
     """Re-encrypt every value not written by the config's first provider and key.
@@ -63,14 +77,19 @@ def rewrap_command(
     Each value is read through the full provider chain and written back with the first
     provider in an etcd transaction that checks it did not change meanwhile, so no concurrent
     write is ever overwritten; changed keys are re-read and retried. Safe to interrupt and rerun
-    (--start-after resumes). A dry run by default:
+    (--start-after resumes). Only the resources the config's entries cover are read (a wildcard
+    entry walks what it matches; *.* the whole prefix); the summary says which prefixes.
+    A dry run by default:
 
         sealbox etcd rewrap -c encryption-config.yaml               # what would change
+
         sealbox etcd rewrap -c encryption-config.yaml --apply       # do it
     """
     encryption = load_config(config)
     check_write_providers(encryption, allow_plaintext=allow_plaintext)
-    resources = shared.split_resources(resource)
+    prefixes = config_prefixes(
+        encryption, etcd.prefix, shared.split_resources(resource), all_resources=all_resources
+    )
     options = RewrapOptions(
         dry_run=not apply,
         batch_size=batch_size,
@@ -79,7 +98,6 @@ def rewrap_command(
     )
     summary = RewrapSummary(dry_run=not apply)
     with shared.open_etcd(etcd, encryption) as (client, transformers):
-        prefixes = scan_prefixes(etcd.prefix, resources)
         try:
             with shared.progress_bar(client, prefixes, "rewrapping") as advance:
                 rewrap(
@@ -94,6 +112,8 @@ def rewrap_command(
             _report(summary, OutputFormat.table, interrupted=True)
             raise
     _report(summary, output, interrupted=False)
+    if not summary.examined:
+        shared.warn_no_keys(summary.prefixes)
     if summary.failed:
         raise typer.Exit(1)
 
@@ -105,8 +125,11 @@ def _report(summary: RewrapSummary, output: OutputFormat, *, interrupted: bool) 
     console = stderr_console() if interrupted else stdout_console()
     verb = "would rewrite" if summary.dry_run else "rewrote"
     console.print(
-        f"{'interrupted: ' if interrupted else ''}examined {summary.examined}, {verb} "
-        f"{summary.rewritten}, already current {summary.current}, "
+        f"walked {', '.join(summary.prefixes) or 'nothing'}", markup=False, highlight=False
+    )
+    console.print(
+        f"{'interrupted: ' if interrupted else ''}examined {plural(summary.examined, 'object')}, "
+        f"{verb} {summary.rewritten}, already current {summary.current}, "
         f"conflicts retried {summary.conflicts}, failed {len(summary.failed)}"
     )
     for failed_key, reason in summary.failed:

@@ -11,6 +11,10 @@ Fields that belong to the old cluster are dropped so the manifests apply to a ne
 ``selfLink``, deletion fields, and ``ownerReferences`` (their owners' uids do not exist in a
 new cluster, and the garbage collector would delete the restored object). ``keep_metadata``
 keeps everything.
+
+Keys are exported in key order, prefix after prefix. :attr:`ExportResult.last_key` is the last
+key whose fate is settled (written by the caller, failed or skipped); an export interrupted and
+started again with ``start_after=last_key`` misses nothing and repeats nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class ExportResult:
 
     exported: int = 0
     failures: list[ExportFailure] = field(default_factory=list)
+    last_key: str | None = None
 
     @property
     def failed(self) -> list[ExportFailure]:
@@ -92,21 +97,28 @@ def export_objects(
     *,
     etcd_prefix: str = DEFAULT_PREFIX,
     keep_metadata: bool = False,
+    start_after: str | None = None,
 ) -> Iterator[ExportedObject]:
-    """Decrypted, decoded objects one at a time; failures are recorded in ``result``.
+    """Decrypted, decoded objects one at a time, in key order, from the keys after
+    ``start_after``; failures are recorded in ``result``.
+
+    An object counts as exported (and its key as ``result.last_key``) once the caller asks for
+    the next one, i.e. when it has dealt with it.
 
     Raises:
         BackendUnavailable: etcd, or a KMS plugin the config names, did not answer.
     """
     resolve = KeyResolver(etcd_prefix)
-    for prefix in prefixes:
-        for kv in store.iter_prefix(prefix):
+    after = None if start_after is None else start_after.encode()
+    for prefix in sorted(prefixes):
+        for kv in store.iter_prefix(prefix, start_after=after):
             key = kv.key.decode("utf-8", errors="replace")
             try:
                 decoded = decode_value(transformers, key, kv.value)
             except (DecryptError, ObjectDecodeError, InputError) as exc:
                 reason = str(exc).removeprefix(key + ": ")
                 result.failures.append(ExportFailure(key, reason))
+                result.last_key = key
                 continue
             manifest = decoded.object
             # Custom resources are stored as JSON (under any encryption): complete objects.
@@ -114,9 +126,9 @@ def export_objects(
             if manifest.get("kind") not in _COMPLETE_KINDS and not stored_as_json:
                 reason = f"{manifest.get('kind')}: only its metadata decodes"
                 result.failures.append(ExportFailure(key, reason, skipped=True))
+                result.last_key = key
                 continue
             resource, namespace, name = describe_key(resolve, key)
-            result.exported += 1
             yield ExportedObject(
                 key,
                 resource,
@@ -124,3 +136,5 @@ def export_objects(
                 name,
                 manifest if keep_metadata else _portable(manifest),
             )
+            result.exported += 1
+            result.last_key = key

@@ -69,6 +69,7 @@ class RewrapSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     last_key: str | None = None
     dry_run: bool = True
+    prefixes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +80,7 @@ class RewrapSummary:
             "conflictsRetried": self.conflicts,
             "failed": [{"key": key, "reason": reason} for key, reason in self.failed],
             "lastKey": self.last_key,
+            "prefixes": list(self.prefixes),
         }
 
 
@@ -176,6 +178,7 @@ def rewrap(
         summary = RewrapSummary()
     worker = _Rewrapper(store, transformers, options, summary)
     summary.dry_run = options.dry_run
+    summary.prefixes = [prefix.decode("utf-8", errors="replace") for prefix in sorted(prefixes)]
     for prefix in sorted(prefixes):  # key order, so start_after resumes across prefixes
         pending: list[CasWrite] = []
         last_seen: str | None = None

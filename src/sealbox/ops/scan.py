@@ -14,17 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealbox.encryption import StorageTransformers, classify_value, parse_group_resource
+from sealbox.encryption import StorageTransformers, classify_value
 from sealbox.errors import DecryptError, InputError
-from sealbox.storage import (
-    DEFAULT_PREFIX,
-    KeyResolver,
-    KeyValueReader,
-    registry_prefix,
-    storage_prefix,
-)
+from sealbox.storage import DEFAULT_PREFIX, KeyResolver, KeyValueReader
 
-__all__ = ["ScanSummary", "ScannedObject", "describe_key", "scan", "scan_prefixes"]
+__all__ = ["ScanSummary", "ScannedObject", "describe_key", "scan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +57,11 @@ class ScannedObject:
 
 @dataclass
 class ScanSummary:
-    """Counters for everything scanned so far."""
+    """Counters for everything scanned so far.
+
+    ``verified``: the values were decrypted, so ``stale`` and ``undecryptable`` mean something.
+    ``prefixes``: how many keys each prefix walked held (a prefix is listed once it is done).
+    """
 
     total: int = 0
     by_provider: Counter[str] = field(default_factory=Counter)
@@ -71,6 +69,8 @@ class ScanSummary:
     stale: int = 0
     undecryptable: int = 0
     revision: int = 0
+    verified: bool = False
+    prefixes: dict[str, int] = field(default_factory=dict)
 
     def add(self, item: ScannedObject) -> None:
         self.total += 1
@@ -79,28 +79,27 @@ class ScanSummary:
         self.stale += bool(item.stale)
         self.undecryptable += item.decryptable is False
 
+    @property
+    def plaintext(self) -> int:
+        """Values stored without encryption (``identity``)."""
+        return self.by_provider["identity"]
+
+    @property
+    def empty_prefixes(self) -> list[str]:
+        """The prefixes walked that held no key at all."""
+        return [prefix for prefix, count in self.prefixes.items() if count == 0]
+
     def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "byProvider": dict(sorted(self.by_provider.items()))}
-
-
-def scan_prefixes(etcd_prefix: str, resource_names: Sequence[str]) -> list[bytes]:
-    """The etcd key prefixes to walk: the whole ``--etcd-prefix``, or one per resource.
-
-    Raises:
-        InputError: a resource name is a wildcard or otherwise unusable.
-    """
-    base = registry_prefix(etcd_prefix)
-    if not resource_names:
-        return [base]
-    prefixes = []
-    for name in resource_names:
-        gr = parse_group_resource(name)
-        if gr.is_wildcard or gr.group == "*":
-            raise InputError(
-                f"--resource {name!r}: name one resource, e.g. secrets or widgets.x.io"
-            )
-        prefixes.append(base + storage_prefix(gr.group, gr.resource).encode() + b"/")
-    return prefixes
+        """Totals for ``-o json|yaml``; ``stale`` and ``undecryptable`` are null (not known)
+        unless the scan decrypted."""
+        return {
+            "total": self.total,
+            "byProvider": dict(sorted(self.by_provider.items())),
+            "plaintext": self.plaintext,
+            "stale": self.stale if self.verified else None,
+            "undecryptable": self.undecryptable if self.verified else None,
+            "prefixes": dict(self.prefixes),
+        }
 
 
 _Place = tuple[str, str | None, str]
@@ -130,8 +129,11 @@ def scan(
         BackendUnavailable: etcd, or a KMS plugin the config names, did not answer.
     """
     resolve = KeyResolver(etcd_prefix)
+    if summary is not None:
+        summary.verified = transformers is not None
     for prefix in prefixes:
         pages = store.iter_prefix(prefix)
+        before = 0 if summary is None else summary.total
         for kv in pages:
             etcd_key = kv.key.decode("utf-8", errors="replace")
             place = describe_key(resolve, etcd_key)
@@ -149,6 +151,7 @@ def scan(
             yield item
         if summary is not None:
             summary.revision = max(summary.revision, pages.revision or 0)
+            summary.prefixes[prefix.decode("utf-8", errors="replace")] = summary.total - before
 
 
 def _verify(

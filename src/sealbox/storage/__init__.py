@@ -5,6 +5,8 @@
   byte-exact encoders used to seed etcd like an unencrypted cluster.
 - :mod:`sealbox.storage.meta`: ObjectMeta in API form (used by the codec).
 - :mod:`sealbox.storage.resources_table`: the storage prefixes and groups of built-in resources.
+- :mod:`sealbox.storage.resource_names`: a resource as a person names it (``-r secrets``), checked
+  against that table, with a suggestion for a likely slip (``secret``, ``ConfigMap``).
 - :mod:`sealbox.storage.kv`: the key-value store protocol (:class:`KeyValueReader`,
   :class:`KeyValueStore`: snapshot reads, compare-and-swap on ``mod_revision``) and its values.
 - :mod:`sealbox.storage.etcd` (a subpackage with its own face, the only one here that imports
@@ -45,6 +47,7 @@ from sealbox.storage.kv import (
     prefix_end,
     registry_prefix,
 )
+from sealbox.storage.resource_names import builtin_groups, builtin_resources, resource_name
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -61,6 +64,8 @@ __all__ = [
     "ObjectKey",
     "PrefixRead",
     "TxnResult",
+    "builtin_groups",
+    "builtin_resources",
     "decode_object",
     "encode_configmap",
     "encode_secret",
@@ -70,6 +75,7 @@ __all__ = [
     "plan_batches",
     "prefix_end",
     "registry_prefix",
+    "resource_name",
     "storage_prefix",
     "unwrap_unknown",
     "wrap_unknown",
