@@ -1,18 +1,16 @@
 """``sealbox etcd``: read and write single etcd values exactly as kube-apiserver does.
 
 Every etcd command reports bad input the same way: one ``error: ...`` line naming the flag or
-file and what would be valid, exit code 2, and nothing written. Click's own usage errors (an
-unknown flag, a bad choice, a missing option) are folded into that line here too.
+file and what would be valid, exit code 2, and nothing written (click's own usage errors
+included: see :mod:`sealbox.cli.main`).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from sealbox.cli import etcd_options as shared
 from sealbox.cli.etcd_export import decrypt_command
@@ -29,30 +27,7 @@ from sealbox.storage import DEFAULT_PREFIX, parse_key
 __all__ = ["app"]
 
 
-class _EtcdGroup(TyperGroup):
-    """Click's usage errors as one ``error:`` line (exit 2), like every other bad input."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except typer.TyperException as exc:  # click's ClickException, vendored by typer
-            if getattr(exc, "exit_code", 1) != InputError.exit_code:
-                raise  # not a usage error
-            raise InputError(_usage_line(exc, getattr(exc, "ctx", None) or ctx)) from None
-
-
-def _usage_line(exc: typer.TyperException, ctx: Any) -> str:
-    """``sealbox etcd scan: No such option: --x (see sealbox etcd scan --help)``."""
-    possibilities = getattr(exc, "possibilities", None)
-    if possibilities:  # "did you mean" never offers an old, hidden spelling
-        hidden = {opt for p in ctx.command.params if getattr(p, "hidden", False) for opt in p.opts}
-        exc.__dict__["possibilities"] = [opt for opt in possibilities if opt not in hidden]
-    message = " ".join(exc.format_message().replace("Value error, ", "").split())
-    return f"{ctx.command_path}: {message} (see {ctx.command_path} --help)"
-
-
 app = typer.Typer(
-    cls=_EtcdGroup,
     help="Read and write etcd values exactly as kube-apiserver does.",
     no_args_is_help=True,
 )

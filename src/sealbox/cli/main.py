@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -13,16 +13,27 @@ from sealbox.cli import config as config_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
 from sealbox.cli import kms as kms_cli
-from sealbox.errors import SealboxError
+from sealbox.errors import InputError, SealboxError
 
 __all__ = ["app", "run"]
 
 
 class _Group(TyperGroup):
-    """Turns a SealboxError into ``error: <message>`` on stderr and its exit code, no traceback.
+    """Every user error is one ``error: <message>`` line on stderr and its exit code.
 
-    Any other exception is a bug and keeps its traceback.
+    A SealboxError brings its own message and code; click's usage errors (an unknown command or
+    flag, a bad choice, a missing option), anywhere in the command tree, become a line naming
+    the command and pointing at its --help, exit 2. Any other exception is a bug and keeps its
+    traceback.
     """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:  # click's ClickException, vendored by typer
+            _fail_usage(exc, getattr(exc, "ctx", None))
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -30,6 +41,22 @@ class _Group(TyperGroup):
         except SealboxError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except typer.TyperException as exc:
+            _fail_usage(exc, getattr(exc, "ctx", None) or ctx)
+
+
+def _fail_usage(exc: typer.TyperException, ctx: Any) -> NoReturn:
+    """``error: sealbox etcd scan: No such option: --x (see sealbox etcd scan --help)``."""
+    if getattr(exc, "exit_code", 1) != InputError.exit_code or not exc.format_message():
+        raise exc  # not a usage error, or the help a bare group prints: click's own handling
+    possibilities = getattr(exc, "possibilities", None)
+    if possibilities and ctx is not None:  # "did you mean" never offers a hidden old spelling
+        hidden = {opt for p in ctx.command.params if getattr(p, "hidden", False) for opt in p.opts}
+        exc.__dict__["possibilities"] = [opt for opt in possibilities if opt not in hidden]
+    message = " ".join(exc.format_message().replace("Value error, ", "").split())
+    where = ctx.command_path if ctx is not None else "sealbox"
+    typer.echo(f"error: {where}: {message} (see {where} --help)", err=True)
+    raise typer.Exit(InputError.exit_code) from None
 
 
 app = typer.Typer(
