@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sealbox.audit.checks import audit_policy
-from sealbox.audit.checks._policy_model import Policy, decode_policy
+from sealbox.audit.checks._policy_model import Policy, RequestAttributes, decode_policy
 from sealbox.audit.checks._yamlfile import parse
 from sealbox.audit.checks.audit_policy import effective_level
 from sealbox.audit.model import Finding
@@ -33,17 +33,17 @@ def _policy(text: str) -> Policy:
 
 def _level(policy: Policy, verb: str, resource: str, **kw: str) -> tuple[str, set[str], int | None]:
     user, groups = kw.pop("user", USER[0]), tuple(kw.pop("groups", ",".join(USER[1])).split(","))
-    level, omit, rule = effective_level(
-        policy,
-        user,
-        groups,
-        verb,
-        kw.get("group", ""),
-        resource,
-        kw.get("sub", ""),
-        kw.get("ns", "default"),
-        kw.get("name", ""),
+    request = RequestAttributes(
+        user=user,
+        groups=groups,
+        verb=verb,
+        group=kw.get("group", ""),
+        resource=resource,
+        subresource=kw.get("sub", ""),
+        namespace=kw.get("ns", "default"),
+        name=kw.get("name", ""),
     )
+    level, omit, rule = effective_level(policy, request)
     return level, set(omit), rule
 
 

@@ -34,7 +34,7 @@ def test_a_full_wildcard_rule_allows_every_request(
     verb: str, group: str, resource: str, subresource: str, name: str
 ) -> None:
     rule = _rule(verbs=("*",), api_groups=("*",), resources=("*",))
-    assert allows(rule, verb, group, resource, subresource, name)
+    assert allows(rule, verb, group, resource, subresource=subresource, name=name)
 
 
 @given(names, names)

@@ -1,0 +1,76 @@
+"""``sealbox audit``: where Secrets leak in manifests, RBAC, encryption and audit configs, offline.
+
+* :func:`run_audit` runs every check an :class:`AuditOptions` asks for and returns one
+  :class:`AuditReport`: :class:`Finding` objects (each naming a :class:`Control`, with its
+  :class:`Severity`, a :class:`Location` and maybe an :class:`ObjectRef`), the findings the user
+  accepted (:class:`Suppressed`) and the inputs it could not read (:class:`InputProblem`).
+  :data:`ALL_CONTROLS` lists every control, by id.
+* :func:`load_paths` reads manifest files, directories and stdin into a :class:`LoadResult` of
+  :class:`Manifest` objects and Helm :class:`ValuesDocument` objects; files over
+  :data:`DEFAULT_MAX_BYTES` are skipped. Suppressions are read from :data:`IGNORE_FILE`.
+
+The parts are subpackages with faces of their own: :mod:`sealbox.audit.checks` (one module per
+area), :mod:`sealbox.audit.rbac` (who can read a Secret, and how) and
+:mod:`sealbox.audit.report` (the output formats).
+"""
+
+from __future__ import annotations
+
+import typing
+
+from sealbox.audit.loader import (
+    DEFAULT_MAX_BYTES,
+    IGNORE_FILE,
+    LoadResult,
+    ValuesDocument,
+    load_paths,
+)
+from sealbox.audit.model import (
+    AuditReport,
+    Control,
+    Finding,
+    InputProblem,
+    Location,
+    Manifest,
+    ObjectRef,
+    Severity,
+    Suppressed,
+)
+
+if typing.TYPE_CHECKING:
+    from sealbox.audit.engine import ALL_CONTROLS, AuditOptions, run_audit
+
+__all__ = [
+    "ALL_CONTROLS",
+    "DEFAULT_MAX_BYTES",
+    "IGNORE_FILE",
+    "AuditOptions",
+    "AuditReport",
+    "Control",
+    "Finding",
+    "InputProblem",
+    "LoadResult",
+    "Location",
+    "Manifest",
+    "ObjectRef",
+    "Severity",
+    "Suppressed",
+    "ValuesDocument",
+    "load_paths",
+    "run_audit",
+]
+
+# The engine imports every check (the RBAC analysis, the audit-policy simulator, ...), and the
+# ``sealbox`` command imports this package at each start to build its CLI: the engine's names
+# are imported when first used, so the other commands do not pay for them.
+_ENGINE_NAMES = frozenset({"ALL_CONTROLS", "AuditOptions", "run_audit"})
+
+
+def __getattr__(name: str) -> object:
+    if name not in _ENGINE_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sealbox.audit import engine
+
+    value = getattr(engine, name)
+    globals()[name] = value  # found directly from now on
+    return value

@@ -1,9 +1,10 @@
 """One audit run: load the inputs, run every check, apply suppressions, build the report.
 
-The engine is the only place that knows the list of check modules; each of them is a pure
-function over already-loaded manifests (or over one named file). Content problems never stop
-the run, they become :class:`InputProblem` entries; only unusable *arguments* (a path that does
-not exist, a malformed ignore file, no input at all) raise :class:`InputError` (exit 2).
+The checks (:mod:`sealbox.audit.checks`) are pure functions over already-loaded manifests (or
+over one named file); the engine decides which of them an :class:`AuditOptions` asks for. Content
+problems never stop the run, they become :class:`InputProblem` entries; only unusable *arguments*
+(a path that does not exist, a malformed ignore file, no input at all) raise :class:`InputError`
+(exit 2).
 """
 
 from __future__ import annotations
@@ -15,39 +16,21 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sealbox.audit import suppress
-from sealbox.audit.checks import audit_log, audit_policy, encryption, rbac, repo, workloads
-from sealbox.audit.loader import DEFAULT_MAX_BYTES, IGNORE_FILE, LoadResult, load_paths
-from sealbox.audit.model import (
-    AuditReport,
-    Control,
-    Finding,
-    InputProblem,
-    Severity,
-    Suppressed,
+from sealbox.audit.checks import (
+    ALL_CONTROLS,
+    RbacSettings,
+    check_audit_log,
+    check_audit_policy,
+    check_encryption_config,
+    check_rbac,
+    check_repository,
+    check_workloads,
 )
+from sealbox.audit.loader import DEFAULT_MAX_BYTES, IGNORE_FILE, LoadResult, load_paths
+from sealbox.audit.model import AuditReport, Finding, InputProblem, Severity, Suppressed
 from sealbox.errors import InputError
 
-__all__ = ["ALL_CONTROLS", "AuditOptions", "control", "find_ignore_file", "run_audit"]
-
-ALL_CONTROLS: tuple[Control, ...] = tuple(
-    sorted(
-        (
-            *workloads.CONTROLS,
-            *repo.CONTROLS,
-            *rbac.CONTROLS,
-            *encryption.CONTROLS,
-            *audit_policy.CONTROLS,
-            *audit_log.CONTROLS,
-        ),
-        key=lambda c: c.id,
-    )
-)
-_BY_ID = {c.id: c for c in ALL_CONTROLS}
-
-
-def control(control_id: str) -> Control:
-    """Look a control up by id (KeyError if there is none)."""
-    return _BY_ID[control_id]
+__all__ = ["ALL_CONTROLS", "AuditOptions", "find_ignore_file", "run_audit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +93,19 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
     findings: list[Finding] = []
     sections: dict[str, Any] = {}
     if options.paths:
-        findings += workloads.check(loaded.manifests)
-        findings += repo.check(loaded.manifests, loaded.values)
-        findings += rbac.check(loaded.manifests, rbac.RbacSettings(options.allowed_subjects))
+        findings += check_workloads(loaded.manifests)
+        findings += check_repository(loaded.manifests, loaded.values)
+        findings += check_rbac(loaded.manifests, RbacSettings(options.allowed_subjects))
     for path, checker in (
-        (options.encryption_config, encryption.check),
-        (options.audit_policy, audit_policy.check),
+        (options.encryption_config, check_encryption_config),
+        (options.audit_policy, check_audit_policy),
     ):
         if path is not None:
             found, issues = checker(path)
             findings += found
             problems += issues
     if options.audit_log is not None:
-        found, issues, summary = audit_log.check(
+        found, issues, summary = check_audit_log(
             options.audit_log, expected_readers=options.expected_readers
         )
         findings += found

@@ -26,18 +26,17 @@ from typing import Any, TextIO
 import yaml
 
 from sealbox.audit.model import InputProblem, Location, Manifest
+from sealbox.yamldoc import YamlMapping, error_line, load_yaml
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "IGNORE_FILE",
     "KNOWN_KINDS",
-    "LineDict",
     "LoadResult",
     "ValuesDocument",
     "is_values_file",
     "load_paths",
     "load_text",
-    "parse_yaml",
 ]
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -111,16 +110,6 @@ KNOWN_KINDS = (
 )
 
 
-class LineDict(dict[str, Any]):
-    """A mapping from YAML that remembers the 1-based line it starts on (0 when unknown)."""
-
-    __slots__ = ("line",)
-
-    def __init__(self, line: int = 0) -> None:
-        super().__init__()
-        self.line = line
-
-
 @dataclass(frozen=True, slots=True)
 class ValuesDocument:
     """A Helm values file (a mapping without ``kind``, in a file named like ``values*.yaml``)."""
@@ -143,30 +132,6 @@ class LoadResult:
         self.values.extend(other.values)
         self.problems.extend(other.problems)
         self.files += other.files
-
-
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loader whose mappings are :class:`LineDict` (C parser when PyYAML has it)."""
-
-    line_offset = 0
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
-    data = LineDict(node.start_mark.line + 1 + loader.line_offset)
-    yield data
-    data.update(loader.construct_mapping(node))
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-
-
-def parse_yaml(text: str) -> object:
-    """Parse one YAML document into LineDicts; raises ``yaml.YAMLError`` when malformed."""
-    loader = _LineLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
 
 
 def is_values_file(path: str) -> bool:
@@ -255,29 +220,24 @@ def _documents(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _load_yaml_document(chunk: str, offset: int, path: str, result: LoadResult) -> None:
-    loader = _LineLoader(chunk)
-    loader.line_offset = offset
     try:
-        document = loader.get_single_data()
+        document = load_yaml(chunk, line_offset=offset)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        last = offset + max(1, chunk.rstrip().count("\n") + 1)
-        line = min(offset + mark.line + 1, last) if mark is not None else offset + 1
+        found = error_line(exc)
+        last = offset + max(1, chunk.rstrip().count("\n") + 1)  # not past the document's end
+        line = min(offset + found, last) if found else offset + 1
         problem = getattr(exc, "problem", None) or "invalid YAML"
         result.problems.append(InputProblem(Location(path, line), f"malformed YAML: {problem}"))
         return
-    finally:
-        loader.dispose()
     if document is None:
         return
-    _add_document(document, Location(path, getattr(document, "line", 0) or offset + 1), result)
+    _add_document(document, Location(path, _line(document) or offset + 1), result)
 
 
 def _load_json(text: str, path: str, result: LoadResult) -> bool:
     """Parse JSON with line numbers (via the YAML parser) or without; False if it is not JSON."""
-    loader = _LineLoader(text)
     try:
-        document = loader.get_single_data()
+        document = load_yaml(text)
     except yaml.YAMLError:
         document = None
         try:
@@ -288,11 +248,14 @@ def _load_json(text: str, path: str, result: LoadResult) -> bool:
                 result.problems.append(InputProblem(where, f"malformed JSON: {exc.msg}"))
                 return True
             return False
-    finally:
-        loader.dispose()
     if document is not None:
-        _add_document(document, Location(path, getattr(document, "line", 0) or 1), result)
+        _add_document(document, Location(path, _line(document) or 1), result)
     return True
+
+
+def _line(node: object) -> int:
+    """The line a parsed mapping starts on; 0 for anything else (and for JSON read by json)."""
+    return node.line if isinstance(node, YamlMapping) else 0
 
 
 def _add_document(document: object, where: Location, result: LoadResult) -> None:
@@ -311,7 +274,7 @@ def _add_document(document: object, where: Location, result: LoadResult) -> None
     items = document.get("items")
     if kind.endswith("List") and isinstance(items, list):
         for item in items:
-            line = getattr(item, "line", 0)
+            line = _line(item)
             _add_document(item, Location(where.path, line) if line else where, result)
         return
     result.manifests.append(_manifest(document, kind, api_version, where))

@@ -142,9 +142,9 @@ class InputProblem:
 class Manifest:
     """One Kubernetes object from the inputs (``List`` items are unpacked into their own entries).
 
-    ``body`` is the parsed object. Its mappings are :class:`sealbox.audit.loader.LineDict`
-    instances, so ``line_of(mapping)`` gives the line a nested mapping (a container, an env entry,
-    a rule) starts on. ``namespace`` is ``metadata.namespace`` as written (None when absent).
+    ``body`` is the parsed object. Its mappings are :class:`sealbox.yamldoc.YamlMapping`
+    instances, so :meth:`at` gives the place a nested mapping (a container, an env entry, a rule)
+    starts on. ``namespace`` is ``metadata.namespace`` as written (None when absent).
     """
 
     body: Mapping[str, Any]

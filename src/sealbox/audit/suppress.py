@@ -32,7 +32,6 @@ from pathlib import Path
 
 import yaml
 
-from sealbox.audit.loader import LineDict, parse_yaml
 from sealbox.audit.model import (
     Finding,
     InputProblem,
@@ -42,6 +41,7 @@ from sealbox.audit.model import (
     Suppressed,
 )
 from sealbox.errors import InputError
+from sealbox.yamldoc import YamlMapping, error_line, load_yaml
 
 __all__ = [
     "ANNOTATION",
@@ -100,10 +100,10 @@ def load_ignore_file(path: Path) -> list[IgnoreEntry]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the ignore file: {exc}") from None
     try:
-        document = parse_yaml(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        found = error_line(exc)
+        line = f":{found}" if found else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise InputError(f"{path}{line}: malformed YAML: {problem}") from None
     if document is None:
@@ -115,7 +115,7 @@ def load_ignore_file(path: Path) -> list[IgnoreEntry]:
 
 
 def _entry(path: Path, index: int, item: object) -> IgnoreEntry:
-    where = Location(str(path), item.line if isinstance(item, LineDict) else 0)
+    where = Location(str(path), item.line if isinstance(item, YamlMapping) else 0)
     prefix = f"{where}: ignore[{index}]"
     if not isinstance(item, Mapping):
         raise InputError(f"{prefix}: expected a mapping with id and reason")

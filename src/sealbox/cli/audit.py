@@ -21,10 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from sealbox import render
-from sealbox.audit.loader import DEFAULT_MAX_BYTES, load_paths
-from sealbox.audit.model import AuditReport, Severity
+from sealbox.audit import DEFAULT_MAX_BYTES, IGNORE_FILE, AuditReport, Severity, load_paths
 from sealbox.errors import InputError
+from sealbox.render import OutputFormat, emit, stdout_console, table
 
 __all__ = ["app"]
 
@@ -73,6 +72,8 @@ class FailOn(StrEnum):
     never = "never"
 
 
+# -o of who-can-read and controls (declared once, like _PATHS)
+_LISTING_FORMAT = typer.Option(OutputFormat.table, "--output", "-o", help="table, json or yaml.")
 _PATHS = typer.Argument(
     None,
     help="Manifest files or directories (walked recursively for .yaml/.yml/.json); - for stdin.",
@@ -113,8 +114,8 @@ def scan_command(
     ignore_file: Path | None = typer.Option(
         None,
         "--ignore-file",
-        help="Suppressions file (default: .sealbox-ignore.yaml in the first directory given, "
-        "else in the working directory).",
+        help=f"Suppressions file (default: {IGNORE_FILE} in the first directory given, else in "
+        "the working directory).",
     ),
     no_ignore: bool = typer.Option(
         False, "--no-ignore", help="Report everything: ignore annotations and ignore files."
@@ -124,7 +125,7 @@ def scan_command(
     ),
 ) -> None:
     """Scan manifests and configs; print findings grouped by severity (never a secret value)."""
-    from sealbox.audit.engine import AuditOptions, run_audit  # the checks load on demand
+    from sealbox.audit import AuditOptions, run_audit  # the checks load on demand
 
     threshold = None if fail_on is FailOn.never else Severity.parse(fail_on.value)
     options = AuditOptions(
@@ -146,9 +147,9 @@ def scan_command(
 
 def _write(report: AuditReport, output: AuditFormat, output_file: Path | None) -> None:
     if output is AuditFormat.table and output_file is None:
-        from sealbox.audit.report.table import render_table
+        from sealbox.audit.report import render_table
 
-        console = render.stdout_console()
+        console = stdout_console()
         if not console.is_terminal:  # a CI log or a pager: room for the message column
             console.width = 140
         render_table(report, console)
@@ -168,19 +169,19 @@ def _write(report: AuditReport, output: AuditFormat, output_file: Path | None) -
 
 def _format(report: AuditReport, output: AuditFormat) -> str:
     if output is AuditFormat.json:
-        from sealbox.audit.report.json_out import to_json_dict
+        from sealbox.audit.report import to_json_dict
 
         return json.dumps(to_json_dict(report), indent=2, ensure_ascii=False) + "\n"
     if output is AuditFormat.sarif:
-        from sealbox.audit.report.sarif import to_sarif
+        from sealbox.audit.report import to_sarif
 
         # Code-scanning UIs resolve locations against the repository root: run from there.
         return json.dumps(to_sarif(report, base_dir=Path.cwd()), indent=2) + "\n"
     if output is AuditFormat.html:
-        from sealbox.audit.report.html import to_html
+        from sealbox.audit.report import to_html
 
         return to_html(report)
-    from sealbox.audit.report.table import render_table
+    from sealbox.audit.report import render_table
 
     console = Console(file=io.StringIO(), width=160, record=True)
     render_table(report, console)
@@ -193,9 +194,7 @@ def who_can_read_command(
     paths: list[str] = typer.Argument(
         ..., help="Manifest files or directories with the RBAC objects; - for stdin."
     ),
-    output: render.OutputFormat = typer.Option(
-        render.OutputFormat.table, "--output", "-o", help="table, json or yaml."
-    ),
+    output: OutputFormat = _LISTING_FORMAT,
 ) -> None:
     """List every subject that can read one Secret, and the path: direct verb or indirect route."""
     from sealbox.audit.rbac import who_can_read
@@ -210,11 +209,11 @@ def who_can_read_command(
     for problem in loaded.problems:
         typer.echo(f"warning: {problem}", err=True)
     accesses = who_can_read(loaded.manifests, namespace, name)
-    if output is not render.OutputFormat.table:
+    if output is not OutputFormat.table:
         readers = [access.as_dict() for access in accesses]
-        render.emit({"secret": {"namespace": namespace, "name": name}, "readers": readers}, output)
+        emit({"secret": {"namespace": namespace, "name": name}, "readers": readers}, output)
         return
-    console = render.stdout_console()
+    console = stdout_console()
     if not console.is_terminal:
         console.width = 160
     columns = ["Subject", "How", "Scope", "Path (binding -> role, rule)"]
@@ -227,7 +226,7 @@ def who_can_read_command(
         ]
         for access in accesses
     ]
-    console.print(render.table(f"Who can read Secret {escape(secret)}", columns, rows))
+    console.print(table(f"Who can read Secret {escape(secret)}", columns, rows))
 
 
 def _path(chain: Sequence[object], via: Sequence[str], note: str) -> str:
@@ -240,13 +239,9 @@ def _path(chain: Sequence[object], via: Sequence[str], note: str) -> str:
 
 
 @app.command("controls")
-def controls_command(
-    output: render.OutputFormat = typer.Option(
-        render.OutputFormat.table, "--output", "-o", help="table, json or yaml."
-    ),
-) -> None:
+def controls_command(output: OutputFormat = _LISTING_FORMAT) -> None:
     """List every control: id, severity, title, and the closest ids in other tools."""
-    from sealbox.audit.engine import ALL_CONTROLS
+    from sealbox.audit import ALL_CONTROLS
 
     rows: list[dict[str, Any]] = [
         {
@@ -260,12 +255,12 @@ def controls_command(
         }
         for c in ALL_CONTROLS
     ]
-    if output is not render.OutputFormat.table:
-        render.emit(rows, output)
+    if output is not OutputFormat.table:
+        emit(rows, output)
         return
     table_rows = [
         [c.id, c.severity.label, c.area, escape(c.title), escape(", ".join(c.mappings))]
         for c in ALL_CONTROLS
     ]
     columns = ["ID", "Severity", "Area", "Title", "Other tools"]
-    render.stdout_console().print(render.table("Sealbox audit controls", columns, table_rows))
+    stdout_console().print(table("Sealbox audit controls", columns, table_rows))

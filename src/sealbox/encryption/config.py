@@ -13,10 +13,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -34,9 +34,11 @@ from sealbox.encryption.validation import (
     validate,
 )
 from sealbox.errors import ConfigError, ConfigIssue
+from sealbox.yamldoc import load_yaml
 
 __all__ = ["ConfigReport", "lint_config", "lint_file", "load_config", "parse_config"]
 
+T = TypeVar("T")
 _GVKS = {"EncryptionConfiguration": "apiserver.config.k8s.io/v1", "EncryptionConfig": "v1"}
 _VALID_GVKS = (
     "kind: EncryptionConfiguration with apiVersion: apiserver.config.k8s.io/v1 "
@@ -120,39 +122,6 @@ def load_config(path: str | os.PathLike[str], *, reload: bool = False) -> Encryp
     return parse_config(_read(path), os.fspath(path), reload=reload)
 
 
-class _Mapping(dict[Any, Any]):
-    """A YAML mapping that remembers its duplicate keys: (key, line, line of the first one)."""
-
-    __slots__ = ("duplicates",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.duplicates: list[tuple[object, int, int]] = []
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` whose mappings record duplicate keys instead of overwriting silently."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Iterator[_Mapping]:
-    data = _Mapping()
-    yield data
-    first_lines: dict[object, int] = {}
-    for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node)
-        line = key_node.start_mark.line + 1
-        if key in first_lines:
-            data.duplicates.append((key, line, first_lines[key]))
-        else:
-            first_lines[key] = line
-    data.update(loader.construct_mapping(node))
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """Describe a YAML error by line and column, without quoting the file (it may hold keys)."""
     if isinstance(exc, yaml.MarkedYAMLError):
@@ -171,11 +140,10 @@ def _load_document(text: str, source: str) -> tuple[object, list[ConfigIssue]]:
     if text == "":
         return None, [ConfigIssue("", empty)]
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        # PyYAML's own parser: lint messages quote its wording, and libyaml words errors otherwise
+        document = load_yaml(text, fields=True, pure_python=True)
     except yaml.YAMLError as exc:
         return None, [ConfigIssue("", _yaml_problem(exc))]
-    except RecursionError:
-        return None, [ConfigIssue("", "not valid YAML: nested too deeply")]
     if document is None:
         return None, [ConfigIssue("", f"{empty} (it holds no YAML document)")]
     if not isinstance(document, dict):
@@ -291,18 +259,18 @@ class _Decoder:
         fields = self._mapping(value, path, _ENTRY_FIELDS)
         if fields is None:
             return None
-        entry = RawEntry(path)
-        names = self._list(fields.get("resources"), f"{path}.resources")
-        if names is not None:
-            entry.resources = [
-                self._string(name, f"{path}.resources[{i}]") for i, name in enumerate(names)
-            ]
-        providers = self._list(fields.get("providers"), f"{path}.providers")
-        if providers is not None:
-            entry.providers = [
-                self._provider(item, f"{path}.providers[{i}]") for i, item in enumerate(providers)
-            ]
-        return entry
+        return RawEntry(
+            path,
+            resources=self._items(fields.get("resources"), f"{path}.resources", self._string),
+            providers=self._items(fields.get("providers"), f"{path}.providers", self._provider),
+        )
+
+    def _items(self, value: object, path: str, read: Callable[[object, str], T]) -> list[T] | None:
+        """Each item of a list field read by ``read`` at ``path[i]``; None if not a list."""
+        items = self._list(value, path)
+        if items is None:
+            return None
+        return [read(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
     def _provider(self, value: object, path: str) -> RawProvider | None:
         fields = self._mapping(value, path, PROVIDER_TYPES)
@@ -327,10 +295,9 @@ class _Decoder:
 
     def _keys(self, value: object, path: str) -> list[RawKey | None] | None:
         fields = self._mapping(value, path, ("keys",))
-        items = None if fields is None else self._list(fields.get("keys"), f"{path}.keys")
-        if items is None:
+        if fields is None:
             return None
-        return [self._key(item, f"{path}.keys[{i}]") for i, item in enumerate(items)]
+        return self._items(fields.get("keys"), f"{path}.keys", self._key)
 
     def _key(self, value: object, path: str) -> RawKey | None:
         fields = self._mapping(value, path, ("name", "secret"))

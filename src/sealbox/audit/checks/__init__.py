@@ -1,0 +1,48 @@
+"""The audit's checks, one module per area, each a pure function over what was read.
+
+* :func:`check_workloads` (SBX-1xx): how pods get Secrets and their API token;
+* :func:`check_repository` (SBX-2xx): credentials committed in Secrets, ConfigMaps and Helm values;
+* :func:`check_rbac` (SBX-3xx): subjects that can read Secrets, judged with :class:`RbacSettings`;
+* :func:`check_encryption_config` (SBX-4xx): the EncryptionConfiguration, as the apiserver sees it;
+* :func:`check_audit_policy` (SBX-5xx): the audit Policy, simulated;
+* :func:`check_audit_log` (SBX-6xx): who read which Secrets, from the audit log.
+
+The manifest checks take loaded manifests; the file checks read their one file and report what
+stopped them as input problems. :data:`ALL_CONTROLS` is every control they raise, by id.
+"""
+
+from __future__ import annotations
+
+from sealbox.audit.checks import audit_log, audit_policy, encryption, rbac, repo, workloads
+from sealbox.audit.checks.audit_log import check as check_audit_log
+from sealbox.audit.checks.audit_policy import check as check_audit_policy
+from sealbox.audit.checks.encryption import check as check_encryption_config
+from sealbox.audit.checks.rbac import RbacSettings
+from sealbox.audit.checks.rbac import check as check_rbac
+from sealbox.audit.checks.repo import check as check_repository
+from sealbox.audit.checks.workloads import check as check_workloads
+
+__all__ = [
+    "ALL_CONTROLS",
+    "RbacSettings",
+    "check_audit_log",
+    "check_audit_policy",
+    "check_encryption_config",
+    "check_rbac",
+    "check_repository",
+    "check_workloads",
+]
+
+ALL_CONTROLS = tuple(
+    sorted(
+        (
+            *workloads.CONTROLS,
+            *repo.CONTROLS,
+            *rbac.CONTROLS,
+            *encryption.CONTROLS,
+            *audit_policy.CONTROLS,
+            *audit_log.CONTROLS,
+        ),
+        key=lambda c: c.id,
+    )
+)

@@ -9,7 +9,8 @@ level, valid ``omitStages``, DNS-subdomain groups, ``resourceNames`` only with `
 non-resource URLs starting with ``/`` with ``*`` only at the end and not mixed with resources or
 namespaces; and at least one rule. The policy-wide ``omitStages`` is not validated upstream.
 
-:func:`effective_level` is a faithful port of the apiserver's ``policyChecker``: rules in order,
+:func:`effective_level` is a faithful port of the apiserver's ``policyChecker``, applied to the
+:class:`RequestAttributes` of one request: rules in order,
 the first that matches decides; an empty list matches everything; ``resources: ["*"]`` matches
 subresources too, ``*/scale`` any resource's ``scale`` and ``pods/*`` pods and all their
 subresources; ``resourceNames`` is compared with the request's name (``""`` for list and create);
@@ -21,9 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sealbox.audit.checks._yamlfile import line_at
+from sealbox.yamldoc import YamlList, line_at
 
 __all__ = [
     "LEVELS",
@@ -32,6 +33,7 @@ __all__ = [
     "Policy",
     "PolicyIssue",
     "PolicyRule",
+    "RequestAttributes",
     "decode_policy",
     "effective_level",
 ]
@@ -110,6 +112,24 @@ class PolicyIssue:
     rejected: bool = True
 
 
+class RequestAttributes(NamedTuple):
+    """One request as the policy checker sees it (the apiserver's ``authorizer.Attributes``).
+
+    ``namespace`` is ``""`` for cluster-scoped requests and for lists across all namespaces;
+    ``name`` is ``""`` for requests that carry none (list, watch, create). A tuple, since the
+    simulator makes one for every request of its grid.
+    """
+
+    user: str
+    groups: tuple[str, ...]
+    verb: str
+    group: str
+    resource: str
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+
+
 class _TooLarge(Exception):
     """More items than :data:`_MAX_ITEMS` (e.g. through YAML aliases)."""
 
@@ -159,13 +179,18 @@ class _Decoder:
             return None
         return value
 
-    def strings(self, value: object, path: str) -> tuple[str, ...]:
+    def list_field(self, value: object, path: str, expected: str) -> list[Any] | None:
+        """A list field's items: none when it is absent, None (an issue) when it is no list."""
         if value is None:
-            return ()
+            return []
         if not isinstance(value, list):
-            self.issue(path, f"expected a list of strings, got {_type_name(value)}")
-            return ()
-        out = (self.string(item, f"{path}[{i}]") for i, item in enumerate(value))
+            self.issue(path, f"expected {expected}, got {_type_name(value)}")
+            return None
+        return value
+
+    def strings(self, value: object, path: str) -> tuple[str, ...]:
+        items = self.list_field(value, path, "a list of strings") or []
+        out = (self.string(item, f"{path}[{i}]") for i, item in enumerate(items))
         return tuple(item for item in out if item is not None)
 
     def boolean(self, value: object, path: str) -> None:
@@ -185,18 +210,15 @@ class _Decoder:
             self.issue("metadata", "expected a mapping")
         self.boolean(top.get("omitManagedFields"), "omitManagedFields")
         omit = self.strings(top.get("omitStages"), "omitStages")
-        raw_rules = top.get("rules")
-        rules: list[PolicyRule] = []
-        if raw_rules is not None and not isinstance(raw_rules, list):
-            self.issue("rules", f"expected a list of rules, got {_type_name(raw_rules)}")
-        elif not raw_rules:
+        raw_rules = self.list_field(top.get("rules"), "rules", "a list of rules")
+        if raw_rules is not None and not raw_rules:
             self.issue("rules", "a policy needs at least one rule (loaded illegal policy with 0)")
-        else:
-            lines = getattr(raw_rules, "lines", None) or [0] * len(raw_rules)
-            for i, raw in enumerate(raw_rules):
-                rule = self.rule(raw, i, lines[i])
-                if rule is not None:
-                    rules.append(rule)
+        rules: list[PolicyRule] = []
+        lines = raw_rules.lines if isinstance(raw_rules, YamlList) else [0] * len(raw_rules or [])
+        for i, raw in enumerate(raw_rules or []):
+            rule = self.rule(raw, i, lines[i])
+            if rule is not None:
+                rules.append(rule)
         if any(issue.rejected for issue in self.issues):
             return None
         return Policy(
@@ -258,13 +280,8 @@ class _Decoder:
                 self.issue(f"{path}[{i}]", message)
 
     def group_resources(self, value: object, path: str) -> tuple[GroupResources, ...]:
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            self.issue(path, f"expected a list, got {_type_name(value)}")
-            return ()
         out: list[GroupResources] = []
-        for i, raw in enumerate(value):
+        for i, raw in enumerate(self.list_field(value, path, "a list") or []):
             here = f"{path}[{i}]"
             fields = self.fields(raw, here, _GR_FIELDS)
             if fields is None:
@@ -307,39 +324,32 @@ def decode_policy(document: object) -> tuple[Policy | None, list[PolicyIssue]]:
     return policy, decoder.issues
 
 
-def _rule_matches(
-    rule: PolicyRule,
-    user: str,
-    groups: Sequence[str],
-    verb: str,
-    attrs: tuple[str, str, str, str, str],
-) -> bool:
-    if rule.users and user not in rule.users:
+def _rule_matches(rule: PolicyRule, request: RequestAttributes) -> bool:
+    if rule.users and request.user not in rule.users:
         return False
-    if rule.user_groups and not any(group in rule.user_groups for group in groups):
+    if rule.user_groups and not any(group in rule.user_groups for group in request.groups):
         return False
-    if rule.verbs and verb not in rule.verbs:
+    if rule.verbs and request.verb not in rule.verbs:
         return False
     if rule.namespaces or rule.resources:
-        return _resource_matches(rule, *attrs)
+        return _resource_matches(rule, request)
     # A rule with only nonResourceURLs never matches a resource request.
     return not rule.non_resource_urls
 
 
-def _resource_matches(
-    rule: PolicyRule, group: str, resource: str, subresource: str, namespace: str, name: str
-) -> bool:
-    if rule.namespaces and namespace not in rule.namespaces:
+def _resource_matches(rule: PolicyRule, request: RequestAttributes) -> bool:
+    if rule.namespaces and request.namespace not in rule.namespaces:
         return False  # cluster-scoped and all-namespace requests have namespace ""
     if not rule.resources:
         return True
+    resource, subresource = request.resource, request.subresource
     combined = f"{resource}/{subresource}" if subresource else resource
     for gr in rule.resources:
-        if gr.group != group:
+        if gr.group != request.group:
             continue
         if not gr.resources:
             return True
-        if gr.resource_names and name not in gr.resource_names:
+        if gr.resource_names and request.name not in gr.resource_names:
             continue
         for res in gr.resources:
             if res in (combined, "*"):
@@ -352,19 +362,10 @@ def _resource_matches(
 
 
 def effective_level(
-    policy: Policy,
-    user: str,
-    groups: Sequence[str],
-    verb: str,
-    group: str,
-    resource: str,
-    subresource: str,
-    namespace: str,
-    name: str,
+    policy: Policy, request: RequestAttributes
 ) -> tuple[str, frozenset[str], int | None]:
     """Level, omitted stages and deciding rule index (None: no rule, default None) of a request."""
-    attrs = (group, resource, subresource, namespace, name)
     for rule in policy.rules:
-        if _rule_matches(rule, user, groups, verb, attrs):
+        if _rule_matches(rule, request):
             return rule.level, frozenset(policy.omit_stages) | set(rule.omit_stages), rule.index
     return "None", frozenset(policy.omit_stages), None

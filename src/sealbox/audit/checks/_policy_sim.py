@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import product
 
-from sealbox.audit.checks._policy_model import Policy, effective_level
+from sealbox.audit.checks._policy_model import Policy, RequestAttributes, effective_level
 
 __all__ = [
     "IDENTITIES",
@@ -45,14 +46,9 @@ _LONG_RUNNING_SUBRESOURCES = frozenset({"exec", "attach", "portforward", "proxy"
 
 
 @dataclass(frozen=True, slots=True)
-class Identity:
-    label: str
-    user: str
-    groups: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Target:
+    """A resource (or subresource) of the grid; ``namespaced`` is False for cluster-scoped ones."""
+
     group: str
     resource: str
     subresource: str = ""
@@ -61,6 +57,28 @@ class Target:
     def __str__(self) -> str:
         name = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
         return f"{name}.{self.group}" if self.group else name
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A representative requester: how messages name it, and the user and groups it sends."""
+
+    label: str
+    user: str
+    groups: tuple[str, ...]
+
+    def request(self, target: Target, verb: str, *, namespace: str, name: str) -> RequestAttributes:
+        """This identity doing ``verb`` on ``target``."""
+        return RequestAttributes(
+            user=self.user,
+            groups=self.groups,
+            verb=verb,
+            group=target.group,
+            resource=target.resource,
+            subresource=target.subresource,
+            namespace=namespace,
+            name=name,
+        )
 
 
 IDENTITIES = (
@@ -103,18 +121,19 @@ TARGETS = (
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What the policy makes of one request of the grid, and which rule decided (None: none)."""
+
     identity: Identity
     target: Target
-    verb: str
-    namespace: str
-    name: str
+    request: RequestAttributes
     level: str
     omit: frozenset[str]
     rule: int | None
 
     @property
     def long_running(self) -> bool:
-        return self.verb == "watch" or self.target.subresource in _LONG_RUNNING_SUBRESOURCES
+        subresource = self.target.subresource
+        return self.request.verb == "watch" or subresource in _LONG_RUNNING_SUBRESOURCES
 
 
 def kept_stages(long_running: bool, omit: frozenset[str]) -> frozenset[str]:
@@ -144,21 +163,9 @@ def _namespaces(target: Target, verb: str) -> tuple[str, ...]:
 
 def simulate(policy: Policy) -> Iterator[Outcome]:
     """Every request of the grid with its level, omitted stages and deciding rule."""
-    for target in TARGETS:
-        for verb in VERBS:
-            names = _names(policy, target, verb)
-            for namespace in _namespaces(target, verb):
-                for name in names:
-                    for identity in IDENTITIES:
-                        level, omit, rule = effective_level(
-                            policy,
-                            identity.user,
-                            identity.groups,
-                            verb,
-                            target.group,
-                            target.resource,
-                            target.subresource,
-                            namespace,
-                            name,
-                        )
-                        yield Outcome(identity, target, verb, namespace, name, level, omit, rule)
+    for target, verb in product(TARGETS, VERBS):
+        places = product(_namespaces(target, verb), _names(policy, target, verb), IDENTITIES)
+        for namespace, name, identity in places:
+            request = identity.request(target, verb, namespace=namespace, name=name)
+            level, omit, rule = effective_level(policy, request)
+            yield Outcome(identity, target, request, level=level, omit=omit, rule=rule)

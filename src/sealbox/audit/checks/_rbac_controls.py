@@ -27,29 +27,21 @@ __all__ = [
 ]
 
 
-def _control(
-    number: int,
-    severity: Severity,
-    title: str,
-    rationale: str,
-    remediation: str,
-    mappings: tuple[str, ...],
-) -> Control:
-    return Control(f"SBX-{number}", title, severity, rationale, remediation, mappings)
-
-
 _NARROW = (
     "Bind a Role that grants only get with resourceNames for the Secrets the subject needs, "
     "or add the subject to the allowlist if it is a trusted controller."
 )
-LIST_CLUSTER = _control(
-    301,
-    Severity.HIGH,
-    "Subject can list or watch every Secret in the cluster",
-    "A list or watch response carries the data of every Secret it returns, so list/watch on "
-    "secrets through a ClusterRoleBinding reveals every Secret value in the cluster (spec §5.1).",
-    _NARROW,
-    (
+LIST_CLUSTER = Control(
+    id="SBX-301",
+    title="Subject can list or watch every Secret in the cluster",
+    severity=Severity.HIGH,
+    rationale=(
+        "A list or watch response carries the data of every Secret it returns, so list/watch on "
+        "secrets through a ClusterRoleBinding reveals every Secret value in the cluster (spec "
+        "§5.1)."
+    ),
+    remediation=_NARROW,
+    mappings=(
         "kubescape C-0015",
         "kubescape C-0186",
         "kube-bench 5.1.2",
@@ -57,32 +49,42 @@ LIST_CLUSTER = _control(
         "checkov CKV2_K8S_5",
     ),
 )
-LIST_NAMESPACE = _control(
-    302,
-    Severity.MEDIUM,
-    "Subject can list or watch every Secret in a namespace",
-    "list/watch on secrets without resourceNames returns the values of all Secrets in the "
-    "namespace, not only those the subject needs (spec §5.1, §5.2).",
-    _NARROW,
-    ("kubescape C-0015", "kubescape C-0186", "Trivy KSV-0113", "checkov CKV2_K8S_5"),
+LIST_NAMESPACE = Control(
+    id="SBX-302",
+    title="Subject can list or watch every Secret in a namespace",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "list/watch on secrets without resourceNames returns the values of all Secrets in the "
+        "namespace, not only those the subject needs (spec §5.1, §5.2)."
+    ),
+    remediation=_NARROW,
+    mappings=("kubescape C-0015", "kubescape C-0186", "Trivy KSV-0113", "checkov CKV2_K8S_5"),
 )
-GET_SECRETS = _control(
-    303,
-    Severity.LOW,
-    "Subject can get Secrets by name",
-    "get reveals one Secret's value; without resourceNames it works for any Secret whose name "
-    "the subject knows or guesses (spec §5.2). Lower risk than list, but still a reader.",
-    "Restrict the rule with resourceNames to the Secrets the subject needs, or allowlist it.",
-    ("kubescape C-0186", "Trivy KSV-0041", "Trivy KSV-0113"),
+GET_SECRETS = Control(
+    id="SBX-303",
+    title="Subject can get Secrets by name",
+    severity=Severity.LOW,
+    rationale=(
+        "get reveals one Secret's value; without resourceNames it works for any Secret whose name "
+        "the subject knows or guesses (spec §5.2). Lower risk than list, but still a reader."
+    ),
+    remediation=(
+        "Restrict the rule with resourceNames to the Secrets the subject needs, or allowlist it."
+    ),
+    mappings=("kubescape C-0186", "Trivy KSV-0041", "Trivy KSV-0113"),
 )
-WILDCARD = _control(
-    304,
-    Severity.MEDIUM,
-    "Wildcard rule grants access to Secrets",
-    "RBAC matches '*' against every verb, resource or API group, so a wildcard rule reads "
-    "Secrets whether or not its author meant it to, including future resources (spec §1.D).",
-    "Replace '*' in verbs, resources and apiGroups with the explicit values the role needs.",
-    (
+WILDCARD = Control(
+    id="SBX-304",
+    title="Wildcard rule grants access to Secrets",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "RBAC matches '*' against every verb, resource or API group, so a wildcard rule reads "
+        "Secrets whether or not its author meant it to, including future resources (spec §1.D)."
+    ),
+    remediation=(
+        "Replace '*' in verbs, resources and apiGroups with the explicit values the role needs."
+    ),
+    mappings=(
         "kubescape C-0187",
         "checkov CKV_K8S_49",
         "Trivy KSV-0044",
@@ -91,46 +93,65 @@ WILDCARD = _control(
         "kube-bench 5.1.3",
     ),
 )
-BROAD_GROUP = _control(
-    305,
-    Severity.CRITICAL,
-    "Every authenticated, anonymous or service-account identity can read Secrets",
-    "A grant to system:authenticated, system:unauthenticated, system:anonymous or "
-    "system:serviceaccounts gives every user or every pod a path to Secret values; "
-    "kube-bench 5.1.2 tests exactly this identity (spec §1.D).",
-    "Remove the subject from the binding and grant the access to the identities that need it.",
-    ("kube-bench 5.1.2", "kube-bench 5.1.4"),
+BROAD_GROUP = Control(
+    id="SBX-305",
+    title="Every authenticated, anonymous or service-account identity can read Secrets",
+    severity=Severity.CRITICAL,
+    rationale=(
+        "A grant to system:authenticated, system:unauthenticated, system:anonymous or "
+        "system:serviceaccounts gives every user or every pod a path to Secret values; "
+        "kube-bench 5.1.2 tests exactly this identity (spec §1.D)."
+    ),
+    remediation=(
+        "Remove the subject from the binding and grant the access to the identities that need it."
+    ),
+    mappings=("kube-bench 5.1.2", "kube-bench 5.1.4"),
 )
-DEFAULT_SA = _control(
-    306,
-    Severity.HIGH,
-    "Default service account can read Secrets",
-    "Every pod that names no service account runs as its namespace's default account, so "
-    "its rights go to every such pod (spec §1.C, §5.3).",
-    "Bind the permission to a dedicated service account used only by the workload that needs it.",
-    (
+DEFAULT_SA = Control(
+    id="SBX-306",
+    title="Default service account can read Secrets",
+    severity=Severity.HIGH,
+    rationale=(
+        "Every pod that names no service account runs as its namespace's default account, so "
+        "its rights go to every such pod (spec §1.C, §5.3)."
+    ),
+    remediation=(
+        "Bind the permission to a dedicated service account used only by the workload that needs "
+        "it."
+    ),
+    mappings=(
         "checkov CKV2_K8S_5",
         "kubescape C-0267",
         "kubeaudit AutomountServiceAccountTokenTrueAndDefaultSA",
     ),
 )
-WORKLOAD = _control(
-    310,
-    Severity.MEDIUM,
-    "Subject can create pods or pod controllers (reads every Secret in the namespace)",
-    "Anyone who can create a pod, or create/update/patch a Deployment, Job or other controller, "
-    "can mount any Secret of the namespace and run as any of its service accounts (spec §5.3).",
-    "Let CI or a GitOps controller deploy instead of people, and scope its rights per namespace.",
-    ("kubescape C-0188", "kube-bench 5.1.4", "Trivy KSV-0048", "kubescape C-0267"),
+WORKLOAD = Control(
+    id="SBX-310",
+    title="Subject can create pods or pod controllers (reads every Secret in the namespace)",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "Anyone who can create a pod, or create/update/patch a Deployment, Job or other "
+        "controller, can mount any Secret of the namespace and run as any of its service "
+        "accounts (spec §5.3)."
+    ),
+    remediation=(
+        "Let CI or a GitOps controller deploy instead of people, and scope its rights per "
+        "namespace."
+    ),
+    mappings=("kubescape C-0188", "kube-bench 5.1.4", "Trivy KSV-0048", "kubescape C-0267"),
 )
-EXEC = _control(
-    311,
-    Severity.MEDIUM,
-    "Subject can exec or attach into pods",
-    "pods/exec, pods/attach (create, or get via websocket) and ephemeral containers give a "
-    "shell in pods, which reads their mounted Secrets and service-account tokens (spec §5.4).",
-    "Remove pods/exec, pods/attach and pods/ephemeralcontainers from roles used day to day.",
-    (
+EXEC = Control(
+    id="SBX-311",
+    title="Subject can exec or attach into pods",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "pods/exec, pods/attach (create, or get via websocket) and ephemeral containers give a "
+        "shell in pods, which reads their mounted Secrets and service-account tokens (spec §5.4)."
+    ),
+    remediation=(
+        "Remove pods/exec, pods/attach and pods/ephemeralcontainers from roles used day to day."
+    ),
+    mappings=(
         "kubescape C-0002",
         "Trivy KSV-0053",
         "checkov CKV2_K8S_2",
@@ -138,14 +159,18 @@ EXEC = _control(
         "Polaris rolePodExecAttach",
     ),
 )
-IMPERSONATE = _control(
-    312,
-    Severity.HIGH,
-    "Subject can impersonate an identity that reads Secrets",
-    "impersonate on users, groups or serviceaccounts lets the subject act with another "
-    "identity's rights, including system:masters when groups are not restricted (spec §5.5).",
-    "Remove impersonate, or limit it with resourceNames to identities that read no Secrets.",
-    (
+IMPERSONATE = Control(
+    id="SBX-312",
+    title="Subject can impersonate an identity that reads Secrets",
+    severity=Severity.HIGH,
+    rationale=(
+        "impersonate on users, groups or serviceaccounts lets the subject act with another "
+        "identity's rights, including system:masters when groups are not restricted (spec §5.5)."
+    ),
+    remediation=(
+        "Remove impersonate, or limit it with resourceNames to identities that read no Secrets."
+    ),
+    mappings=(
         "kubescape C-0065",
         "kubescape C-0191",
         "Trivy KSV-0043",
@@ -153,52 +178,68 @@ IMPERSONATE = _control(
         "kube-bench 5.1.8",
     ),
 )
-ESCALATE = _control(
-    313,
-    Severity.HIGH,
-    "Subject can escalate or bind roles",
-    "escalate with a write on roles, or bind with a write on bindings, lets a subject grant "
-    "itself permissions it does not hold, Secret reads included (spec §5.6).",
-    "Remove escalate and bind; if delegation is needed, restrict bind with resourceNames.",
-    ("kubescape C-0191", "Trivy KSV-0050", "checkov CKV_K8S_158", "kube-bench 5.1.8"),
+ESCALATE = Control(
+    id="SBX-313",
+    title="Subject can escalate or bind roles",
+    severity=Severity.HIGH,
+    rationale=(
+        "escalate with a write on roles, or bind with a write on bindings, lets a subject grant "
+        "itself permissions it does not hold, Secret reads included (spec §5.6)."
+    ),
+    remediation=(
+        "Remove escalate and bind; if delegation is needed, restrict bind with resourceNames."
+    ),
+    mappings=("kubescape C-0191", "Trivy KSV-0050", "checkov CKV_K8S_158", "kube-bench 5.1.8"),
 )
-TOKEN = _control(
-    314,
-    Severity.HIGH,
-    "Subject can obtain tokens of service accounts that read Secrets",
-    "create on serviceaccounts/token issues tokens for existing service accounts, and "
-    "creating a service-account-token Secret that the subject can read mints one (spec §5.8, "
-    "§5.9); either way the subject acts as those accounts.",
-    "Remove create on serviceaccounts/token and on secrets, or scope them to namespaces whose "
-    "service accounts read no Secrets.",
-    ("kubescape C-0282", "kube-bench 5.1.13"),
+TOKEN = Control(
+    id="SBX-314",
+    title="Subject can obtain tokens of service accounts that read Secrets",
+    severity=Severity.HIGH,
+    rationale=(
+        "create on serviceaccounts/token issues tokens for existing service accounts, and "
+        "creating a service-account-token Secret that the subject can read mints one (spec §5.8, "
+        "§5.9); either way the subject acts as those accounts."
+    ),
+    remediation=(
+        "Remove create on serviceaccounts/token and on secrets, or scope them to namespaces whose "
+        "service accounts read no Secrets."
+    ),
+    mappings=("kubescape C-0282", "kube-bench 5.1.13"),
 )
-NODES_PROXY = _control(
-    315,
-    Severity.HIGH,
-    "Subject can use nodes/proxy",
-    "nodes/proxy (get suffices) gives the kubelet API, which executes commands in every pod "
-    "of the node, bypassing audit logging and admission (spec §5.7).",
-    "Remove nodes/proxy from every role not used by monitoring that strictly needs it.",
-    ("kubescape C-0279", "Trivy KSV-0047", "checkov CKV2_K8S_2", "kube-bench 5.1.10"),
+NODES_PROXY = Control(
+    id="SBX-315",
+    title="Subject can use nodes/proxy",
+    severity=Severity.HIGH,
+    rationale=(
+        "nodes/proxy (get suffices) gives the kubelet API, which executes commands in every pod "
+        "of the node, bypassing audit logging and admission (spec §5.7)."
+    ),
+    remediation="Remove nodes/proxy from every role not used by monitoring that strictly needs it.",
+    mappings=("kubescape C-0279", "Trivy KSV-0047", "checkov CKV2_K8S_2", "kube-bench 5.1.10"),
 )
-CSR = _control(
-    316,
-    Severity.HIGH,
-    "Subject can approve client certificates",
-    "Creating and approving CSRs for the kube-apiserver-client signer yields client "
-    "certificates for any name, system components and system:masters included (spec §5.10).",
-    "Leave CSR approval to the controller manager; remove approval and signer approve rights.",
-    ("checkov CKV_K8S_156", "kube-bench 5.1.11"),
+CSR = Control(
+    id="SBX-316",
+    title="Subject can approve client certificates",
+    severity=Severity.HIGH,
+    rationale=(
+        "Creating and approving CSRs for the kube-apiserver-client signer yields client "
+        "certificates for any name, system components and system:masters included (spec §5.10)."
+    ),
+    remediation=(
+        "Leave CSR approval to the controller manager; remove approval and signer approve rights."
+    ),
+    mappings=("checkov CKV_K8S_156", "kube-bench 5.1.11"),
 )
-WEBHOOK = _control(
-    317,
-    Severity.HIGH,
-    "Subject can write admission webhook configurations",
-    "A validating or mutating webhook receives every object admitted to the cluster, Secrets "
-    "included, and a mutating one can rewrite pods (spec §5.12).",
-    "Restrict writes on webhook configurations to the cluster administrators.",
-    ("checkov CKV_K8S_155", "kube-bench 5.1.12"),
+WEBHOOK = Control(
+    id="SBX-317",
+    title="Subject can write admission webhook configurations",
+    severity=Severity.HIGH,
+    rationale=(
+        "A validating or mutating webhook receives every object admitted to the cluster, Secrets "
+        "included, and a mutating one can rewrite pods (spec §5.12)."
+    ),
+    remediation="Restrict writes on webhook configurations to the cluster administrators.",
+    mappings=("checkov CKV_K8S_155", "kube-bench 5.1.12"),
 )
 
 CONTROLS: tuple[Control, ...] = (

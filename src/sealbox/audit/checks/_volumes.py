@@ -106,7 +106,8 @@ def _mode_findings(pod: PodSpec) -> Iterator[Finding]:
         if isinstance(secret, Mapping):
             sources = [(secret, str(secret.get("secretName") or ""), f"{path}.secret")]
             default = secret.get("defaultMode")
-            yield from _modes(pod, volume, default, f"{path}.secret.defaultMode", sources)
+            field = f"{path}.secret.defaultMode"
+            yield from _modes(pod, volume, sources, raw_default=default, default_field=field)
         projected = as_mapping(volume.get("projected"))
         sources = [
             (source["secret"], str(source["secret"].get("name") or ""), f"{path}.sources[{i}]")
@@ -115,15 +116,17 @@ def _mode_findings(pod: PodSpec) -> Iterator[Finding]:
         ]
         if sources:
             default = projected.get("defaultMode")
-            yield from _modes(pod, volume, default, f"{path}.projected.defaultMode", sources)
+            field = f"{path}.projected.defaultMode"
+            yield from _modes(pod, volume, sources, raw_default=default, default_field=field)
 
 
 def _modes(
     pod: PodSpec,
     volume: Mapping[str, Any],
+    sources: list[tuple[Mapping[str, Any], str, str]],
+    *,
     raw_default: object,
     default_field: str,
-    sources: list[tuple[Mapping[str, Any], str, str]],
 ) -> Iterator[Finding]:
     volume_name = str(volume.get("name") or "")
     default = _API_DEFAULT_MODE if raw_default is None else parse_mode(raw_default)

@@ -1,11 +1,9 @@
-"""Read one small YAML config file (EncryptionConfiguration, audit Policy) keeping line numbers.
+"""Read one small YAML config file (EncryptionConfiguration, audit Policy) for a file-based check.
 
-The file-based checks need more precise places than the manifest loader gives: the line of a
-list item (a provider, a rule) and the line of a scalar field (``apiVersion: v1`` of a KMS block).
-So mappings here are :class:`KeyedDict` (a :class:`~sealbox.audit.loader.LineDict` that also
-remembers the line of each key) and sequences are :class:`LineList` (with the line of each item).
-:func:`line_at` walks a field path such as ``resources[0].providers[2].aescbc.keys[1].secret`` to
-the most precise line it can find.
+The file-based checks point at the line of a list item (a provider, a rule) or of a field
+(``apiVersion: v1`` of a KMS block), so the document is loaded with the ``fields`` of
+:mod:`sealbox.yamldoc`: its mappings and lists know where each key and item is
+(:func:`sealbox.yamldoc.line_at`).
 
 Only what stops a file from being read at all is reported here, as :class:`InputProblem`: a
 missing or unreadable file, one over the size limit, binary or non-UTF-8 data, malformed YAML, or
@@ -14,64 +12,16 @@ an empty file. Nothing from the file's content is quoted (the files can hold key
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from sealbox.audit.loader import DEFAULT_MAX_BYTES, LineDict
+from sealbox.audit.loader import DEFAULT_MAX_BYTES
 from sealbox.audit.model import InputProblem, Location
+from sealbox.yamldoc import NestingError, error_line, load_yaml
 
-__all__ = ["KeyedDict", "LineList", "YamlFile", "line_at", "parse", "read_yaml_file"]
-
-_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
-
-
-class KeyedDict(LineDict):
-    """A YAML mapping with its own line and the line of each of its keys."""
-
-    __slots__ = ("key_lines",)
-
-    def __init__(self, line: int = 0) -> None:
-        super().__init__(line)
-        self.key_lines: dict[object, int] = {}
-
-
-class LineList(list[Any]):
-    """A YAML sequence that remembers the line of each of its items."""
-
-    __slots__ = ("lines",)
-
-    def __init__(self, lines: list[int]) -> None:
-        super().__init__()
-        self.lines = lines
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loader building :class:`KeyedDict` and :class:`LineList` (C parser when available)."""
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[KeyedDict]:
-    data = KeyedDict(node.start_mark.line + 1)
-    yield data
-    data.update(loader.construct_mapping(node))
-    for key_node, _ in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            key = loader.construct_object(key_node)
-            data.key_lines.setdefault(key, key_node.start_mark.line + 1)
-
-
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> Iterator[LineList]:
-    data = LineList([item.start_mark.line + 1 for item in node.value])
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+__all__ = ["YamlFile", "parse", "read_yaml_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,40 +64,14 @@ def read_yaml_file(
 
 def parse(text: str, path: str, what: str) -> tuple[object, InputProblem | None]:
     """The one YAML document in ``text``, or an input problem (malformed, several, or empty)."""
-    loader = _Loader(text)
     try:
-        document = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        return None, InputProblem(Location(path, line), f"malformed YAML in the {what}: {problem}")
-    except RecursionError:
+        document = load_yaml(text, fields=True)
+    except NestingError:
         return None, InputProblem(Location(path), f"malformed YAML in the {what}: nested too deep")
-    finally:
-        loader.dispose()
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "cannot parse"
+        where = Location(path, error_line(exc))
+        return None, InputProblem(where, f"malformed YAML in the {what}: {problem}")
     if document is None:
         return None, InputProblem(Location(path), f"the {what} is empty")
     return document, None
-
-
-def line_at(document: object, path: str) -> int:
-    """The line of the deepest node of ``path`` found in ``document`` (0 when none has a line).
-
-    ``path`` uses the field-path syntax of config issues: ``rules[2].resources[0].group``.
-    """
-    node: object = document
-    line = getattr(document, "line", 0)
-    for index, name in _PATH_TOKEN.findall(path):
-        if index:
-            if not isinstance(node, list) or int(index) >= len(node):
-                break
-            lines = getattr(node, "lines", None)
-            node = node[int(index)]
-            line = lines[int(index)] if lines else getattr(node, "line", 0) or line
-        else:
-            if not isinstance(node, dict) or name not in node:
-                break
-            line = getattr(node, "key_lines", {}).get(name, line)
-            node = node[name]
-    return int(line)

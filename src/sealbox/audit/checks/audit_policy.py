@@ -190,7 +190,7 @@ def _judge(policy: Policy, path: str) -> list[Finding]:
 
 
 def _read_unlogged(o: sim.Outcome) -> bool:
-    return o.target == sim.SECRETS and o.verb in sim.READ_VERBS and o.level == "None"
+    return o.target == sim.SECRETS and o.request.verb in sim.READ_VERBS and o.level == "None"
 
 
 def _complete_kept(o: sim.Outcome) -> bool:
@@ -202,14 +202,14 @@ def _leaks_values(o: sim.Outcome) -> bool:
     if not _complete_kept(o):
         return False
     if o.level == "RequestResponse":
-        return o.verb in _VALUE_VERBS
-    return o.level == "Request" and o.verb in sim.WRITE_VERBS
+        return o.request.verb in _VALUE_VERBS
+    return o.level == "Request" and o.request.verb in sim.WRITE_VERBS
 
 
 def _leaks_secret(o: sim.Outcome) -> bool:
     if o.target == sim.SECRETS:
         return _leaks_values(o)
-    if o.verb != "create" or not _complete_kept(o):
+    if o.request.verb != "create" or not _complete_kept(o):
         return False
     if o.target == sim.TOKENREVIEWS:  # the request body holds the bearer token
         return o.level in ("Request", "RequestResponse")
@@ -219,8 +219,8 @@ def _leaks_secret(o: sim.Outcome) -> bool:
 
 def _sensitive_request(o: sim.Outcome) -> bool:
     if o.target in _CONNECT:
-        return o.verb in ("get", "create")
-    return o.target == sim.SA_TOKEN and o.verb == "create"
+        return o.request.verb in ("get", "create")
+    return o.target == sim.SA_TOKEN and o.request.verb == "create"
 
 
 def _exec_unlogged(o: sim.Outcome) -> bool:
@@ -237,10 +237,11 @@ def _decider(policy: Policy, rule: int | None) -> tuple[str, int]:
 def _scope(outcomes: Iterable[sim.Outcome]) -> dict[str, list[str]]:
     items = list(outcomes)
     labels = [i.label for i in sim.IDENTITIES if any(o.identity == i for o in items)]
-    namespaces = sorted({o.namespace or "(all namespaces)" for o in items if o.target.namespaced})
+    scoped = {o.request.namespace for o in items if o.target.namespaced}
+    namespaces = sorted({namespace or "(all namespaces)" for namespace in scoped})
     return {
         "identities": labels,
-        "requests": sorted({f"{o.verb} {o.target}" for o in items}),
+        "requests": sorted({f"{o.request.verb} {o.target}" for o in items}),
         "namespaces": namespaces,
         "levels": sorted({o.level for o in items}),
     }

@@ -1,6 +1,6 @@
 """Area 4: the EncryptionConfiguration given with ``--encryption-config``.
 
-The file is validated by the encryption core (:func:`sealbox.encryption.config.lint_config`, the
+The file is validated by the encryption core (:func:`sealbox.encryption.lint_config`, the
 apiserver's own rules). A file the apiserver rejects gets one SBX-401 finding per broken rule and
 no further judgement: the apiserver does not run with it. A valid file is judged by what happens
 to Secrets (core group ``secrets``), with the apiserver's matching semantics from
@@ -26,12 +26,18 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from sealbox.audit.checks._yamlfile import line_at, read_yaml_file
+from sealbox.audit.checks._yamlfile import read_yaml_file
 from sealbox.audit.model import Control, Finding, InputProblem, Location, Severity
-from sealbox.encryption.config import lint_config
-from sealbox.encryption.model import EncryptionConfiguration, ProviderConfiguration
-from sealbox.encryption.resources import GroupResource, covers, resolve
+from sealbox.encryption import (
+    EncryptionConfiguration,
+    GroupResource,
+    ProviderConfiguration,
+    covers,
+    lint_config,
+    resolve,
+)
 from sealbox.errors import ConfigIssue
+from sealbox.yamldoc import line_at
 
 __all__ = ["CONTROLS", "check"]
 
@@ -201,7 +207,8 @@ def _judge(config: EncryptionConfiguration, at: _At) -> list[Finding]:
         )
     else:
         rule = str(resolution.rule)
-        findings += _write_provider(config, resolution.entries[0].path, rule, write, at)
+        entry_path = resolution.entries[0].path  # the first entry listing the deciding rule
+        findings += _write_provider(config, write, entry_path=entry_path, rule=rule, at=at)
     for entry in config.resources:
         for provider in entry.providers:
             if provider.kms is not None and provider.kms.api_version == "v1":
@@ -219,15 +226,16 @@ def _judge(config: EncryptionConfiguration, at: _At) -> list[Finding]:
 
 def _write_provider(
     config: EncryptionConfiguration,
+    write: ProviderConfiguration,
+    *,
     entry_path: str,
     rule: str,
-    write: ProviderConfiguration,
     at: _At,
 ) -> list[Finding]:
-    where = at(write.path)
-    details = {"field": write.path, "rule": rule, "provider": write.type}
+    """Findings about ``write``, the provider that writes new Secrets under ``rule``."""
+    where, details = at(write.path), _details(write, rule)
     if write.type == "identity":
-        return [_identity(config, entry_path, rule, write, where, details, at)]
+        return [_identity(config, write, entry_path=entry_path, rule=rule, at=at)]
     findings: list[Finding] = []
     if write.type == "aescbc":
         findings.append(
@@ -265,13 +273,13 @@ def _write_provider(
 
 def _identity(
     config: EncryptionConfiguration,
+    write: ProviderConfiguration,
+    *,
     entry_path: str,
     rule: str,
-    write: ProviderConfiguration,
-    where: Location,
-    details: dict[str, str],
     at: _At,
 ) -> Finding:
+    where, details = at(write.path), _details(write, rule)
     shadowed = [
         entry
         for entry in config.resources
@@ -297,3 +305,7 @@ def _identity(
         where,
         details=details,
     )
+
+
+def _details(write: ProviderConfiguration, rule: str) -> dict[str, str]:
+    return {"field": write.path, "rule": rule, "provider": write.type}

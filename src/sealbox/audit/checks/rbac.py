@@ -24,9 +24,11 @@ lists them). Messages name subjects, bindings, roles, rules and Secret *names* o
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from sealbox.audit.checks._rbac_controls import (
     BROAD_GROUP,
@@ -38,11 +40,16 @@ from sealbox.audit.checks._rbac_controls import (
     LIST_NAMESPACE,
     WILDCARD,
 )
+from sealbox.audit.checks._rbac_messages import describe
 from sealbox.audit.model import Control, Finding, Location, Manifest, ObjectRef
-from sealbox.audit.rbac.capabilities import TERMINAL_FAMILIES, PathGrant
-from sealbox.audit.rbac.describe import describe
-from sealbox.audit.rbac.graph import ALL_SCOPES, MASTERS, Identity
-from sealbox.audit.rbac.paths import RbacAnalysis
+from sealbox.audit.rbac import (
+    ALL_SCOPES,
+    MASTERS,
+    TERMINAL_FAMILIES,
+    Identity,
+    PathGrant,
+    RbacAnalysis,
+)
 
 __all__ = ["CONTROLS", "RbacSettings", "check"]
 
@@ -74,16 +81,24 @@ class RbacSettings:
         return any(fnmatchcase(key, pattern) for pattern in self.allowed_subjects)
 
 
-@dataclass
-class _Group:
-    """The paths one finding reports (same subject, control, scope and binding)."""
+class _FindingKey(NamedTuple):
+    """What one finding is about: a control, a subject, a scope, and the binding granting it.
+
+    A tuple, since one is made and hashed for every path of every subject.
+    """
 
     control: Control
-    subject: Identity
+    identity: Identity
     scope: str
     binding: ObjectRef
     location: Location
-    paths: list[PathGrant] = field(default_factory=list)
+
+
+@dataclass
+class _Paths:
+    """The paths one finding reports, the ones folded into it, and the identities reached."""
+
+    own: list[PathGrant] = field(default_factory=list)
     also: list[PathGrant] = field(default_factory=list)
     reached: dict[Identity, None] = field(default_factory=dict)
 
@@ -91,20 +106,23 @@ class _Group:
 def check(manifests: Sequence[Manifest], settings: RbacSettings) -> Iterator[Finding]:
     """Findings for every subject outside the allowlist that has a path to Secret values."""
     analysis = RbacAnalysis(manifests)
-    groups: dict[tuple[str, Identity, str, ObjectRef, Location], _Group] = {}
+    groups: defaultdict[_FindingKey, _Paths] = defaultdict(_Paths)
     for subject in analysis.graph.subjects:
         if subject == MASTERS or settings.allows(subject):
             continue
         for control, scope, path, reached, also in _classify(analysis, subject):
             link = path.links[0]
-            key = (control.id, subject, scope, link.binding, link.binding_location)
-            group = groups.get(key)
-            if group is None:
-                group = _Group(control, subject, scope, link.binding, link.binding_location)
-                groups[key] = group
-            (group.also if also else group.paths).append(path)
+            key = _FindingKey(
+                control=control,
+                identity=subject,
+                scope=scope,
+                binding=link.binding,
+                location=link.binding_location,
+            )
+            group = groups[key]
+            (group.also if also else group.own).append(path)
             group.reached.update(dict.fromkeys(reached))
-    findings = [_finding(group) for group in groups.values() if group.paths]
+    findings = [_finding(key, group) for key, group in groups.items() if group.own]
     findings.sort(key=lambda f: (f.location.path, f.location.line, f.control.id, f.message))
     yield from findings
 
@@ -171,8 +189,13 @@ def _list_control(scope: str) -> Control:
     return LIST_CLUSTER if scope == ALL_SCOPES else LIST_NAMESPACE
 
 
-def _finding(group: _Group) -> Finding:
+def _finding(key: _FindingKey, paths: _Paths) -> Finding:
     message, details = describe(
-        group.control.id, group.subject, group.scope, group.paths, group.also, group.reached
+        key.control.id,
+        key.identity,
+        key.scope,
+        paths.own,
+        also=paths.also,
+        reached=paths.reached,
     )
-    return Finding(group.control, message, group.location, group.binding, details)
+    return Finding(key.control, message, key.location, key.binding, details)

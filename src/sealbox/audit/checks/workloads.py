@@ -111,9 +111,10 @@ def check(manifests: Sequence[Manifest]) -> Iterator[Finding]:
 
 
 def _finding(
-    pod: PodSpec, control: Control, message: str, node: object, details: dict[str, Any]
+    pod: PodSpec, control: Control, message: str, *, at: object, details: dict[str, Any]
 ) -> Finding:
-    return Finding(control, message, pod.manifest.at(node), pod.manifest.ref, details)
+    """A finding about ``pod``'s workload, located at the mapping ``at`` of its manifest."""
+    return Finding(control, message, pod.manifest.at(at), pod.manifest.ref, details)
 
 
 def _secret_key_ref(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -134,9 +135,9 @@ def _env_findings(pod: PodSpec, container: Container) -> Iterator[Finding]:
             )
             details = {"container": container.name, "field": f"{field}.valueFrom.secretKeyRef"}
             details |= {"env": name, "secret": secret, "key": key}
-            yield _finding(pod, SECRET_ENV, message, entry, details)
+            yield _finding(pod, SECRET_ENV, message, at=entry, details=details)
         elif "value" in entry:
-            yield from _literal_env(pod, container, entry, name, field)
+            yield from _literal_env(pod, container, entry, name=name, field=field)
     for index, entry in mappings(container.body.get("envFrom")):
         ref = entry.get("secretRef")
         if not isinstance(ref, Mapping):
@@ -150,11 +151,11 @@ def _env_findings(pod: PodSpec, container: Container) -> Iterator[Finding]:
         )
         details = {"container": container.name, "field": f"{container.path}.envFrom[{index}]"}
         details |= {"secret": secret}
-        yield _finding(pod, SECRET_ENV, message, entry, details)
+        yield _finding(pod, SECRET_ENV, message, at=entry, details=details)
 
 
 def _literal_env(
-    pod: PodSpec, container: Container, entry: Mapping[str, Any], name: str, field: str
+    pod: PodSpec, container: Container, entry: Mapping[str, Any], *, name: str, field: str
 ) -> Iterator[Finding]:
     value = entry.get("value")
     reasons: list[str] = []
@@ -169,7 +170,7 @@ def _literal_env(
         )
         details: dict[str, Any] = {"container": container.name, "env": name}
         details |= {"field": f"{field}.value", "reasons": reasons}
-        yield _finding(pod, LITERAL_ENV, message, entry, details)
+        yield _finding(pod, LITERAL_ENV, message, at=entry, details=details)
 
 
 def _argument_findings(pod: PodSpec, container: Container) -> Iterator[Finding]:
@@ -192,7 +193,7 @@ def _argument_findings(pod: PodSpec, container: Container) -> Iterator[Finding]:
                 )
                 details = {"container": container.name, "env": var}
                 details |= {"field": f"{container.path}.{field_name}[{index}]"}
-                yield _finding(pod, SECRET_ARGS, message, container.body, details)
+                yield _finding(pod, SECRET_ARGS, message, at=container.body, details=details)
 
 
 def _expansions(text: str) -> Iterator[str]:

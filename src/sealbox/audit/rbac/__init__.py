@@ -6,20 +6,22 @@
   subject's rules let it do to Secrets (direct reads and the indirect paths of spec §5);
 * :mod:`~sealbox.audit.rbac.paths` — :func:`who_can_read` and the reachability behind it,
   returning :class:`~sealbox.audit.rbac.access.ReadAccess` records;
-* :mod:`~sealbox.audit.rbac.describe` — messages and details of the RBAC findings;
 * :mod:`~sealbox.audit.rbac.pods` — which workloads mount which Secrets.
 
-The controls built on this live in :mod:`sealbox.audit.checks.rbac`.
+The controls built on this, and their messages, live in :mod:`sealbox.audit.checks`.
 """
 
 from __future__ import annotations
 
-from sealbox.audit.rbac.capabilities import Link, PathGrant
-from sealbox.audit.rbac.graph import Identity, RbacGraph
+from sealbox.audit.rbac.capabilities import TERMINAL_FAMILIES, Link, PathGrant
+from sealbox.audit.rbac.graph import ALL_SCOPES, MASTERS, Identity, RbacGraph
 from sealbox.audit.rbac.paths import ANY_NAME, RbacAnalysis, ReadAccess, who_can_read
 
 __all__ = [
+    "ALL_SCOPES",
     "ANY_NAME",
+    "MASTERS",
+    "TERMINAL_FAMILIES",
     "Identity",
     "Link",
     "PathGrant",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealbox.audit.rbac.capabilities import Link
+from sealbox.audit.rbac.graph import Identity
 
 __all__ = ["ReadAccess"]
 
@@ -35,10 +36,12 @@ class ReadAccess:
     note: str = ""
 
     @property
+    def identity(self) -> Identity:
+        return Identity(self.subject_kind, self.subject_name, self.subject_namespace or "")
+
+    @property
     def subject(self) -> str:
-        if self.subject_kind == "ServiceAccount":
-            return f"ServiceAccount {self.subject_namespace}/{self.subject_name}"
-        return f"{self.subject_kind} {self.subject_name}"
+        return str(self.identity)
 
     def sort_key(self) -> tuple[Any, ...]:
         return (

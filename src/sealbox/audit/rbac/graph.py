@@ -56,16 +56,19 @@ class Identity:
     namespace: str = ""
 
     def __str__(self) -> str:
+        return f"{self.kind} {self.qualified_name}"
+
+    @property
+    def qualified_name(self) -> str:
+        """The name, with its namespace for a service account (``ns/name``)."""
         if self.kind == "ServiceAccount":
-            return f"ServiceAccount {self.namespace}/{self.name}"
-        return f"{self.kind} {self.name}"
+            return f"{self.namespace}/{self.name}"
+        return self.name
 
     @property
     def pattern_key(self) -> str:
         """``Kind:name`` (``ServiceAccount:ns/name``), the form allowlist patterns match."""
-        if self.kind == "ServiceAccount":
-            return f"ServiceAccount:{self.namespace}/{self.name}"
-        return f"{self.kind}:{self.name}"
+        return f"{self.kind}:{self.qualified_name}"
 
     def implicit_groups(self) -> tuple[Identity, ...]:
         """Groups a service account is always in (``system:authenticated`` left out)."""

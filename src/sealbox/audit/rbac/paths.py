@@ -262,7 +262,7 @@ class RbacAnalysis:
         for subject in sorted({*self.graph.subjects, MASTERS}):
             rows = list(self._rows(self.own(subject), namespace, name))
             for row in rows:
-                out.append(_access(subject, row.path, row, (), row.path.links))
+                out.append(_access(subject, row.path, row, chain=row.path.links))
             if subject in reach and not any(r.path.family in CERTAIN_FAMILIES for r in rows):
                 out += self._indirect(subject, reach, namespace, name)
         return sorted(out, key=ReadAccess.sort_key)
@@ -280,11 +280,11 @@ class RbacAnalysis:
         for first in self.own(subject):
             if first.targets is None:
                 continue
-            found = self._nearest(subject, first, reach, namespace, name)
+            found = self._nearest(subject, first, reach, namespace=namespace, name=name)
             if found is not None:
                 node_rows, via, links = found
                 for row in node_rows:
-                    out.append(_access(subject, first, row, via, links + row.path.links))
+                    out.append(_access(subject, first, row, via=via, chain=links + row.path.links))
         return out
 
     def _nearest(
@@ -292,6 +292,7 @@ class RbacAnalysis:
         subject: Identity,
         first: PathGrant,
         reach: set[Identity],
+        *,
         namespace: str,
         name: str,
     ) -> tuple[list[_Row], tuple[str, ...], tuple[Link, ...]] | None:
@@ -323,7 +324,8 @@ def _access(
     subject: Identity,
     first: PathGrant,
     row: _Row,
-    via: tuple[str, ...],
+    *,
+    via: tuple[str, ...] = (),
     chain: tuple[Link, ...],
 ) -> ReadAccess:
     note = row.note if not via else f"{'; '.join(via)}; then: {row.note}"

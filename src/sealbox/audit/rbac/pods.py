@@ -94,10 +94,6 @@ class PodIndex:
             )
             self._by_namespace.setdefault(namespace, []).append(info)
 
-    @property
-    def namespaces(self) -> frozenset[str]:
-        return frozenset(self._by_namespace)
-
     def in_namespace(self, namespace: str) -> tuple[PodInfo, ...]:
         return tuple(self._by_namespace.get(namespace, ()))
 
@@ -108,7 +104,3 @@ class PodIndex:
             return
         for namespace in sorted(self._by_namespace):
             yield from self._by_namespace[namespace]
-
-    def mounting(self, namespace: str, secret: str) -> tuple[PodInfo, ...]:
-        """Workloads in ``namespace`` whose pods can read Secret ``secret``."""
-        return tuple(p for p in self._by_namespace.get(namespace, ()) if secret in p.secrets)

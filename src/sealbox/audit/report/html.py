@@ -23,14 +23,10 @@ import sealbox
 from sealbox.audit.model import AuditReport, Finding, Severity
 from sealbox.audit.report._assets import CSS as _CSS
 from sealbox.audit.report._assets import JS as _JS
-from sealbox.audit.report._common import (
-    SEVERITIES,
-    SectionTable,
-    clean,
-    humanize,
-    jsonable,
-    section_tables,
-)
+from sealbox.audit.report._jsonable import jsonable
+from sealbox.audit.report._sections import SectionTable, section_tables
+from sealbox.audit.report._severities import SEVERITIES
+from sealbox.audit.report._text import clean, humanize
 
 __all__ = ["AREAS", "SEVERITY_COLORS", "to_html"]
 

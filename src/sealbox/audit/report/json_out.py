@@ -39,7 +39,8 @@ from typing import Any
 
 import sealbox
 from sealbox.audit.model import AuditReport, Finding, InputProblem, ObjectRef, Suppressed
-from sealbox.audit.report._common import jsonable, summary_counts
+from sealbox.audit.report._jsonable import jsonable
+from sealbox.audit.report._severities import summary_counts
 
 __all__ = ["to_json_dict"]
 

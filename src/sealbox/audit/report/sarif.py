@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import sealbox
 from sealbox.audit.model import AuditReport, Control, Finding, Location, Severity, Suppressed
-from sealbox.audit.report._common import jsonable
+from sealbox.audit.report._jsonable import jsonable
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "SECURITY_SEVERITY", "sarif_level", "to_sarif"]
 

@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sealbox.audit.model import AuditReport, Finding, Severity
-from sealbox.audit.report._common import SEVERITIES, SectionTable, clean, section_tables
+from sealbox.audit.report._sections import SectionTable, section_tables
+from sealbox.audit.report._severities import SEVERITIES
+from sealbox.audit.report._text import clean
 
 __all__ = ["SEVERITY_STYLES", "render_table"]
 

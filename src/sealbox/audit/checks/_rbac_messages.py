@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sealbox.audit.rbac.capabilities import Link, PathGrant
-from sealbox.audit.rbac.graph import ALL_SCOPES, Identity
+from sealbox.audit.rbac import ALL_SCOPES, Identity, Link, PathGrant
 
 __all__ = ["describe"]
 
@@ -65,6 +64,7 @@ def describe(
     subject: Identity,
     scope: str,
     paths: Sequence[PathGrant],
+    *,
     also: Sequence[PathGrant] = (),
     reached: Mapping[Identity, None] | Sequence[Identity] = (),
 ) -> tuple[str, dict[str, Any]]:
