@@ -3,20 +3,40 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the demo and the test suite start for real: SoftHSM2 (PKCS#11), etcd, and
-# Chromium (headless, to check the HTML audit report renders).
-APT_PACKAGES ?= softhsm2 etcd-server etcd-client chromium
+# Debian packages started for real: etcd for the demo and the tests; SoftHSM2 (PKCS#11) and
+# Chromium (headless, to check the HTML audit report renders) for the tests only.
+APT_RUN := etcd-server etcd-client
+APT_TEST := $(APT_RUN) softhsm2 chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Wait for another apt (unattended upgrades) instead of failing at once on its lock.
+APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq
+LOGS := $(VENV)/logs
 CODE_DIRS := $(wildcard src tests bench)
 PROTO_SRC := $(wildcard proto/sealbox/_proto/*.proto)
 PROTO_SERVICES := $(wildcard proto/sealbox/_proto/*_api.proto)
 
-.PHONY: run test lint typecheck unit proto install apt clean
+.PHONY: run test lint typecheck unit proto install apt-run apt-test clean
 
-run: apt $(VENV)/.installed
-	$(BIN)/sealbox demo
+# One line per step; each step's full output goes to .venv/logs/ and is shown only on failure.
+define step
+	@mkdir -p $(LOGS); echo "==> $(1)"; \
+	( $(2) ) >$(LOGS)/$(3).log 2>&1 || { tail -n 30 $(LOGS)/$(3).log; \
+	  echo "make: $(1) failed; full log: $(LOGS)/$(3).log" >&2; exit 1; }
+endef
 
-test: apt $(VENV)/.installed lint typecheck unit
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then mkdir -p $(LOGS); \
+	  echo "==> installing Debian packages:$$missing"; \
+	  { $(APT_GET) update && $(APT_GET) install -y $$missing; } >$(LOGS)/apt.log 2>&1 || \
+	  { tail -n 30 $(LOGS)/apt.log; echo "make: apt-get failed; full log: $(LOGS)/apt.log" >&2; \
+	    exit 1; }; fi
+endef
+
+run: apt-run $(VENV)/.installed-run
+	@$(BIN)/sealbox demo
+
+test: apt-test $(VENV)/.installed lint typecheck unit
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(CODE_DIRS)
@@ -30,19 +50,24 @@ unit: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $@
+# make run needs only Sealbox and its runtime dependencies; make test adds the dev tools.
+$(VENV)/.installed-run: pyproject.toml constraints.txt
+	$(call step,installing Sealbox into $(VENV),test -x $(BIN)/python || $(PYTHON) -m venv \
+	  $(VENV); $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install \
+	  -c constraints.txt -e .,pip)
+	@touch $@
 
-apt:
-ifneq ($(strip $(APT_PACKAGES)),)
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-endif
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(call step,installing Sealbox and its test tools into $(VENV),test -x $(BIN)/python || \
+	  $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --upgrade pip && \
+	  $(BIN)/python -m pip install -c constraints.txt -e '.[dev]',pip)
+	@touch $@ $(VENV)/.installed-run
+
+apt-run:
+	$(call apt_install,$(APT_RUN))
+
+apt-test:
+	$(call apt_install,$(APT_TEST))
 
 # Regenerate the committed gRPC/protobuf code (grpcio-tools is pinned exactly in pyproject).
 proto: $(VENV)/.installed

@@ -20,3 +20,12 @@ def test_demo_runs_and_cleans_up() -> None:
     assert "identical to what was seeded: yes" in out
     assert "Plaintext password still in etcd: no" in out
     assert "Done: every process and file the demo created is gone." in out
+    for control, where in (
+        ("SBX-201", "deploy/db-credentials.yaml:4"),  # a plaintext Secret committed
+        ("SBX-301", "deploy/rbac.yaml:9"),  # a ServiceAccount that lists every Secret
+        ("SBX-101", "deploy/api.yaml:14"),  # a Secret in a container's environment
+    ):
+        assert control in out
+        assert where in out
+    assert "committed-by-mistake" not in out  # the audit never prints a value
+    assert out.rstrip().endswith("every command; each --help has examples")

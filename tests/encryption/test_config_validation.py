@@ -636,7 +636,7 @@ class TestWarnings:
             pytest.param(
                 doc(entry(keys("aesgcm", secret(32)))),
                 "resources[0].providers[0].aesgcm",
-                "2^32 writes",
+                "rotating its key every 200,000 writes",
                 id="aesgcm-rotation",
             ),
             pytest.param(

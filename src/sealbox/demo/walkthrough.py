@@ -9,8 +9,10 @@ a config. Everything it starts is stopped and deleted at the end.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from rich.console import Console
 
@@ -92,7 +94,9 @@ def run_demo() -> None:
         _show_writes(console, services.kms_endpoint, keys)
         _show_guarantees(console, services.kms_endpoint, keys)
     _show_validation(console)
-    console.print("[green]Done: every process and file the demo created is gone.")
+    _show_audit(console)
+    console.print("[green]Done: every process and file the demo created is gone.\n")
+    _show_next_steps(console)
 
 
 def _seed(client: EtcdClient) -> dict[str, bytes]:
@@ -200,6 +204,79 @@ def _show_writes(console: Console, endpoint: str, keys: dict[str, str]) -> None:
     )
 
 
+AUDITED_REPOSITORY = {
+    "deploy/api.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      serviceAccountName: api
+      containers:
+      - name: api
+        image: registry.example/api:1.4
+        env:
+        - name: DB_PASSWORD
+          valueFrom: {secretKeyRef: {name: db-credentials, key: password}}
+""",
+    "deploy/rbac.yaml": """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: secret-reader}
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: api-reads-secrets}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
+subjects:
+- {kind: ServiceAccount, name: api, namespace: shop}
+""",
+    "deploy/db-credentials.yaml": """\
+apiVersion: v1
+kind: Secret
+metadata: {name: db-credentials, namespace: shop}
+stringData: {password: committed-by-mistake}
+""",
+}
+"""A small repository with three classic leaks, for the demo's audit."""
+
+
+def _show_audit(console: Console) -> None:
+    from sealbox.audit import AuditOptions, run_audit  # the engine loads only here
+
+    with tempfile.TemporaryDirectory(prefix="sealbox-demo-audit-") as root:
+        for name, text in AUDITED_REPOSITORY.items():
+            path = Path(root, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        options = AuditOptions(paths=(str(Path(root, "deploy")),), honor_suppressions=False)
+        report = run_audit(options)
+        rows = [
+            [
+                finding.severity.name.lower(),
+                finding.control.id,
+                f"{Path(finding.location.path).relative_to(root)}:{finding.location.line}",
+                finding.control.title,
+            ]
+            for finding in report.findings
+        ]
+    console.print(
+        table(
+            "`sealbox audit deploy/` on a small repository: where a Secret leaks, no value shown",
+            ["severity", "control", "where", "what"],
+            rows,
+        )
+    )
+    console.print()
+
+
 def _visible_prefix(value: bytes) -> str:
     """``k8s:enc:<provider>:v1:<key>:`` for encrypted values; plaintext says so."""
     provider, key_name = classify_value(value)
@@ -253,3 +330,28 @@ def _show_validation(console: Console) -> None:
             rows,
         )
     )
+
+
+NEXT_STEPS = (
+    ("sealbox kms keygen --key-file kek.key", "create a local key-encryption key (0600)"),
+    (
+        "sealbox kms serve --socket /var/run/sealbox/kms.sock --key-file kek.key",
+        "run the KMS v2 plugin kube-apiserver calls",
+    ),
+    ("sealbox config validate encryption-config.yaml", "check a config before the apiserver does"),
+    (
+        "sealbox etcd scan --endpoints https://127.0.0.1:2379 --cacert ca.crt --cert client.crt "
+        "--key client.key --fail-on plaintext",
+        "find Secrets stored in plaintext (a CI gate)",
+    ),
+    ("sealbox audit ./manifests", "where Secrets leak in a repository's manifests and RBAC"),
+    ("sealbox --help", "every command; each --help has examples"),
+)
+"""What the demo suggests at the end; tests check each line parses."""
+
+
+def _show_next_steps(console: Console) -> None:
+    console.print("[bold]What next[/]")
+    for command, why in NEXT_STEPS:
+        console.print(f"  [cyan]{command}[/]", markup=True, highlight=False)
+        console.print(f"      {why}", highlight=False)

@@ -295,8 +295,9 @@ _AESCBC = (
     "data"
 )
 _AESGCM = (
-    "aesgcm uses random 96-bit nonces: rotate its key (add a new first key, rewrite all objects) "
-    "well before about 2^32 writes, the apiserver does not rotate it for you"
+    "aesgcm uses random 96-bit nonces, so upstream requires rotating its key every 200,000 "
+    "writes (add a new first key, then rewrite every object: sealbox etcd rewrap); the apiserver "
+    "does not rotate it for you: prefer kms apiVersion v2"
 )
 _KMS_V1 = (
     "KMS v1 is deprecated and disabled by default since Kubernetes 1.29: kube-apiserver refuses "
