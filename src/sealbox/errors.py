@@ -10,16 +10,22 @@
     ├── ObjectDecodeError            decrypted bytes are not a Kubernetes object Sealbox reads
     ├── EncryptError                 a value cannot be written with the chosen provider
     ├── KMSPluginError               a KMS plugin (or a key backend) broke the KMS API contract
-    ├── PluginUnhealthy              Status asked while the plugin's primary backend is down
     ├── EtcdError                    etcd answered but refused or failed the request
     │   ├── EtcdCompacted            the snapshot a scan reads was compacted: start again
     │   └── EtcdResponseTooLarge     an answer exceeded the client's size limit
-    ├── BackendRejected              a key backend refused: bad ciphertext, unknown key, no access
-    │   ├── AccessDenied             the backend refused the plugin's credential (HTTP 401/403)
-    │   ├── RequestRefused           the backend refused the request itself (another HTTP 4xx)
-    │   └── CredentialError          a credential file or variable is missing or empty
-    └── BackendUnavailable           a KMS plugin or key backend cannot be reached (exit 3)
-        └── ServerFailed             the backend answered, with a server error (HTTP 429, 5xx)
+    ├── BackendRejected              a key backend refused the request: bad ciphertext, unknown key
+    │   └── RequestRefused           the backend refused the request itself (another HTTP 4xx)
+    └── BackendUnavailable           a KMS plugin or key backend cannot serve now (exit 3)
+        ├── ServerFailed             the backend answered, with a server error (HTTP 429, 5xx)
+        ├── PluginUnhealthy          Status asked while the plugin's primary backend is down
+        └── AccessDenied             the backend refused the plugin's own credential (exit 2)
+            └── CredentialError      a credential file or variable is missing or empty
+
+A key backend's refusal falls on one side of a line. :class:`BackendRejected` blames the request
+(a tampered ciphertext, a key_id nobody holds, a key that is disabled): retrying it cannot help
+and the plugin stays healthy. :class:`BackendUnavailable` says the plugin cannot serve anybody
+right now (the backend is down, slow, sealed, or refuses the plugin's own token, PIN or IAM
+permission): a later retry may work, and the plugin is not ready until it does.
 
 Messages name the file, field path or etcd key involved and what would be valid. They never carry
 a secret value, key, DEK or seed: a failed decryption says *that* it failed and for which key,
@@ -124,10 +130,6 @@ class KMSPluginError(SealboxError):
     key_id or response shape, or bytes the apiserver would reject."""
 
 
-class PluginUnhealthy(SealboxError):
-    """Status was asked while the plugin's primary backend fails its health probe."""
-
-
 class EtcdError(SealboxError):
     """etcd answered but refused or failed the request (auth, no space, internal error)."""
 
@@ -141,16 +143,12 @@ class EtcdResponseTooLarge(EtcdError):
 
 
 class BackendRejected(SealboxError):
-    """A key backend answered and refused (wrong key, tampered ciphertext, access denied).
+    """A key backend answered and refused the request (tampered ciphertext, unknown key_id, a
+    disabled or deleted key).
 
-    Caused by the request or by the user's own setup, so retrying does not help and it must not
-    make a plugin look unhealthy to a liveness probe.
+    Caused by the request or by the state of the key it names, so retrying does not help and it
+    must not make the plugin look unhealthy.
     """
-
-
-class AccessDenied(BackendRejected):
-    """The backend refused the plugin's credential (HTTP 401/403): invalid, expired, or lacking
-    a capability."""
 
 
 class RequestRefused(BackendRejected):
@@ -165,21 +163,9 @@ class RequestRefused(BackendRejected):
         self.server_message = server_message
 
 
-class CredentialError(BackendRejected):
-    """A credential source (file or environment variable) is missing or empty.
-
-    ``setting`` is the config field naming the source (``auth.tokenFile``…) and ``detail`` what
-    is wrong with it, for a ConfigIssue; the message adds the backend label in front.
-    """
-
-    def __init__(self, label: str, setting: str, detail: str) -> None:
-        super().__init__(f"{label}: {setting}: {detail}")
-        self.setting = setting
-        self.detail = detail
-
-
 class BackendUnavailable(SealboxError):
-    """A KMS plugin (or another key backend) did not answer; retrying later may work."""
+    """A KMS plugin (or a key backend) cannot serve now: unreachable, too slow, failing, or
+    refusing the plugin's own credential. Retrying later may work."""
 
     exit_code = 3
 
@@ -190,3 +176,32 @@ class ServerFailed(BackendUnavailable):
     def __init__(self, message: str, *, server_message: str) -> None:
         super().__init__(message)
         self.server_message = server_message
+
+
+class PluginUnhealthy(BackendUnavailable):
+    """Status was asked while the plugin's primary backend fails its health probe."""
+
+
+class AccessDenied(BackendUnavailable):
+    """The backend refused the plugin's own credential or permission: a Vault token that is
+    invalid, expired, revoked or lacks a capability (HTTP 401/403), a PKCS#11 PIN that was
+    rejected or is locked, an AWS principal without access to the key.
+
+    Nothing is wrong with the request, so the plugin answers UNAVAILABLE and is not ready until
+    the credential works again. A person running a command fixes their setup: exit 2.
+    """
+
+    exit_code = 2
+
+
+class CredentialError(AccessDenied):
+    """A credential source (file or environment variable) is missing or empty.
+
+    ``setting`` is the config field naming the source (``auth.tokenFile``…) and ``detail`` what
+    is wrong with it, for a ConfigIssue; the message adds the backend label in front.
+    """
+
+    def __init__(self, label: str, setting: str, detail: str) -> None:
+        super().__init__(f"{label}: {setting}: {detail}")
+        self.setting = setting
+        self.detail = detail

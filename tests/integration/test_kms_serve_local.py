@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -16,9 +17,11 @@ from pathlib import Path
 import grpc
 import pytest
 
+from sealbox._proto import kmsv2_api_pb2
 from sealbox.encryption.config import parse_config
 from sealbox.encryption.model import KMSConfiguration
 from sealbox.encryption.transformers import StorageTransformers
+from sealbox.kms import key_id_hash
 from sealbox.kms.backends import local
 from sealbox.kms.client import GrpcConnector, KMSv1Client
 from sealbox.storage import codec
@@ -116,8 +119,6 @@ def test_rotation_changes_key_id_within_one_probe_and_old_data_decrypts(
 def test_malformed_decrypts_are_invalid_argument(
     plugin: RunningPlugin, ciphertext: bytes, key_id: str | None, detail: str
 ) -> None:
-    from sealbox._proto import kmsv2_api_pb2
-
     request = kmsv2_api_pb2.DecryptRequest(
         ciphertext=ciphertext, uid="u", key_id=plugin.status().key_id if key_id is None else key_id
     )
@@ -126,6 +127,96 @@ def test_malformed_decrypts_are_invalid_argument(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert detail in (caught.value.details() or "")
     assert plugin.status().healthz == "ok"  # nothing crashed, health unaffected
+
+
+@pytest.mark.parametrize("method", ["Decrypt", "Encrypt", "Status"])
+def test_a_request_that_does_not_parse_is_invalid_argument(
+    plugin: RunningPlugin, method: str
+) -> None:
+    """Raw bytes on the channel, as a broken client would send them: grpc alone would answer
+    UNKNOWN with a protobuf DecodeError."""
+    call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = plugin.channel.unary_unary(
+        f"/v2.KeyManagementService/{method}", request_serializer=None, response_deserializer=None
+    )
+    for garbage in (b"\xff\xff\xff\xff", b"\x0a\x05ab"):
+        with pytest.raises(grpc.RpcError) as caught:
+            call(garbage, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"not a valid v2.{method}Request protobuf message" in (caught.value.details() or "")
+    body = _http(plugin, "/metrics")[1]
+    operation = method.lower()
+    assert (
+        f'sealbox_kms_requests_total{{backend="none",operation="{operation}",result="invalid"}} 2.0'
+        in body
+    )
+    assert plugin.status().healthz == "ok"
+
+
+def test_refused_calls_are_logged_without_data_and_without_flooding(
+    plugin: RunningPlugin,
+) -> None:
+    key_id = plugin.status().key_id
+    tampered = b"\x01" + bytes(range(60))
+    request = kmsv2_api_pb2.DecryptRequest(ciphertext=tampered, uid="u", key_id=key_id)
+    for _ in range(300):
+        with pytest.raises(grpc.RpcError):
+            plugin.stub.Decrypt(request, timeout=5)
+    log = Path(plugin.process.log_path).read_text()
+    lines = [json.loads(line) for line in log.splitlines() if '"Decrypt refused"' in line]
+    assert len(lines) == 1  # 300 identical refusals, one warning
+    (line,) = lines
+    assert line["level"] == "warning"
+    assert line["operation"] == "Decrypt"
+    assert line["backend"] == f"local keyring {Path(plugin.socket).parent / 'kek.key'}"
+    assert line["reason"] == f"{line['backend']}: ciphertext does not unwrap"
+    assert tampered.hex() not in log
+    assert tampered[1:].hex() not in log
+
+
+def test_the_key_id_hash_is_logged_at_start_and_when_it_changes(
+    plugin: RunningPlugin, workdir: Path
+) -> None:
+    first = plugin.status().key_id
+    subprocess.run(
+        [*SEALBOX, "kms", "rotate-key", "--key-file", str(workdir / "kek.key")],
+        capture_output=True,
+        check=True,
+    )
+    wait_until(lambda: plugin.status().key_id != first, timeout=5, what="the new key_id")
+    second = plugin.status().key_id
+    wait_until(
+        lambda: "primary key_id changed" in Path(plugin.process.log_path).read_text(),
+        timeout=5,
+        what="the log line",
+    )
+    records = [
+        json.loads(line)
+        for line in Path(plugin.process.log_path).read_text().splitlines()
+        if line.startswith("{")
+    ]
+    said = [(r["msg"], r.get("key_id_hash")) for r in records if "key_id_hash" in r]
+    assert ("primary key_id", key_id_hash(first)) in said
+    assert ("serving", key_id_hash(first)) in said
+    assert ("primary key_id changed", key_id_hash(second)) in said
+    log = Path(plugin.process.log_path).read_text()
+    assert first not in log
+    assert second not in log
+
+
+def test_kms_status_checks_the_running_plugin(plugin: RunningPlugin) -> None:
+    result = subprocess.run(
+        [*SEALBOX, "kms", "status", "--socket", plugin.socket, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    key_id = plugin.status().key_id
+    assert document["healthy"] is True
+    assert document["status"]["keyIdHash"] == key_id_hash(key_id)
+    assert document["roundTrip"]["keyIdHash"] == key_id_hash(key_id)
+    assert key_id not in result.stdout
 
 
 def test_empty_and_oversized_plaintext_are_invalid_argument(plugin: RunningPlugin) -> None:
@@ -251,7 +342,7 @@ def test_refuses_to_replace_a_regular_file(workdir: Path) -> None:
 
 def test_keygen_refuses_to_overwrite_and_writes_0600(workdir: Path) -> None:
     path = workdir / "k.key"
-    argv = [*SEALBOX, "kms", "keygen", "--out", str(path)]
+    argv = [*SEALBOX, "kms", "keygen", "--key-file", str(path)]
     first = subprocess.run(argv, capture_output=True, text=True, check=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     content = path.read_text()

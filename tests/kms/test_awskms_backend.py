@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import logging
 import shutil
 import socket
@@ -21,12 +22,19 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
+from sealbox.errors import (
+    AccessDenied,
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    SealboxError,
+)
 from sealbox.kms.backends import (
     BlockingBackend,
     ThreadedBackend,
     awskms,
     backend_type,
+    call_deadline,
     configure_backend,
 )
 from sealbox.kms.backends.awskms import AwsKmsBackend, Config, build, parse_key_id
@@ -245,11 +253,35 @@ def test_tampered_ciphertext_is_rejected(moto_kms: MotoKMS, backend_for: Factory
 
 @pytest.mark.integration
 def test_ciphertext_under_another_key_is_rejected(moto_kms: MotoKMS, backend_for: Factory) -> None:
+    """moto answers AccessDeniedException (with no message) where AWS answers
+    IncorrectKeyException: either way the ciphertext is at fault, not the plugin's access."""
     alias, _ = moto_kms.key_with_alias()
     _, other_arn = moto_kms.key_with_alias()
     wrapped = backend_for(alias).wrap(SEED)
-    with pytest.raises(BackendRejected):
+    with pytest.raises(BackendRejected, match="does not unwrap"):
         backend_for(alias).unwrap(wrapped.ciphertext, f"awskms:{other_arn}", {})
+
+
+@pytest.mark.integration
+def test_a_key_policy_denying_the_plugin_is_access_denied(
+    moto_kms: MotoKMS, backend_for: Factory
+) -> None:
+    """moto enforces a key policy that denies DescribeKey: the plugin's principal is refused,
+    which is not the request's fault (the plugin answers UNAVAILABLE, and is not ready)."""
+    arn = moto_kms.create_key()
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:DescribeKey", "Resource": "*"}
+        ],
+    }
+    moto_kms.admin.put_key_policy(
+        KeyId=arn.rsplit("/", 1)[1], PolicyName="default", Policy=json.dumps(deny)
+    )
+    with pytest.raises(AccessDenied, match="AccessDeniedException") as caught:
+        backend_for(arn).current_key_id()
+    assert isinstance(caught.value, BackendUnavailable)
+    assert arn in str(caught.value)
 
 
 @pytest.mark.integration
@@ -312,6 +344,24 @@ def test_unusable_keys_fail_the_probe(moto_kms: MotoKMS, backend_for: Factory) -
 
 
 # --- outages -------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_hung_endpoint_answers_within_the_call_deadline(backend_for: Factory) -> None:
+    """10 s x 3 attempts configured, but the KMS call being served must be answered within 1 s:
+    the attempt reads for the time left, and botocore does not retry without time for it."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (backlog), never answers
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        backend = backend_for(MISSING_KEY, endpoint=endpoint, timeoutSeconds=10, maxAttempts=3)
+        started = time.monotonic()
+        with call_deadline(started + 1.0), pytest.raises(BackendUnavailable) as caught:
+            backend.current_key_id()
+        assert time.monotonic() - started < 1.0
+        assert "no answer in time, at most 3 attempt(s) of 10s, within the caller's deadline" in (
+            str(caught.value)
+        )
+        with call_deadline(time.monotonic()), pytest.raises(BackendUnavailable, match="no time"):
+            backend.current_key_id()
 
 
 @pytest.mark.integration
@@ -391,7 +441,8 @@ def test_closed_backend_is_unavailable(moto_kms: MotoKMS, backend_for: Factory) 
         ("encrypt", "KMSInvalidStateException", 400, BackendRejected),
         ("decrypt", "NotFoundException", 400, BackendRejected),
         ("decrypt", "IncorrectKeyException", 400, BackendRejected),
-        ("encrypt", "AccessDeniedException", 400, BackendRejected),
+        ("encrypt", "AccessDeniedException", 400, AccessDenied),
+        ("encrypt", "UnrecognizedClientException", 400, AccessDenied),
         ("encrypt", "KMSInternalException", 500, BackendUnavailable),
         ("decrypt", "KeyUnavailableException", 500, BackendUnavailable),
         ("encrypt", "DependencyTimeoutException", 503, BackendUnavailable),
@@ -435,6 +486,42 @@ def test_error_codes_map_to_rejected_or_unavailable(
         assert code not in message  # no oracle
     else:
         assert code in message
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "User: arn:aws:iam::123456789012:user/sealbox is not authorized to perform: "
+            "kms:Decrypt on resource: the key because no identity-based policy allows it",
+            AccessDenied,
+        ),
+        (
+            "The ciphertext refers to a customer master key that does not exist, does not "
+            "exist in this region, or you are not allowed to access.",
+            BackendRejected,
+        ),
+    ],
+    ids=["principal-not-authorized", "ciphertext-names-a-key-out-of-reach"],
+)
+def test_a_decrypt_denial_blames_the_principal_only_when_aws_says_so(
+    moto_kms: MotoKMS, backend_for: Factory, message: str, expected: type[SealboxError]
+) -> None:
+    """Stubbed (see above): moto never words its denials."""
+    alias, _ = moto_kms.key_with_alias()
+    backend = backend_for(alias)
+    wrapped = backend.wrap(SEED)
+    with Stubber(backend.client) as stubber:
+        stubber.add_client_error(
+            "decrypt",
+            service_error_code="AccessDeniedException",
+            service_message=message,
+            http_status_code=400,
+        )
+        with pytest.raises(expected) as caught:
+            backend.unwrap(wrapped.ciphertext, wrapped.key_id, {})
+    assert type(caught.value) is expected
 
 
 @pytest.mark.integration

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
+from sealbox.errors import (
+    AccessDenied,
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    SealboxError,
+)
 from sealbox.kms.backends import BlockingBackend, configure_backend
 from sealbox.kms.backends.pkcs11 import Config, Pin, Pkcs11Backend, Pkcs11Proxy, build, rotate_key
 from sealbox.kms.backends.pkcs11 import _format as fmt
@@ -351,8 +357,10 @@ def test_bad_input_is_rejected(backend_for: Factory, softhsm_token: SoftHsmToken
 def test_wrong_pin_is_rejected_clearly(softhsm_token: SoftHsmToken, tmp_path: Path) -> None:
     wrong = "wrong-pin-5f2c9e"
     config = _config(softhsm_token, pinFile=None, pinEnv="TEST_HSM_PIN")
-    with pytest.raises(BackendRejected) as info:
+    with pytest.raises(AccessDenied) as info:  # the plugin's credential: UNAVAILABLE, exit 2
         build(config, base_dir=tmp_path, environ={"TEST_HSM_PIN": wrong})
+    assert isinstance(info.value, BackendUnavailable)
+    assert info.value.exit_code == 2
     message = str(info.value)
     assert message.endswith(f"the PIN for token {softhsm_token.label!r} was rejected")
     assert wrong not in message
@@ -366,7 +374,7 @@ def test_wrong_pin_is_rejected_while_another_backend_is_logged_in(
 ) -> None:
     right = backend_for()
     config = _config(softhsm_token, pinFile=None, pinEnv="TEST_HSM_PIN")
-    with pytest.raises(BackendRejected, match=r"PIN for token .* was rejected"):
+    with pytest.raises(AccessDenied, match=r"PIN for token .* was rejected"):
         build(config, base_dir=tmp_path, environ={"TEST_HSM_PIN": "not-the-pin"})
     assert right.unwrap(*_wrapped_args(right)) == SEED
     env_backend = build(config, base_dir=tmp_path, environ={"TEST_HSM_PIN": softhsm_token.pin})
@@ -595,7 +603,7 @@ def test_a_rejected_pin_is_never_tried_again(softhsm_token: SoftHsmToken) -> Non
     try:
         messages = []
         for call in (backend.start, backend.current_key_id, lambda: backend.wrap(SEED)):
-            with pytest.raises(BackendRejected) as info:
+            with pytest.raises(AccessDenied) as info:
                 call()
             messages.append(str(info.value))
         assert runtime.logins == 1  # an HSM would count every C_Login towards locking the PIN

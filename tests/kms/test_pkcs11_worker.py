@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sealbox.errors import (
+    AccessDenied,
     BackendRejected,
     BackendUnavailable,
     ConfigError,
@@ -115,11 +116,12 @@ def test_split_frames_on_random_bytes_only_returns_frames_or_frame_error(data: b
     [
         BackendRejected("pkcs11 token 't': the ciphertext does not decrypt under key_id 'k'"),
         BackendUnavailable("pkcs11 token 't': token unavailable (TokenNotPresent)"),
+        AccessDenied("pkcs11 token 't' key 'k': the PIN for token 't' was rejected"),
         ConfigError("/etc/pin", [ConfigIssue("", "cannot read the PIN (No such file)")]),
         ConfigError("plugin", [ConfigIssue("a.b", "x"), ConfigIssue("c", "ünïcode")]),
         SealboxError("pkcs11 token 't' returned something odd"),
     ],
-    ids=["rejected", "unavailable", "config", "config-issues", "sealbox"],
+    ids=["rejected", "unavailable", "access-denied", "config", "config-issues", "sealbox"],
 )
 def test_errors_cross_the_pipe_as_the_same_class_and_message(error: SealboxError) -> None:
     [(call_id, code, fields)] = wire.split_frames(bytearray(wire.encode_error(9, error)))
@@ -405,7 +407,7 @@ def test_startup_errors_are_the_in_process_ones(
     ]
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("not-the-pin\n")
-    cases.append(({"pinFile": str(wrong)}, BackendRejected))
+    cases.append(({"pinFile": str(wrong)}, AccessDenied))  # crosses the pipe as itself
     for overrides, error in cases:
         config = _config(softhsm_token, **overrides)
         with pytest.raises(error) as in_process:
@@ -413,6 +415,7 @@ def test_startup_errors_are_the_in_process_ones(
         with pytest.raises(error) as proxied:
             Pkcs11Proxy(config, base_dir=softhsm_token.root).start()
         assert str(proxied.value) == str(in_process.value)
+        assert type(proxied.value) is type(in_process.value)
 
 
 @pytest.mark.integration
@@ -630,5 +633,13 @@ def test_the_service_awaits_the_proxy_on_its_loop(
 
 def test_worker_module_documents_its_wire_format() -> None:
     doc = textwrap.dedent(wire.__doc__ or "")
-    for name in ("HELLO", "CURRENT_KEY_ID", "WRAP", "UNWRAP", "BackendRejected", "ConfigError"):
+    for name in (
+        "HELLO",
+        "CURRENT_KEY_ID",
+        "WRAP",
+        "UNWRAP",
+        "BackendRejected",
+        "AccessDenied",
+        "ConfigError",
+    ):
         assert name in doc

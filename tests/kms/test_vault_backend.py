@@ -25,9 +25,15 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, SealboxError
+from sealbox.errors import (
+    AccessDenied,
+    BackendRejected,
+    BackendUnavailable,
+    ConfigError,
+    SealboxError,
+)
 from sealbox.kms import Wrapped
-from sealbox.kms.backends import BlockingBackend, backend_type
+from sealbox.kms.backends import BlockingBackend, backend_type, call_deadline
 from sealbox.kms.backends.vault import (
     ANNOTATION_VERSION,
     KIND,
@@ -589,8 +595,8 @@ def test_expired_operator_token_is_rejected_until_the_file_holds_a_new_one(
         backend.current_key_id()
     assert "cannot be renewed; put a new token in the file" in caplog.text
     time.sleep(1.3)
-    with pytest.raises(BackendRejected, match="invalid or expired") as caught:
-        backend.current_key_id()
+    with pytest.raises(AccessDenied, match="invalid or expired") as caught:
+        backend.current_key_id()  # the plugin's own token: unavailable, not a bad request
     assert short not in str(caught.value)
 
     fresh = admin.token(policy)
@@ -600,7 +606,7 @@ def test_expired_operator_token_is_rejected_until_the_file_holds_a_new_one(
 
 
 @pytest.mark.integration
-def test_permission_denied_is_rejected_with_a_clear_message(
+def test_permission_denied_is_access_denied_with_a_clear_message(
     openbao: OpenBao, key: str, make_backend: BuildBackend, tmp_path: Path
 ) -> None:
     token = openbao.admin.token(openbao.admin.policy(key, ("read", "encrypt")))
@@ -610,7 +616,7 @@ def test_permission_denied_is_rejected_with_a_clear_message(
         auth={"method": "token", "tokenFile": token_file(tmp_path, token)},
     )
     wrapped = backend.wrap(SEED)
-    with pytest.raises(BackendRejected) as caught:
+    with pytest.raises(AccessDenied) as caught:  # the plugin's policy, not the request
         backend.unwrap(wrapped.ciphertext, wrapped.key_id, wrapped.annotations)
     message = str(caught.value)
     assert (
@@ -635,7 +641,7 @@ def test_denied_approle_logs_in_again_at_most_once(
     )
     wrapped = backend.wrap(SEED)
     for _ in range(3):
-        with pytest.raises(BackendRejected, match="permission denied"):
+        with pytest.raises(AccessDenied, match="permission denied"):
             backend.unwrap(wrapped.ciphertext, wrapped.key_id, wrapped.annotations)
     assert backend.logins == 2  # one re-login for the first 403, none for the next two
 
@@ -742,6 +748,31 @@ def test_silent_server_times_out(make_backend: BuildBackend, tmp_path: Path) -> 
         assert address in str(caught.value)
 
 
+@pytest.mark.integration
+def test_the_call_deadline_cuts_a_request_short(make_backend: BuildBackend, tmp_path: Path) -> None:
+    """timeoutSeconds is 10, but the KMS call being served must be answered within 0.6 s."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (backlog), never answers
+        address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        backend = make_backend(
+            address=address,
+            keyName="k",
+            timeoutSeconds=10,
+            auth={"method": "token", "tokenFile": token_file(tmp_path, "s.NotARealToken")},
+        )
+        started = time.monotonic()
+        with (
+            call_deadline(started + 0.6),
+            pytest.raises(BackendUnavailable, match="no answer before the caller's deadline"),
+        ):
+            backend.current_key_id()
+        assert time.monotonic() - started < 0.6
+        with (
+            call_deadline(time.monotonic()),
+            pytest.raises(BackendUnavailable, match="no time left before the caller's deadline"),
+        ):
+            backend.current_key_id()
+
+
 class FakeVault:
     """An HTTP server answering every request with one canned status, headers and body."""
 
@@ -825,6 +856,8 @@ LEAKY = "s." + "L" * 24  # token-shaped text a server might echo
             BackendRejected,
             "lookup-self rejected (HTTP 400): bad <redacted> xxx",
         ),
+        (403, _errors("permission denied"), JSON, AccessDenied, "lookup-self: permission denied"),
+        (401, _errors("no client token"), JSON, AccessDenied, "lookup-self: permission denied"),
     ],
 )
 def test_server_answers_map_to_errors(

@@ -224,5 +224,5 @@ def keygen(
     try:
         key = generate_key(_KINDS[kind], size=size)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"--size {size}: {exc}") from None
     typer.echo(provider_snippet(_KINDS[kind], name, key).rstrip("\n") if name else key)

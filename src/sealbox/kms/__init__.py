@@ -11,7 +11,14 @@ them:
 
 from __future__ import annotations
 
-from sealbox.kms.endpoint import endpoint_url, grpc_target, socket_path, socket_target
+from sealbox.kms.endpoint import (
+    MAX_SOCKET_PATH,
+    check_socket_path,
+    endpoint_url,
+    grpc_target,
+    socket_path,
+    socket_target,
+)
 from sealbox.kms.fields import (
     MAX_ANNOTATIONS_BYTES,
     MAX_CIPHERTEXT_BYTES,
@@ -29,6 +36,7 @@ __all__ = [
     "MAX_ANNOTATIONS_BYTES",
     "MAX_CIPHERTEXT_BYTES",
     "MAX_KEY_ID_BYTES",
+    "MAX_SOCKET_PATH",
     "InvalidField",
     "KMSConnector",
     "KMSv1Service",
@@ -36,6 +44,7 @@ __all__ = [
     "PluginAddress",
     "PluginStatus",
     "Wrapped",
+    "check_socket_path",
     "endpoint_url",
     "grpc_target",
     "key_id_hash",

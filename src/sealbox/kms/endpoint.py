@@ -3,6 +3,9 @@
 Mirrors ``k8s.io/kms/pkg/util.ParseEndpoint``: the scheme must be ``unix``; the URL path is the
 socket path; a path starting ``/@`` names a Linux abstract socket (no file, no permissions: it is
 reachable by anything in the same network namespace).
+
+A socket given as a path (``sealbox kms serve --socket``, plugin.yaml's ``socket``, ``sealbox kms
+status --socket``) follows one rule, :func:`check_socket_path`: absolute, or ``@name``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,36 @@ from urllib.parse import urlsplit
 
 from sealbox.errors import InputError
 
-__all__ = ["endpoint_url", "grpc_target", "socket_path", "socket_target"]
+__all__ = [
+    "MAX_SOCKET_PATH",
+    "check_socket_path",
+    "endpoint_url",
+    "grpc_target",
+    "socket_path",
+    "socket_target",
+]
+
+MAX_SOCKET_PATH = 107
+"""The longest unix socket path Linux binds (``sun_path`` is 108 bytes with its NUL)."""
+
+
+def check_socket_path(path: str) -> str:
+    """``path`` if it names a socket to listen on or dial: absolute, or ``@name`` (abstract).
+
+    Raises:
+        ValueError: anything else; the message says what would be valid.
+    """
+    if (
+        not path.startswith(("/", "@"))
+        or path == "@"
+        or len(path) > MAX_SOCKET_PATH
+        or "\x00" in path
+    ):
+        raise ValueError(
+            f"expected an absolute socket path (at most {MAX_SOCKET_PATH} bytes, e.g. "
+            f"/var/run/sealbox/kms.sock) or @name for an abstract socket; got {path[:120]!r}"
+        )
+    return path
 
 
 def socket_path(endpoint: str) -> str:

@@ -9,10 +9,16 @@ and names its current KEK with a ``key_id``:
   (``local:…``, ``pkcs11:…``, ``vault:…``, ``awskms:…``) so ``owns`` can route Decrypts.
 * annotations returned by ``wrap`` are stored in plaintext in etcd next to the value: keys must
   be FQDNs (e.g. ``version.vault.sealbox.io``), total at most 32 KiB, and nothing secret.
-* errors: :class:`~sealbox.errors.BackendUnavailable` for anything transient (network, server
-  down, throttling, sealed Vault), :class:`~sealbox.errors.BackendRejected` when the backend
-  answered and refused (tampered ciphertext, unknown or deleted key, permission denied). Never put
-  plaintext, ciphertext or credentials in a message.
+* errors: :class:`~sealbox.errors.BackendRejected` when the backend refused the *request*
+  (tampered ciphertext, unknown, deleted or disabled key);
+  :class:`~sealbox.errors.BackendUnavailable` when it cannot serve anybody now (network, server
+  down, throttling, sealed Vault), and its :class:`~sealbox.errors.AccessDenied` when it refuses
+  the plugin's own credential (Vault 401/403, a PKCS#11 PIN rejected or locked, AWS access
+  denied). Never put plaintext, ciphertext or credentials in a message.
+* time: a call serves a KMS call with a deadline. The plugin enforces it (it answers UNAVAILABLE
+  in time whatever the backend does); a backend that waits on the network sizes each request to
+  it with :func:`~.deadline.network_timeout`, so its threads and connections are free again
+  when the answer is due.
 
 :class:`Backend` is what the plugin awaits, on its event loop: ``current_key_id``, ``wrap`` and
 ``unwrap`` are coroutines, and *how* each backend waits is its own business, never the plugin's.

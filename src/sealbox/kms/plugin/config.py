@@ -47,6 +47,7 @@ from pydantic.alias_generators import to_camel
 
 from sealbox.duration import duration_check, parse_go_duration
 from sealbox.errors import ConfigError, ConfigIssue, InputError
+from sealbox.kms import check_socket_path
 from sealbox.kms.backends import (
     BACKEND_TYPES,
     ConfiguredBackend,
@@ -67,7 +68,6 @@ __all__ = [
 API_VERSION = "sealbox.io/v1alpha1"
 KIND = "KMSPluginConfiguration"
 DEFAULT_PROBE_INTERVAL_SECONDS = 30.0
-_MAX_UNIX_PATH = 107
 
 
 def _text(expected: str) -> Callable[[object], object]:
@@ -102,12 +102,7 @@ class _Document(BaseModel):
     @field_validator("socket")
     @classmethod
     def _socket(cls, value: str) -> str:
-        if not value.startswith(("/", "@")) or len(value) > _MAX_UNIX_PATH or "\x00" in value:
-            raise ValueError(
-                f"expected an absolute socket path (at most {_MAX_UNIX_PATH} bytes, e.g. "
-                f"/var/run/sealbox/kms.sock) or @name for an abstract socket; got {value[:120]!r}"
-            )
-        return value
+        return check_socket_path(value)
 
     @field_validator("socket_mode")
     @classmethod

@@ -6,6 +6,7 @@ key_id (the current key_id is exported as a SHA-256 hash, like the apiserver's o
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +22,18 @@ _BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 
 
 def result_of(exc: BaseException | None) -> str:
-    """The ``result`` label: ok, rejected (caller/user caused), unavailable, invalid or error."""
+    """The ``result`` label of a call that raised ``exc`` (``None``: it succeeded).
+
+    ``ok``; ``rejected``: the backend refused the request; ``invalid``: the request is malformed;
+    ``unavailable``: the plugin could not serve it now (a backend down, slow or refusing the
+    plugin's credential, an unhealthy Status, the caller's deadline, a cancelled call);
+    ``error``: anything else, a bug.
+    """
     if exc is None:
         return "ok"
     if isinstance(exc, BackendRejected):
         return "rejected"
-    if isinstance(exc, BackendUnavailable):
+    if isinstance(exc, BackendUnavailable | asyncio.CancelledError):
         return "unavailable"
     if isinstance(exc, ValueError):
         return "invalid"
@@ -89,13 +96,17 @@ class Metrics:
             error = exc
             raise
         finally:
-            labels = (operation, backend, result_of(error))
-            children = self._children.get(labels)
-            if children is None:
-                children = (self.requests.labels(*labels), self.latency.labels(*labels))
-                self._children[labels] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+            self.record(operation, backend, result_of(error), time.perf_counter() - started)
+
+    def record(self, operation: str, backend: str, result: str, seconds: float) -> None:
+        """Count one call that took ``seconds`` (see :func:`result_of` for ``result``)."""
+        labels = (operation, backend, result)
+        children = self._children.get(labels)
+        if children is None:
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def set_health(self, backend: str, role: str, healthy: bool) -> None:
         self.healthy.labels(backend, role).set(1 if healthy else 0)

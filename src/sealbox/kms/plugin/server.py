@@ -24,7 +24,7 @@ from pathlib import Path
 import grpc
 
 from sealbox.errors import InputError
-from sealbox.kms import socket_target
+from sealbox.kms import key_id_hash, socket_target
 from sealbox.kms.backends import Backend
 from sealbox.kms.plugin.config import PluginConfig
 from sealbox.kms.plugin.http import HealthHTTPServer
@@ -128,6 +128,7 @@ class PluginServer:
                 "socket": config.socket,
                 "backend": self.service.primary.label,
                 "healthy": snapshot.healthy,
+                "key_id_hash": key_id_hash(snapshot.key_id) if snapshot.key_id else "",
                 "metrics_port": self.http_port or "",
             },
         )

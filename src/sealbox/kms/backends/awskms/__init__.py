@@ -10,6 +10,7 @@
       encryptionContext: {sealbox.io/purpose: kubernetes-kms}   # the default
       timeoutSeconds: 2      # connect and read timeout of one attempt
       maxAttempts: 2         # botocore "standard" retries, first attempt included
+                             # (both cut short to fit the deadline of the KMS call served)
       profile: sealbox       # optional shared-config profile (role_arn, credential_process…)
 
 Credentials never come from plugin.yaml: boto3's standard chain finds them (environment, web
@@ -48,13 +49,22 @@ data undecryptable with this backend entry; keep the old context in a ``decryptO
 
 Errors: connection failures, timeouts, throttling, HTTP 5xx, ``KMSInternalException``,
 ``KeyUnavailableException``, ``DependencyTimeoutException``, expired tokens and missing
-credentials are :class:`BackendUnavailable`; every other answer (``AccessDeniedException``,
-``InvalidCiphertextException``, ``IncorrectKeyException``, ``DisabledException``,
-``NotFoundException``, ``KMSInvalidStateException``, bad signatures…) is
-:class:`BackendRejected`. Messages name the key, the region and the endpoint, never credentials,
-plaintext or ciphertext; a failed Decrypt does not say which check failed. botocore logs request
-and response bodies (seeds) at DEBUG, so building this backend caps the ``botocore`` logger at
-INFO unless it was set explicitly.
+credentials are :class:`BackendUnavailable`; so are ``AccessDeniedException`` and a credential
+AWS does not recognize, as :class:`~sealbox.errors.AccessDenied` (the plugin's principal is
+refused, not the request), except a Decrypt denied for what the ciphertext names rather than
+because the principal "is not authorized" (a tampered key reference: rejected); every other
+answer (``InvalidCiphertextException``,
+``IncorrectKeyException``, ``DisabledException``, ``NotFoundException``,
+``KMSInvalidStateException``…) is :class:`BackendRejected`. Messages name the key, the region
+and the endpoint, never credentials, plaintext or ciphertext; a failed Decrypt does not say which
+check failed. botocore logs request and response bodies (seeds) at DEBUG, so building this
+backend caps the ``botocore`` logger at INFO unless it was set explicitly.
+
+Time: the plugin runs each call under the deadline of the KMS call it serves
+(:mod:`sealbox.kms.backends.deadline`). Each attempt then reads for at most the time left, and
+botocore does not retry when less than a second is left, so a hung endpoint answers
+``BackendUnavailable`` before kube-apiserver gives up (the default 2 s x 2 attempts would not fit
+its 3 s).
 
 ``endpointUrl`` must be https, except to a loopback address (moto, a local proxy): the seeds
 travel in the request body. TLS settings come from the standard ``AWS_CA_BUNDLE`` variable.

@@ -9,12 +9,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 import boto3
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
@@ -22,6 +23,7 @@ from sealbox.errors import BackendRejected, BackendUnavailable, ConfigError, Con
 from sealbox.kms import Wrapped
 from sealbox.kms.backends.awskms._config import KEY_ARN, Config
 from sealbox.kms.backends.awskms._errors import call_error, credentials_problem
+from sealbox.kms.backends.deadline import network_timeout, time_left
 from sealbox.kms.backends.kind import threaded_kind
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ THREADS: Final = 8
 _MAX_BLOB_BYTES = 6144  # the largest CiphertextBlob AWS KMS accepts
 _MAX_PLAINTEXT_BYTES = 4096
 _CLIENT_RETRY_SECONDS = 1.0
+# botocore waits up to 1 s (random backoff) before its first retry, then the attempt needs time.
+_MIN_RETRY_SECONDS = 1.0
 _ALGORITHM: Final = "SYMMETRIC_DEFAULT"
 
 _MATERIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -139,7 +143,7 @@ class AwsKmsBackend:
             user_agent_extra="sealbox",
         )
         try:
-            return self._session.client(
+            client = self._session.client(
                 "kms",
                 region_name=config.region,
                 endpoint_url=config.endpoint_url,
@@ -148,6 +152,25 @@ class AwsKmsBackend:
         except BotoCoreError as exc:
             self._client_error = credentials_problem(exc)
             return None
+        events = client.meta.events
+        events.register("before-send.kms", self._fit_attempt)
+        # The stubs say handlers return None; needs-retry handlers return a delay, or False.
+        events.register_first("needs-retry.kms", cast("Callable[..., None]", self._retry_in_time))
+        return client
+
+    def _fit_attempt(self, request: AWSPreparedRequest, **_: object) -> None:
+        """botocore ``before-send``: an attempt reads for ``timeoutSeconds``, or less to end
+        before the deadline of the KMS call it serves (the connect timeout stays configured)."""
+        context = getattr(request, "context", None)  # botocore >= 1.42 reads a per-request
+        if time_left() is not None and isinstance(context, dict):  # read_timeout from it
+            context["read_timeout"] = network_timeout(self.config.timeout_seconds, self.label)
+
+    def _retry_in_time(self, **_: object) -> bool | None:
+        """botocore ``needs-retry``, ahead of its retry policy: no retry (``False``) when the
+        KMS call's deadline leaves no room for a backoff and another attempt; else ``None``,
+        and the policy decides."""
+        left = time_left()
+        return None if left is None or left >= _MIN_RETRY_SECONDS else False
 
     def _get_client(self) -> KMSClient:
         if self._closed:
@@ -316,6 +339,7 @@ class AwsKmsBackend:
             where=f"{self.label}: {operation} on {key}",
             endpoint=lambda: self.endpoint,
             config=self.config,
+            deadline=time_left() is not None,
         )
         if isinstance(exc, NoCredentialsError):
             self._drop_client(client, credentials_problem(exc))

@@ -2,10 +2,16 @@
 :class:`BackendUnavailable` (try again later) or :class:`BackendRejected` (a definite no).
 
 Connection failures, timeouts, throttling, HTTP 5xx, the transient KMS exceptions, expired tokens
-and missing credentials are unavailable; every other answer is a rejection. Messages name the
-key, the region and the endpoint, never credentials, plaintext or ciphertext, and a failed
-Decrypt does not say which check failed. Pure functions: dropping a client that has no
-credentials is left to the backend.
+and missing credentials are unavailable; so are answers that refuse the plugin's own principal
+(``AccessDeniedException``, an unrecognized or badly signed credential), as
+:class:`AccessDenied`: nothing is wrong with the request. On Decrypt, only a denial saying the
+principal "is not authorized" is that; any other AccessDeniedException there is the
+ciphertext's doing (it "refers to a customer master key that does not exist ... or you are not
+allowed to access": a tampered key reference) and is rejected like any ciphertext that does not
+unwrap. Every other answer is a rejection.
+Messages name the key, the region and the endpoint, never credentials, plaintext or ciphertext,
+and a failed Decrypt does not say which check failed. Pure functions: dropping a client that has
+no credentials is left to the backend.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from sealbox.errors import BackendRejected, BackendUnavailable
+from sealbox.errors import AccessDenied, BackendRejected, BackendUnavailable
 from sealbox.kms.backends.awskms._config import Config
 
 __all__ = ["call_error", "credentials_problem"]
@@ -51,8 +57,25 @@ _TRANSIENT_CODES = frozenset(
         "ExpiredToken",
     }
 )
+# Answers refusing the plugin's own principal or its credential, not the request.
+_ACCESS_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidClientTokenId",
+    }
+)
 # A failed unwrap must not tell which check failed (no oracle): these get one generic message.
 _UNWRAP_CODES = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
+# How AWS words an AccessDeniedException that refuses the principal ("User: arn:... is not
+# authorized to perform: kms:Decrypt on resource: ..."). On Decrypt, any other denial is the
+# ciphertext's doing: AWS's "The ciphertext refers to a customer master key that does not exist
+# ... or you are not allowed to access" (a tampered key reference), or moto's bare denial of a
+# ciphertext made under another key than the KeyId asked for (AWS: IncorrectKeyException).
+_PRINCIPAL_DENIAL = "not authorized"
 
 
 def _one_line(text: str, limit: int = 240) -> str:
@@ -81,11 +104,13 @@ def call_error(
     where: str,
     endpoint: Callable[[], str],
     config: Config,
+    deadline: bool = False,
 ) -> BackendUnavailable | BackendRejected:
     """The Backend error for a failed AWS call; never echoes request or credentials.
 
     ``where`` starts the message (backend, operation and key); ``endpoint`` is asked for the URL
-    only when the message names it.
+    only when the message names it. ``deadline`` says the call had a caller's deadline, which
+    may have cut its timeouts and retries short.
     """
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -95,10 +120,18 @@ def call_error(
         detail = f"{code}: {message}" if message else code
         if code in _TRANSIENT_CODES or status >= 500:
             return BackendUnavailable(f"{where} failed at {endpoint()}, retry later ({detail})")
-        if operation == "Decrypt" and code in _UNWRAP_CODES:
+        if operation == "Decrypt" and (
+            code in _UNWRAP_CODES
+            or (code == "AccessDeniedException" and _PRINCIPAL_DENIAL not in message.lower())
+        ):
             return BackendRejected(
                 f"{where}: ciphertext does not unwrap (wrong key, tampered data or a "
                 f"different encryption context)"
+            )
+        if code in _ACCESS_CODES:
+            return AccessDenied(
+                f"{where} refused by AWS KMS ({detail}): the plugin's principal needs "
+                "kms:DescribeKey, kms:Encrypt and kms:Decrypt on the key"
             )
         return BackendRejected(f"{where} refused by AWS KMS ({detail})")
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
@@ -107,10 +140,16 @@ def call_error(
         return BackendRejected(f"{where}: request not valid for AWS KMS")
     attempts = f"{config.max_attempts} attempt(s)"
     timeout = f"{config.timeout_seconds:g}s"
+    if deadline:  # the attempts may have been fewer and shorter: say what bounded them
+        attempts = f"at most {attempts} of {timeout}, within the caller's deadline"
     if isinstance(exc, ConnectTimeoutError):
         reason = f"connect timed out after {timeout}, {attempts}"
     elif isinstance(exc, ReadTimeoutError):
-        reason = f"no answer within {timeout}, {attempts}"
+        reason = (
+            f"no answer in time, {attempts}"
+            if deadline
+            else f"no answer within {timeout}, {attempts}"
+        )
     elif isinstance(exc, EndpointConnectionError):
         reason = f"connection failed, {attempts}"
     elif isinstance(exc, ConnectionClosedError):

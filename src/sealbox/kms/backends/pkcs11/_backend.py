@@ -6,10 +6,11 @@ Another process's new KEK is visible to an open SoftHSM session, so :meth:`curre
 ``wrap``) re-list the KEKs at most every ``rescanInterval``, and ``unwrap`` re-lists at once when it
 meets an unknown key_id.
 
-Errors: a rejected or locked PIN, an unknown or deleted key, a ciphertext the token will not
-decrypt, and keys that break the rules above raise :class:`~sealbox.errors.BackendRejected`. A
-rejected PIN is never tried again by this backend (HSMs lock a PIN after a few failures). A
-missing token, a lost session or device, or a library that cannot be loaded raise
+Errors: an unknown or deleted key, a ciphertext the token will not decrypt, and keys that break
+the rules above raise :class:`~sealbox.errors.BackendRejected`. A rejected or locked PIN raises
+:class:`~sealbox.errors.AccessDenied` (the token refuses the plugin, not the request), and is
+never tried again by this backend (HSMs lock a PIN after a few failures). A missing token, a
+lost session or device, or a library that cannot be loaded raise
 :class:`~sealbox.errors.BackendUnavailable`, after one reset of the library and one retry (so a
 token that comes back is used again without a restart). A call that takes longer than 30 s
 raises ``BackendUnavailable`` too, while the PKCS#11 thread keeps waiting for the library.
@@ -28,7 +29,7 @@ from pkcs11 import Mechanism
 from pkcs11 import exceptions as p11
 from pkcs11.mechanisms import GCMParams
 
-from sealbox.errors import BackendRejected, BackendUnavailable, SealboxError
+from sealbox.errors import AccessDenied, BackendRejected, BackendUnavailable, SealboxError
 from sealbox.kms import Wrapped
 from sealbox.kms.backends.pkcs11 import _format as fmt
 from sealbox.kms.backends.pkcs11._config import Config, Pin, module_path, read_pin
@@ -153,7 +154,8 @@ class Pkcs11Backend:
         """Log in and find the KEKs; create the first one if asked and none exists.
 
         Raises:
-            BackendRejected: wrong PIN, or no KEK and ``generate_if_missing`` is false.
+            AccessDenied: the token refused the PIN, or it is locked.
+            BackendRejected: no KEK and ``generate_if_missing`` is false.
             BackendUnavailable: the library or the token cannot be reached.
         """
         self._call(lambda login: self._first_scan(login, generate_if_missing=generate_if_missing))
@@ -174,7 +176,7 @@ class Pkcs11Backend:
         if self._closed:
             raise BackendUnavailable(f"{self.label}: the backend is closed")
         if self._pin_refused is not None:
-            raise BackendRejected(self._pin_refused)
+            raise AccessDenied(self._pin_refused)
         return self._runtime.run(lambda: self._guarded(op))
 
     def _guarded(self, op: Callable[[Login], T]) -> T:
@@ -187,7 +189,7 @@ class Pkcs11Backend:
             except (*_PIN, *_PIN_BLOCKED) as exc:
                 how = "was rejected" if isinstance(exc, _PIN) else "is locked or expired"
                 self._pin_refused = f"{self.label}: the PIN for token {self.token_label!r} {how}"
-                raise BackendRejected(self._pin_refused) from exc
+                raise AccessDenied(self._pin_refused) from exc
             except _REFUSED as exc:
                 raise BackendRejected(
                     f"{self.label}: the token refused the operation ({type(exc).__name__})"
@@ -325,7 +327,8 @@ def build(
 
     Raises:
         ConfigError: the PIN file or variable is missing, unreadable or empty.
-        BackendRejected: the PIN is wrong, or the token holds no KEK (see generateIfMissing).
+        AccessDenied: the token refused the PIN, or it is locked.
+        BackendRejected: the token holds no KEK (see generateIfMissing).
         BackendUnavailable: the library cannot be loaded or the token is not there.
     """
     backend = open_backend(config, base_dir=base_dir, environ=environ)
@@ -343,7 +346,7 @@ def rotate_key(config: Config, *, base_dir: Path, environ: Mapping[str, str] | N
     Returns the new key_id. Old KEKs are kept, so everything they wrapped still unwraps.
 
     Raises:
-        ConfigError, BackendRejected, BackendUnavailable: as :func:`build`.
+        ConfigError, AccessDenied, BackendRejected, BackendUnavailable: as :func:`build`.
     """
     backend = open_backend(config, base_dir=base_dir, environ=environ)
     try:

@@ -122,7 +122,8 @@ class Pkcs11Proxy:
 
         Raises:
             ConfigError: the PIN file or variable is missing, unreadable or empty.
-            BackendRejected: the PIN is wrong, or the token holds no KEK (see generateIfMissing).
+            AccessDenied: the token refused the PIN, or it is locked.
+            BackendRejected: the token holds no KEK (see generateIfMissing).
             BackendUnavailable: the worker, the library or the token cannot be reached.
         """
         try:
@@ -139,7 +140,8 @@ class Pkcs11Proxy:
         """The worker backend's current key_id (it checks the token is there).
 
         Raises (here and in :meth:`wrap`, :meth:`unwrap`):
-            BackendRejected, BackendUnavailable, ConfigError: as the backend's method would;
+            BackendRejected, BackendUnavailable (AccessDenied), ConfigError: as the backend's
+                method would;
                 ``BackendUnavailable`` too when the worker is gone or does not answer in time.
         """
         (key_id,) = await self._submit(CURRENT_KEY_ID, [], 1)

@@ -22,6 +22,7 @@ Wire format, both directions. No pickle: the worker decodes nothing but these fi
       ConfigError               0x12  message, source, then (path, message) pairs of its issues
       other error               0x13  message (a SealboxError's text, or only the class name of
                                       any other exception; the worker logs that one's traceback)
+      AccessDenied              0x14  message (the token refused the PIN, or it is locked)
 
 Messages are the backend's own, so they keep its guarantees: no PIN, no plaintext, no key bytes.
 Requests carry seeds, which is why nothing here logs a frame.
@@ -33,6 +34,7 @@ import struct
 from collections.abc import Mapping, Sequence
 
 from sealbox.errors import (
+    AccessDenied,
     BackendRejected,
     BackendUnavailable,
     ConfigError,
@@ -41,6 +43,7 @@ from sealbox.errors import (
 )
 
 __all__ = [
+    "ACCESS_DENIED",
     "CONFIG_ERROR",
     "CURRENT_KEY_ID",
     "EXIT_BAD_INPUT",
@@ -67,6 +70,7 @@ __all__ = [
 MAX_FRAME_BYTES = 1 << 20
 HELLO, CURRENT_KEY_ID, WRAP, UNWRAP = 0x01, 0x02, 0x03, 0x04
 OK, REJECTED, UNAVAILABLE, CONFIG_ERROR, OTHER_ERROR = 0x00, 0x10, 0x11, 0x12, 0x13
+ACCESS_DENIED = 0x14
 EXIT_NO_BACKEND = 1
 EXIT_BAD_INPUT = 2
 
@@ -139,6 +143,8 @@ def encode_error(call_id: int, exc: BaseException) -> bytes:
     """The answer for a call that raised ``exc`` (see the module docstring for the classes)."""
     if isinstance(exc, BackendRejected):
         return encode_frame(call_id, REJECTED, [_text(str(exc))])
+    if isinstance(exc, AccessDenied):
+        return encode_frame(call_id, ACCESS_DENIED, [_text(str(exc))])
     if isinstance(exc, BackendUnavailable):
         return encode_frame(call_id, UNAVAILABLE, [_text(str(exc))])
     if isinstance(exc, ConfigError):
@@ -159,6 +165,8 @@ def decode_error(code: int, fields: Sequence[bytes]) -> SealboxError:
         return BackendRejected(texts[0])
     if code == UNAVAILABLE and len(texts) == 1:
         return BackendUnavailable(texts[0])
+    if code == ACCESS_DENIED and len(texts) == 1:
+        return AccessDenied(texts[0])
     if code == CONFIG_ERROR and len(texts) >= 2 and len(texts) % 2 == 0:
         pairs = texts[2:]
         issues = [ConfigIssue(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2)]

@@ -13,7 +13,8 @@ plugin.yaml directory)::
     tlsSkipVerify: false                      # NEVER in production: anyone on the path can MITM
                                               # (logs a warning at build; urllib3's per-request
                                               # warning is filtered for this host only)
-    timeoutSeconds: 10                        # per connect and per read
+    timeoutSeconds: 10                        # per connect and per read; less when the
+                                              # KMS call has less time left (its deadline)
     auth:                                     # one of:
       {method: token, tokenFile: … | tokenEnv: …}
       {method: approle, roleId: …, secretIdFile: … | secretIdEnv: …, mount: approle}
@@ -28,10 +29,13 @@ reach Vault is logged and retried on first use; a missing credential file is a C
 On each call, once less than a third of the token's lease is left, renew it (``renew-self``) if it
 is renewable, else log in again; with ``token`` auth that means re-reading ``tokenFile``/
 ``tokenEnv``, so an agent that rotates the file keeps the plugin alive. A 403 triggers one
-re-login and one retry (at most once per 5 s). There is no background thread, so a token whose
-TTL is shorter than the gap between calls (the plugin's health probe calls ``current_key_id``
-regularly) expires in between: approle/kubernetes then simply log in again; a plain token needs
-a TTL well above the probe interval (or be periodic) and is refused once expired.
+re-login and one retry (at most once per 5 s); a 401/403 that remains is
+:class:`~sealbox.errors.AccessDenied`: the plugin's own token is refused, not the request, so the
+plugin answers UNAVAILABLE and is not ready until a token works again. There is no background
+thread, so a token whose TTL is shorter than the gap between calls (the plugin's health probe
+calls ``current_key_id`` regularly) expires in between: approle/kubernetes then simply log in
+again; a plain token needs a TTL well above the probe interval (or be periodic) and is refused
+once expired.
 ``renewals``/``logins`` count for metrics. Tokens we logged in for are revoked on ``close``.
 Every approle re-login spends one secret-id use: give the plugin's secret-id no use limit, or
 have something rotate the file.

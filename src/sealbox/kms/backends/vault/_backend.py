@@ -299,9 +299,9 @@ class VaultBackend:
             return self._transport.call(method, path, what=what, token=token, payload=payload)
         except AccessDenied as err:
             capability = "read" if method == "GET" else "update"
-            raise BackendRejected(
+            raise AccessDenied(
                 f"{err}: the {self._tokens.method.describe()} needs {capability!r} on {path}, "
-                "or it expired"
+                "or it expired or was revoked"
             ) from None
 
 

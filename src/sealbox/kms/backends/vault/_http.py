@@ -5,10 +5,13 @@
 variables, no ``~/.vault-token``) and follows no redirects (they would carry the token
 elsewhere): only the plugin config decides where requests go. It maps every failure to
 ``BackendUnavailable`` (network, timeout, 429, 5xx, sealed; a ``ServerFailed`` when Vault
-answered) or ``BackendRejected`` (``AccessDenied`` for 401/403, ``RequestRefused`` for other
-4xx), all from :mod:`sealbox.errors`, with messages that name the backend and the operation,
-carry at most a trimmed server message (known secrets and anything token-shaped redacted), and
-never a token.
+answered; ``AccessDenied`` for 401/403, which refuse the plugin's token, not the request) or
+``RequestRefused`` (a ``BackendRejected``: any other 4xx), all from :mod:`sealbox.errors`, with
+messages that name the backend and the operation, carry at most a trimmed server message (known
+secrets and anything token-shaped redacted), and never a token.
+
+Each request waits at most ``timeoutSeconds`` (connect, then read), or less when the KMS call it
+serves has less time left (:func:`~sealbox.kms.backends.deadline.network_timeout`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import requests.adapters
 from hvac.adapters import JSONAdapter
 
 from sealbox.errors import AccessDenied, BackendUnavailable, RequestRefused, ServerFailed
+from sealbox.kms.backends.deadline import network_timeout
 from sealbox.kms.backends.vault._config import Config
 
 __all__ = ["Transport"]
@@ -137,24 +141,29 @@ class Transport:
 
         Raises:
             AccessDenied: 401/403.
-            BackendRejected: any other 4xx.
-            BackendUnavailable: no connection, timeout, 429, 5xx or an unreadable answer.
+            RequestRefused: any other 4xx.
+            BackendUnavailable: no connection, timeout (or no time left before the caller's
+                deadline), 429, 5xx or an unreadable answer.
         """
         headers = {"X-Vault-Token": token} if token else None
+        timeout = network_timeout(self.timeout, f"{self.label}: {what}")
         try:
             answer = self._adapter.request(
                 method,
                 f"/v1/{path}",
                 headers=headers,
                 json=dict(payload) if payload is not None else None,
-                timeout=self.timeout,
+                timeout=timeout,
             )
         except hvac.exceptions.VaultError as err:
             raise self._vault_error(err, what) from None
         except requests.exceptions.Timeout:
-            raise BackendUnavailable(
-                f"{self.label}: {what}: no answer within {self.timeout:g}s"
-            ) from None
+            within = (
+                f"within {self.timeout:g}s"
+                if timeout >= self.timeout
+                else "before the caller's deadline"
+            )
+            raise BackendUnavailable(f"{self.label}: {what}: no answer {within}") from None
         except requests.exceptions.RequestException as err:
             raise BackendUnavailable(
                 f"{self.label}: {what}: cannot connect: {_connection_reason(err)}"
