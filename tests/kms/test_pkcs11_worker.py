@@ -503,6 +503,49 @@ def test_a_hung_worker_is_killed_after_the_call_timeout(
     _run(scenario())
 
 
+_SLOW_TO_START_WORKER = """
+import os, sys, time
+from sealbox.kms.backends.pkcs11 import _wire as wire
+buffer = bytearray()
+while data := os.read(0, 65536):
+    buffer += data
+    for call_id, code, fields in wire.split_frames(buffer):
+        if code == wire.HELLO:
+            time.sleep(float(sys.argv[1]))  # a new interpreter, a library and a login: slow
+        answer = [] if code == wire.HELLO else [b"pkcs11:fake"]
+        os.write(1, wire.encode_frame(call_id, wire.OK, answer))
+"""
+
+
+def test_a_call_behind_a_slow_restart_gets_its_own_time(tmp_path: Path) -> None:
+    """The call timeout runs from when the worker could start on a call, not from when it was
+    queued behind a restarting worker's HELLO (which has the startup timeout)."""
+    clock = _Clock()
+    config = Config.model_validate({"type": "pkcs11", "tokenLabel": "t", "pinEnv": "PIN"})
+    command = (sys.executable, "-c", _SLOW_TO_START_WORKER, "0")
+    proxy = Pkcs11Proxy(config, base_dir=tmp_path, command=command, call_timeout=0.5, clock=clock)
+    proxy.start()
+    try:
+
+        async def scenario() -> None:
+            assert await proxy.current_key_id() == "pkcs11:fake"
+            first = proxy.worker_pid
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: not _alive(first), timeout=5, what="the worker to die")
+            proxy._command = (*command[:-1], "1.0")  # the next worker takes 1 s to start
+            clock.now += 2  # past the restart pacing
+            with contextlib.suppress(BackendUnavailable):  # the loss of the first worker
+                await proxy.current_key_id()
+            started = time.monotonic()
+            assert await proxy.current_key_id() == "pkcs11:fake"
+            assert time.monotonic() - started >= 0.9  # it waited for the HELLO, then answered
+
+        _run(scenario())
+    finally:
+        proxy.close()
+
+
 @pytest.mark.integration
 def test_closing_stops_the_worker(proxy_for: Callable[..., Pkcs11Proxy]) -> None:
     proxy = proxy_for()

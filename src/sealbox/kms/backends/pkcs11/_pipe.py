@@ -97,7 +97,9 @@ class WorkerPipe:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._buffer = bytearray()
         self._unsent = bytearray()  # what a full pipe did not take yet (a frame may be cut)
-        self._pending: dict[int, tuple[asyncio.Future[list[bytes]], float]] = {}
+        # call_id -> (future, deadline, timeout): answers come in request order, so only the oldest
+        # call's deadline matters, and it runs from when the worker could start on it.
+        self._pending: dict[int, tuple[asyncio.Future[list[bytes]], float, float]] = {}
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
         self._pacer = Pacer()
@@ -127,8 +129,15 @@ class WorkerPipe:
         os.set_blocking(self._from_worker, False)
         loop.add_reader(self._from_worker, self._readable)
 
-    def submit(self, code: int, fields: list[bytes]) -> asyncio.Future[list[bytes]]:
-        """Queue one request; the future gets the answer's fields or its error."""
+    def submit(
+        self, code: int, fields: list[bytes], *, timeout: float | None = None
+    ) -> asyncio.Future[list[bytes]]:
+        """Queue one request; the future gets the answer's fields or its error.
+
+        The worker is killed if it has not answered this request ``timeout`` seconds (the call
+        timeout by default) after it could start on it: after it was sent, or after the answer
+        to the request before it, whichever is later.
+        """
         loop = self._loop
         assert loop is not None, "bind() first"
         future: asyncio.Future[list[bytes]] = loop.create_future()
@@ -140,9 +149,10 @@ class WorkerPipe:
         except wire.FrameError as exc:  # cannot happen below the service's size limits
             future.set_exception(BackendUnavailable(f"{self.label}: {exc}"))
             return future
+        limit = self._call_timeout if timeout is None else timeout
         if not self._pending and self._watchdog is None:
-            self._watchdog = loop.call_later(self._call_timeout, self._check_timeout)
-        self._pending[self._take_id()] = (future, loop.time() + self._call_timeout)
+            self._watchdog = loop.call_later(limit, self._check_timeout)
+        self._pending[self._take_id()] = (future, loop.time() + limit, limit)
         self._outbox.append(frame)
         now = loop.time()
         self._pacer.called(now)
@@ -155,10 +165,15 @@ class WorkerPipe:
                 loop.call_at(at, self._flush)
         return future
 
-    def submit_hello(self, document: bytes) -> asyncio.Future[list[bytes]]:
-        """Queue HELLO (the first request of a worker started from the event loop)."""
+    def submit_hello(self, document: bytes, *, timeout: float) -> asyncio.Future[list[bytes]]:
+        """Queue HELLO (the first request of a worker started from the event loop): a new
+        interpreter, a library load and a token login get ``timeout``, not the call timeout."""
         self._hello_id = self._next_id
-        return self.submit(wire.HELLO, [document])
+        return self.submit(wire.HELLO, [document], timeout=timeout)
+
+    def _loop_time(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
 
     def _exited(self) -> str:
         reason = f"{self.label}: the PKCS#11 worker process exited"
@@ -229,6 +244,10 @@ class WorkerPipe:
             entry = pending.pop(call_id, None)
             if entry is None or entry[0].done():  # cancelled by its caller meanwhile
                 continue
+            if pending:  # the worker made progress: the next call's time starts now
+                oldest = next(iter(pending))
+                future, deadline, limit = pending[oldest]
+                pending[oldest] = (future, max(deadline, self._loop_time() + limit), limit)
             if code == wire.OK:
                 entry[0].set_result(fields)
             else:
@@ -243,17 +262,15 @@ class WorkerPipe:
             return
         loop = self._loop
         assert loop is not None
-        _, deadline = next(iter(self._pending.values()))  # the oldest call: answers come in order
+        _, deadline, limit = next(iter(self._pending.values()))  # the oldest call
         if deadline > loop.time():
             self._watchdog = loop.call_at(deadline, self._check_timeout)
             return
         log.error(
             "PKCS#11 worker did not answer in time; killing it",
-            extra={"backend": self.label, "timeout_seconds": self._call_timeout},
+            extra={"backend": self.label, "timeout_seconds": limit},
         )
-        self.kill(
-            f"{self.label}: the PKCS#11 library did not answer within {self._call_timeout:g}s"
-        )
+        self.kill(f"{self.label}: the PKCS#11 library did not answer within {limit:g}s")
 
     def _reap(self, tries: int) -> None:
         code = self.process.poll()
@@ -294,7 +311,7 @@ class WorkerPipe:
         pending, self._pending = self._pending, {}
         self._outbox, self._unsent = [], bytearray()
         if usable:
-            for future, _ in pending.values():
+            for future, _, _ in pending.values():
                 if not future.done():
                     future.set_exception(BackendUnavailable(reason))
         if loop is not None and usable:

@@ -185,7 +185,8 @@ class Pkcs11Proxy:
         log.info("starting the PKCS#11 worker process", extra={"backend": self.label})
         worker = self._worker = self._spawn()
         worker.bind(loop)
-        worker.submit_hello(self._hello()).add_done_callback(self._hello_answered)
+        hello = worker.submit_hello(self._hello(), timeout=STARTUP_TIMEOUT_SECONDS)
+        hello.add_done_callback(self._hello_answered)
         return worker
 
     def _hello_answered(self, future: asyncio.Future[list[bytes]]) -> None:
