@@ -111,7 +111,8 @@ def _parse(args: list[str]) -> tuple[str, list[str]]:
     names = []
     while hasattr(command, "resolve_command"):
         name, command, remaining = command.resolve_command(ctx, rest)
-        assert name is not None and command is not None
+        assert name is not None
+        assert command is not None
         names.append(name)
         ctx = command.make_context(name, remaining, parent=ctx)
         rest = ctx._protected_args + ctx.args
@@ -186,9 +187,7 @@ def _serve(line: str, sandbox: Path, env: dict[str, str]) -> subprocess.Popen[by
         process = subprocess.Popen(
             words, cwd=sandbox, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    wait_until(
-        lambda: socket.exists() or process.poll() is not None, timeout=30, what="the socket"
-    )
+    wait_until(lambda: socket.exists() or process.poll() is not None, timeout=30, what="the socket")
     assert process.poll() is None, (sandbox / "serve.log").read_text()
     return process
 
@@ -200,4 +199,5 @@ def test_the_demos_next_steps_parse() -> None:
         if command == "sealbox --help":
             continue  # the root's help: nothing to parse
         path, hidden = _parse(_words(command))
-        assert path and not hidden, command
+        assert path, command
+        assert not hidden, command
