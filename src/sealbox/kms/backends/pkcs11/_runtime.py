@@ -2,10 +2,10 @@
 
 Why one thread for the whole process, not one per backend: python-pkcs11 calls
 ``C_Initialize(NULL)``, so the library runs without locks, and two threads inside SoftHSM at once
-corrupt its heap (``specs/ecosystem.md`` §4.4). Two backends (two tokens, or a primary and a
-decrypt-only key on one token) must therefore share the thread. It starts with the first backend
-(:meth:`HsmRuntime.acquire`) and, when the last one closes, finalizes every library it loaded and
-stops (so the next backend re-reads ``SOFTHSM2_CONF`` and the token list).
+corrupt its heap (SoftHSM2 2.6.1 aborts in malloc with four). Two backends (two tokens, or a
+primary and a decrypt-only key on one token) must therefore share the thread. It starts with the
+first backend (:meth:`HsmRuntime.acquire`) and, when the last one closes, finalizes every library
+it loaded and stops (so the next backend re-reads ``SOFTHSM2_CONF`` and the token list).
 
 Why one login per token: PKCS#11 logs an *application* in, not a session, and closing a logged-in
 session logs the whole process out. So every backend on a token shares one logged-in session, kept
