@@ -157,7 +157,7 @@ def test_problem_count_is_capped(tmp_path: Path) -> None:
     path = _write(tmp_path / "log.jsonl", ["{bad"] * 30 + [_event(1)])
     findings, problems, summary = audit_log.check(path)
     assert len(problems) == audit_log.MAX_LINE_PROBLEMS + 1
-    assert problems[-1].message == "10 more malformed line(s) skipped"
+    assert problems[-1].message == "10 more malformed lines skipped"
     assert summary["malformedLines"] == 30
     assert [f.location.line for f in findings] == [31]
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,11 +118,33 @@ def test_directories_are_walked_and_bad_files_reported(tmp_path: Path) -> None:
     messages = sorted(f"{Path(p.location.path).name}: {p.message}" for p in result.problems)
     assert messages == [
         "binary.yaml: skipped: binary file (NUL bytes)",
-        "crd.yaml: kind Widget is not audited (2 object(s))",
+        "crd.yaml: kind Widget is not audited (2 objects)",
         "huge.yaml: skipped: 2004 bytes is over the 1000-byte limit",
         "latin1.yaml: skipped: not UTF-8 text (invalid byte at offset 9)",
         "scalar.yaml: not a Kubernetes object (a YAML str)",
     ]
+
+
+def test_a_directory_that_cannot_be_listed_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root lists any directory whatever its mode, so the refusal is simulated."""
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
+    scandir = os.scandir
+
+    def refuse(path: Any) -> Any:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    result = load_paths([str(tmp_path)])
+    assert [m.name for m in result.manifests] == ["ok"]
+    assert [str(p) for p in result.problems] == [
+        f"{tmp_path / 'locked'}: cannot read directory: Permission denied"
+    ]
+    assert result.directories == 1
 
 
 def test_stdin_and_missing_paths() -> None:

@@ -122,7 +122,10 @@ def test_expiry_is_judged_against_today(tmp_path: Path) -> None:
         ("- id: SBX-101\n", "expected a mapping with an 'ignore:' list"),
         ("ignore:\n- {id: SBX-101}\n", ":2: ignore[0].reason: every suppression must say why"),
         ("ignore:\n- {id: C-0015, reason: r}\n", "ignore[0].id: expected a control id"),
-        ("ignore:\n- {id: SBX-101, reason: r, colour: red}\n", "unknown field(s) colour"),
+        (
+            "ignore:\n- {id: SBX-101, reason: r, colour: red}\n",
+            "unknown field colour (valid: expires, file, id, object, reason)",
+        ),
         ("ignore:\n- {id: SBX-101, reason: r, object: team-a/ci}\n", "ignore[0].object: object"),
         ("ignore:\n- {id: SBX-101, reason: r, expires: soon}\n", "expected a date"),
         ("ignore:\n- id: [unclosed\n", ": malformed YAML"),

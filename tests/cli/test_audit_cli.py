@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from sealbox.cli import app
@@ -124,7 +125,10 @@ def test_input_problems_are_reported_and_the_scan_goes_on(repo: Path) -> None:
     [
         (["/no/such/dir"], "no such file or directory: /no/such/dir"),
         ([], "nothing to audit"),
-        (["--encryption-config", "/no/such.yaml"], "no such file or directory"),
+        (
+            ["--encryption-config", "/no/such.yaml"],
+            "--encryption-config /no/such.yaml: no such file",
+        ),
         (["--fail-on", "severe", "."], "Invalid value for '--fail-on'"),
     ],
 )
@@ -245,3 +249,117 @@ def test_help_teaches() -> None:
     assert code == 0
     for word in ("who-can-read", "controls", "sealbox audit ./deploy"):
         assert word in out
+
+
+def test_yaml_is_the_json_document(repo: Path) -> None:
+    code, as_json = _stdout(str(repo), "-o", "json")
+    assert code == 1
+    code, as_yaml = _stdout(str(repo), "-o", "yaml")
+    assert code == 1
+    assert yaml.safe_load(as_yaml) == json.loads(as_json)
+    for command in (["who-can-read", "shop/db", str(repo)], ["controls"]):
+        _, listed_json = _stdout(*command, "-o", "json")
+        _, listed_yaml = _stdout(*command, "-o", "yaml")
+        assert yaml.safe_load(listed_yaml) == json.loads(listed_json)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["scan", "{repo}", "-o", "json"], ["who-can-read", "shop/db", "{repo}"], ["controls"]],
+    ids=["scan", "who-can-read", "controls"],
+)
+def test_an_output_file_is_replaced_only_with_force(
+    repo: Path, tmp_path: Path, command: list[str]
+) -> None:
+    argv = [word.format(repo=repo) for word in command]
+    target = tmp_path / "out" / "report.txt"
+    target.parent.mkdir()
+    target.write_text("keep me")
+    code, out = _run(*argv, "--output-file", str(target))
+    assert code == 2
+    assert out == f"error: --output-file {target}: already exists; pass --force to overwrite it\n"
+    assert target.read_text() == "keep me"
+    code, out = _run(*argv, "--output-file", str(target), "--force")
+    assert code in (0, 1)
+    assert f"wrote {'json report' if argv[0] == 'scan' else 'table'} to {target}" in out
+    assert target.read_text() != "keep me"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in target.parent.iterdir()] == ["report.txt"]  # no temp file left
+
+
+def test_an_interrupted_write_leaves_nothing_behind(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sealbox.cli.io.os.link", interrupted)  # between temp file and rename
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = CliRunner().invoke(
+        app, ["audit", str(repo), "-o", "html", "--output-file", str(out_dir / "a.html")]
+    )
+    assert result.exit_code == 130  # interrupted
+    assert list(out_dir.iterdir()) == []  # neither the report nor its temp file
+
+
+def test_tables_go_to_a_file_too(repo: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    code, out = _run(str(repo), "--output-file", str(report))
+    assert code == 1
+    assert out.startswith(f"wrote table report to {report}: 2 high, 2 medium")
+    assert "SBX-201" in report.read_text()
+    readers = tmp_path / "readers.txt"
+    assert _run("who-can-read", "shop/db", str(repo), "--output-file", str(readers))[0] == 0
+    assert "User ci-bot" in readers.read_text()
+
+
+def test_counts_read_as_words(tmp_path: Path) -> None:
+    (tmp_path / "secret.yaml").write_text(SECRET.replace("data:\n  token:", "labels:\n  token:"))
+    (tmp_path / "broken.yaml").write_text("kind: [unclosed\n")
+    code, out = _run(str(tmp_path))
+    assert code == 1
+    assert "1 finding (0 critical, 1 high" in out
+    assert "· 1 input problem · 2 files, 1 object" in out
+    (tmp_path / "cm.yaml").write_text(CLEAN)
+    code, out = _run(str(tmp_path), "--fail-on", "never")
+    assert "· 3 files, 2 objects" in out
+
+
+def test_configs_found_in_a_directory_are_audited_and_named(tmp_path: Path) -> None:
+    """The issue's case: an EncryptionConfiguration and an audit Policy in a directory gave
+    "No findings"; they are audited as their flags would, and the inputs say so."""
+    corpus = Path(__file__).parents[1] / "audit" / "corpus"
+    configs = tmp_path / "d2"
+    configs.mkdir()
+    (configs / "enc.yaml").write_text((corpus / "encryption/aesgcm-write.yaml").read_text())
+    (configs / "policy.yaml").write_text((corpus / "audit-policy/no-catch-all.yaml").read_text())
+    _, walked = _json(str(configs))
+    _, flagged = _json(
+        "--encryption-config",
+        str(configs / "enc.yaml"),
+        "--audit-policy",
+        str(configs / "policy.yaml"),
+    )
+    assert walked["findings"]
+    assert walked["findings"] == flagged["findings"]
+    audited = {(i["auditedAs"], i["from"]) for i in walked["sections"]["inputs"]}
+    assert audited == {
+        ("manifests", "argument"),
+        ("EncryptionConfiguration", f"found in {configs}"),
+        ("audit policy", f"found in {configs}"),
+    }
+    code, table = _run(str(configs))
+    assert code == 0  # nothing at or above high
+    assert "Inputs" in table
+    assert "No findings" not in table
+
+
+def test_an_empty_directory_does_not_pass(tmp_path: Path) -> None:
+    code, out = _run(str(tmp_path))
+    assert code == 2
+    assert out.startswith("error: nothing to audit: no Kubernetes object, ")
+    assert "PASSED" not in out
+    code, out = _run("-", stdin="")
+    assert code == 2
+    assert "nothing to audit" in out

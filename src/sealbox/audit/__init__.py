@@ -8,6 +8,8 @@
 * :func:`load_paths` reads manifest files, directories and stdin into a :class:`LoadResult` of
   :class:`Manifest` objects and Helm :class:`ValuesDocument` objects; files over
   :data:`DEFAULT_MAX_BYTES` are skipped. Suppressions are read from :data:`IGNORE_FILE`.
+  :func:`load_manifests` does the same for a command that needs objects, and raises
+  :class:`~sealbox.errors.InputError` for a missing path or inputs without any.
 
 The parts are subpackages with faces of their own: :mod:`sealbox.audit.checks` (one module per
 area), :mod:`sealbox.audit.rbac` (who can read a Secret, and how) and
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import typing
 
+from sealbox.audit.inputs import load_manifests
 from sealbox.audit.loader import (
     DEFAULT_MAX_BYTES,
     IGNORE_FILE,
@@ -56,6 +59,7 @@ __all__ = [
     "Severity",
     "Suppressed",
     "ValuesDocument",
+    "load_manifests",
     "load_paths",
     "run_audit",
 ]

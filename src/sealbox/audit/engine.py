@@ -1,10 +1,13 @@
 """One audit run: load the inputs, run every check, apply suppressions, build the report.
 
 The checks (:mod:`sealbox.audit.checks`) are pure functions over already-loaded manifests (or
-over one named file); the engine decides which of them an :class:`AuditOptions` asks for. Content
-problems never stop the run, they become :class:`InputProblem` entries; only unusable *arguments*
-(a path that does not exist, a malformed ignore file, no input at all) raise :class:`InputError`
-(exit 2).
+over one config); the engine decides which of them an :class:`AuditOptions` asks for, and judges
+every config named by a flag or found among the manifests (:mod:`sealbox.audit.configs`).
+Problems in the manifests never stop the run, they become :class:`InputProblem` entries; unusable
+*arguments* raise :class:`InputError` (exit 2) before anything is reported: a path that does not
+exist, a file named by a flag that cannot be read as what the flag says, a malformed ignore file,
+and inputs with nothing to audit in them (:mod:`sealbox.audit.inputs`): a scan never passes on
+nothing.
 """
 
 from __future__ import annotations
@@ -15,19 +18,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sealbox.audit import suppress
+from sealbox.audit import inputs, suppress
+from sealbox.audit._plural import plural
 from sealbox.audit.checks import (
     ALL_CONTROLS,
     RbacSettings,
     check_audit_log,
-    check_audit_policy,
-    check_encryption_config,
     check_rbac,
     check_repository,
     check_workloads,
+    read_yaml_file,
 )
-from sealbox.audit.loader import DEFAULT_MAX_BYTES, IGNORE_FILE, LoadResult, load_paths
-from sealbox.audit.model import AuditReport, Finding, InputProblem, Severity, Suppressed
+from sealbox.audit.configs import NamedConfig, audited_configs
+from sealbox.audit.loader import (
+    AUDIT_POLICY,
+    DEFAULT_MAX_BYTES,
+    ENCRYPTION_CONFIG,
+    IGNORE_FILE,
+    LoadResult,
+    load_paths,
+)
+from sealbox.audit.model import (
+    AuditReport,
+    Finding,
+    InputProblem,
+    Location,
+    Severity,
+    Suppressed,
+)
 from sealbox.errors import InputError
 
 __all__ = ["ALL_CONTROLS", "AuditOptions", "find_ignore_file", "run_audit"]
@@ -59,55 +77,27 @@ def find_ignore_file(paths: Sequence[str]) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _check_arguments(options: AuditOptions) -> None:
-    files = (options.encryption_config, options.audit_policy, options.audit_log)
-    if not options.paths and not any(files):
-        raise InputError(
-            "nothing to audit: give manifest paths (or - for stdin), --encryption-config, "
-            "--audit-policy or --audit-log"
-        )
-    missing = [p for p in options.paths if p != "-" and not os.path.exists(p)]
-    missing += [str(p) for p in (*files, options.ignore_file) if p is not None and not p.exists()]
-    if missing:
-        raise InputError(f"no such file or directory: {', '.join(missing)}")
-    if options.paths.count("-") > 1:
-        raise InputError("stdin (-) can be given only once")
-
-
 def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditReport:
     """Run every applicable check and return the report (InputError for unusable arguments)."""
     _check_arguments(options)
-    ignore_path = options.ignore_file
-    if ignore_path is None and options.honor_suppressions:
-        ignore_path = find_ignore_file(options.paths)
-    if not options.honor_suppressions:
-        ignore_path = None
-    entries = suppress.load_ignore_file(ignore_path) if ignore_path is not None else []
-
-    loaded = (
-        load_paths(options.paths, stdin=stdin, max_bytes=options.max_bytes)
-        if options.paths
-        else LoadResult()
-    )
-    problems: list[InputProblem] = list(loaded.problems)
+    ignore_path, entries = _suppressions(options)
+    named = _named_configs(options)
+    loaded = LoadResult()
+    if options.paths:
+        loaded = load_paths(options.paths, stdin=stdin, max_bytes=options.max_bytes)
+        if not named and options.audit_log is None:
+            inputs.manifests_or_error(options.paths, loaded, configs=True)
+    configs = audited_configs(named, loaded.configs, options.paths)
+    problems: list[InputProblem] = [*loaded.problems, *configs.problems]
     findings: list[Finding] = []
-    sections: dict[str, Any] = {}
+    sections: dict[str, Any] = {"inputs": configs.inputs(options.paths, options.audit_log)}
     if options.paths:
         findings += check_workloads(loaded.manifests)
         findings += check_repository(loaded.manifests, loaded.values)
         findings += check_rbac(loaded.manifests, RbacSettings(options.allowed_subjects))
-    for path, checker in (
-        (options.encryption_config, check_encryption_config),
-        (options.audit_policy, check_audit_policy),
-    ):
-        if path is not None:
-            found, issues = checker(path)
-            findings += found
-            problems += issues
+    findings += configs.findings()
     if options.audit_log is not None:
-        found, issues, summary = check_audit_log(
-            options.audit_log, expected_readers=options.expected_readers
-        )
+        found, issues, summary = _audit_log(options.audit_log, options.expected_readers)
         findings += found
         problems += issues
         sections["auditLog"] = summary
@@ -128,14 +118,71 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
         problems=tuple(problems + stale),
         controls=ALL_CONTROLS,
         fail_on=options.fail_on,
-        files=loaded.files + sum(p is not None for p in _files(options)),
+        files=loaded.files + configs.extra_files + (options.audit_log is not None),
         objects=len(loaded.manifests),
         sections=sections,
     )
 
 
-def _files(options: AuditOptions) -> Iterable[Path | None]:
-    return (options.encryption_config, options.audit_policy, options.audit_log)
+def _check_arguments(options: AuditOptions) -> None:
+    named = _flag_files(options)
+    if not options.paths and not any(path for _, path in named):
+        raise InputError(
+            "nothing to audit: give manifest paths (or - for stdin), --encryption-config, "
+            "--audit-policy or --audit-log"
+        )
+    inputs.check_paths(options.paths)
+    for flag, path in (*named, ("--ignore-file", options.ignore_file)):
+        if path is not None:
+            inputs.check_file(flag, path)
+    inputs.check_subjects(options.allowed_subjects)
+
+
+def _flag_files(options: AuditOptions) -> tuple[tuple[str, Path | None], ...]:
+    return (
+        ("--encryption-config", options.encryption_config),
+        ("--audit-policy", options.audit_policy),
+        ("--audit-log", options.audit_log),
+    )
+
+
+def _suppressions(options: AuditOptions) -> tuple[Path | None, list[suppress.IgnoreEntry]]:
+    """The ignore file in effect (None with ``--no-ignore``) and its entries."""
+    if not options.honor_suppressions:
+        return None, []
+    path = options.ignore_file or find_ignore_file(options.paths)
+    if path is None:
+        return None, []
+    flag = "--ignore-file" if options.ignore_file is not None else ""
+    return path, suppress.load_ignore_file(path, flag=flag)
+
+
+def _named_configs(options: AuditOptions) -> list[NamedConfig]:
+    """The configs named by flags, read; InputError for one that is not what its flag says."""
+    named: list[NamedConfig] = []
+    for flag, role, path in (
+        ("--encryption-config", ENCRYPTION_CONFIG, options.encryption_config),
+        ("--audit-policy", AUDIT_POLICY, options.audit_policy),
+    ):
+        if path is not None:
+            file, problems = read_yaml_file(path, role)
+            if file is None:
+                raise inputs.flag_error(flag, problems[0])
+            named.append(NamedConfig(flag, role, file))
+    return named
+
+
+def _audit_log(
+    path: Path, expected_readers: tuple[str, ...]
+) -> tuple[list[Finding], list[InputProblem], dict[str, Any]]:
+    """The audit log's findings, problems and summary; InputError for a log without one event
+    (nothing in it could be judged, so it must not pass)."""
+    findings, problems, summary = check_audit_log(path, expected_readers=expected_readers)
+    if not summary["events"]:
+        lines = plural(summary["lines"], "line")
+        empty = InputProblem(Location(str(path)), f"no audit event in {lines}")
+        raise inputs.flag_error("--audit-log", problems[0] if problems else empty)
+    return findings, problems, summary
 
 
 def _unique(findings: Iterable[Finding]) -> list[Finding]:

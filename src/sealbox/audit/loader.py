@@ -5,6 +5,12 @@ them, so one broken document does not hide the ones after it), JSON files, and `
 (``v1/List``, ``SecretList``, ...), whose items become manifests of their own. Directories are
 walked recursively for ``*.yaml``, ``*.yml`` and ``*.json``, skipping hidden directories.
 
+Config files are recognised by kind among the manifests: an ``EncryptionConfiguration`` (or the
+legacy ``EncryptionConfig`` of ``v1``) and an ``audit.k8s.io`` ``Policy`` are kept as
+:class:`ConfigDocument` (the document's own text and first line), for the engine to audit exactly
+as the file named by ``--encryption-config`` or ``--audit-policy``. Audit logs are not looked for:
+they are JSON lines in ``.log`` or ``.gz`` files, which are not walked.
+
 What is reported instead of read (as :class:`InputProblem`, and the scan goes on): unreadable
 files, files over ``max_bytes``, binary files, malformed YAML or JSON, documents that are not
 mappings, mappings without ``kind``/``apiVersion`` (except Helm values files, which are kept as
@@ -25,15 +31,22 @@ from typing import Any, TextIO
 
 import yaml
 
+from sealbox.audit._plural import plural
 from sealbox.audit.model import InputProblem, Location, Manifest
 from sealbox.yamldoc import YamlMapping, error_line, load_yaml
 
 __all__ = [
+    "AUDIT_POLICY",
     "DEFAULT_MAX_BYTES",
+    "ENCRYPTION_CONFIG",
     "IGNORE_FILE",
     "KNOWN_KINDS",
+    "STDIN",
+    "SUFFIXES",
+    "ConfigDocument",
     "LoadResult",
     "ValuesDocument",
+    "config_role",
     "is_values_file",
     "load_paths",
     "load_text",
@@ -41,7 +54,11 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 IGNORE_FILE = ".sealbox-ignore.yaml"
-_SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = "<stdin>"  # the file name of what was read from stdin
+SUFFIXES = (".yaml", ".yml", ".json")
+ENCRYPTION_CONFIG = "EncryptionConfiguration"
+AUDIT_POLICY = "audit policy"
+_CONFIG_KINDS = frozenset({"EncryptionConfiguration", "EncryptionConfig", "Policy"})
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
 _VALUES_NAME = re.compile(r"(^|[-_.])values([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
 _BINARY_PROBE = 8192
@@ -103,8 +120,7 @@ KNOWN_KINDS = (
             "VolumeAttachment",
             "CertificateSigningRequest",
             "Kustomization",
-            "EncryptionConfiguration",
-            "Policy",
+            "Policy",  # Kyverno's; an audit.k8s.io Policy is a ConfigDocument
         }
     )
 )
@@ -118,20 +134,45 @@ class ValuesDocument:
     location: Location
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigDocument:
+    """A config found among the manifests: ``role`` is :data:`ENCRYPTION_CONFIG` or
+    :data:`AUDIT_POLICY`; ``text`` is the document alone, whose first line is line
+    ``line_offset + 1`` of the file; ``location`` is where its mapping starts."""
+
+    role: str
+    location: Location
+    text: str
+    line_offset: int = 0
+
+
 @dataclass(slots=True)
 class LoadResult:
-    """Everything read from the inputs, in input order."""
+    """Everything read from the inputs, in input order (``directories``: how many were walked)."""
 
     manifests: list[Manifest] = field(default_factory=list)
     values: list[ValuesDocument] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
+    configs: list[ConfigDocument] = field(default_factory=list)
     files: int = 0
+    directories: int = 0
 
     def extend(self, other: LoadResult) -> None:
         self.manifests.extend(other.manifests)
         self.values.extend(other.values)
         self.problems.extend(other.problems)
+        self.configs.extend(other.configs)
         self.files += other.files
+        self.directories += other.directories
+
+
+def config_role(kind: str, api_version: str) -> str | None:
+    """What a document is audited as if it is a config file rather than an API object."""
+    if kind == "EncryptionConfiguration" or (kind == "EncryptionConfig" and api_version == "v1"):
+        return ENCRYPTION_CONFIG
+    if kind == "Policy" and api_version.startswith("audit.k8s.io/"):
+        return AUDIT_POLICY
+    return None
 
 
 def is_values_file(path: str) -> bool:
@@ -150,11 +191,11 @@ def load_paths(
     for raw in paths:
         if raw == "-":
             stream = stdin if stdin is not None else sys.stdin
-            result.extend(load_text(stream.read(), "<stdin>"))
+            result.extend(load_text(stream.read(), STDIN))
             continue
         path = Path(raw)
         if path.is_dir():
-            for file in _walk(path):
+            for file in _walk(path, result):
                 result.extend(_load_file(file, max_bytes))
         elif path.exists():
             result.extend(_load_file(path, max_bytes))
@@ -176,11 +217,18 @@ def load_text(text: str, path: str) -> LoadResult:
     return result
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for directory, dirnames, filenames in os.walk(root):
+def _walk(root: Path, result: LoadResult) -> Iterator[Path]:
+    """The manifest files under ``root``; a directory that cannot be listed is a problem."""
+
+    def unreadable(exc: OSError) -> None:
+        where = Location(str(exc.filename or root))
+        result.problems.append(InputProblem(where, f"cannot read directory: {exc.strerror}"))
+
+    for directory, dirnames, filenames in os.walk(root, onerror=unreadable):
+        result.directories += 1
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.endswith(_SUFFIXES) and name != IGNORE_FILE:
+            if name.endswith(SUFFIXES) and name != IGNORE_FILE:
                 yield Path(directory, name)
 
 
@@ -211,7 +259,8 @@ def _documents(text: str) -> Iterator[tuple[int, str]]:
     start = 0
     lines = text.splitlines(keepends=True)
     for index, line in enumerate(lines):
-        if _DOC_SEPARATOR.match(line.rstrip("\r\n")):
+        # startswith first: most lines are not separators, and it is much cheaper than the regex
+        if line.startswith("---") and _DOC_SEPARATOR.match(line.rstrip("\r\n")):
             if index > start:
                 yield start, "".join(lines[start:index])
             start = index + 1
@@ -231,7 +280,8 @@ def _load_yaml_document(chunk: str, offset: int, path: str, result: LoadResult) 
         return
     if document is None:
         return
-    _add_document(document, Location(path, _line(document) or offset + 1), result)
+    where = Location(path, _line(document) or offset + 1)
+    _add_document(document, where, result, (chunk, offset))
 
 
 def _load_json(text: str, path: str, result: LoadResult) -> bool:
@@ -249,7 +299,7 @@ def _load_json(text: str, path: str, result: LoadResult) -> bool:
                 return True
             return False
     if document is not None:
-        _add_document(document, Location(path, _line(document) or 1), result)
+        _add_document(document, Location(path, _line(document) or 1), result, (text, 0))
     return True
 
 
@@ -258,7 +308,10 @@ def _line(node: object) -> int:
     return node.line if isinstance(node, YamlMapping) else 0
 
 
-def _add_document(document: object, where: Location, result: LoadResult) -> None:
+def _add_document(
+    document: object, where: Location, result: LoadResult, source: tuple[str, int] | None = None
+) -> None:
+    """Add one parsed document; ``source`` is its text and line offset (None for a List item)."""
     if not isinstance(document, Mapping):
         what = type(document).__name__
         result.problems.append(InputProblem(where, f"not a Kubernetes object (a YAML {what})"))
@@ -270,6 +323,14 @@ def _add_document(document: object, where: Location, result: LoadResult) -> None
         else:
             message = "not a Kubernetes object (no kind/apiVersion); not audited"
             result.problems.append(InputProblem(where, message))
+        return
+    role = config_role(kind, api_version) if kind in _CONFIG_KINDS else None
+    if role is not None:
+        if source is None:
+            message = f"an {role} inside a List is not audited; give it a file of its own"
+            result.problems.append(InputProblem(where, message))
+        else:
+            result.configs.append(ConfigDocument(role, where, *source))
         return
     items = document.get("items")
     if kind.endswith("List") and isinstance(items, list):
@@ -303,6 +364,6 @@ def _unknown_kinds(manifests: Iterable[Manifest]) -> list[InputProblem]:
             counts[manifest.kind] += 1
             first.setdefault(manifest.kind, manifest.location)
     return [
-        InputProblem(first[kind], f"kind {kind} is not audited ({count} object(s))")
+        InputProblem(first[kind], f"kind {kind} is not audited ({plural(count, 'object')})")
         for kind, count in sorted(counts.items())
     ]

@@ -188,8 +188,9 @@ class AuditReport:
     """The whole result of one ``sealbox audit`` run, ready for any output format.
 
     ``findings`` are sorted (severity first, then file and line). ``sections`` carries extra,
-    JSON-serialisable summaries keyed by name (``"auditLog"``: reads per identity, ...), which
-    the table and HTML outputs render as tables of their own.
+    JSON-serialisable summaries keyed by name (``"inputs"``: what each input was audited as;
+    ``"auditLog"``: reads per identity, ...), which the table and HTML outputs render as tables
+    of their own. ``files`` counts the files read, ``objects`` the Kubernetes objects audited.
     """
 
     findings: tuple[Finding, ...]

@@ -56,6 +56,7 @@ ANNOTATION = "sealbox.io/ignore"
 REASON_ANNOTATION = "sealbox.io/ignore-reason"
 _ID = re.compile(r"SBX-\d{3}")
 _OBJECT = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9]*)\s+(?:(?P<ns>[^/\s]+)/)?(?P<name>[^/\s]+)$")
+_EXPECTED = "expected a mapping with an 'ignore:' list of entries, each with an id and a reason"
 _ENTRY_FIELDS = {"id", "object", "file", "reason", "expires"}
 
 
@@ -93,35 +94,41 @@ def parse_object(text: str) -> ObjectRef:
     return ObjectRef(match["kind"], match["ns"], match["name"])
 
 
-def load_ignore_file(path: Path) -> list[IgnoreEntry]:
-    """Parse an ignore file; raise InputError naming file:line for anything malformed."""
+def load_ignore_file(path: Path, *, flag: str = "") -> list[IgnoreEntry]:
+    """Parse an ignore file; raise InputError naming file:line (and ``flag``, the option that
+    named the file, if any) for anything malformed, and what is expected instead."""
+    label = f"{flag} {path}" if flag else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the ignore file: {exc}") from None
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{label}: cannot read the ignore file ({exc.strerror or exc})") from None
     try:
         document = load_yaml(text)
     except yaml.YAMLError as exc:
         found = error_line(exc)
         line = f":{found}" if found else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(f"{path}{line}: malformed YAML: {problem}") from None
+        raise InputError(f"{label}{line}: malformed YAML: {problem}; {_EXPECTED}") from None
     if document is None:
         return []
     entries = document.get("ignore") if isinstance(document, Mapping) else None
     if not isinstance(entries, list):
-        raise InputError(f"{path}: expected a mapping with an 'ignore:' list of entries")
-    return [_entry(path, index, item) for index, item in enumerate(entries)]
+        raise InputError(f"{label}: {_EXPECTED}")
+    prefix = f"{flag} " if flag else ""
+    return [_entry(path, index, item, prefix) for index, item in enumerate(entries)]
 
 
-def _entry(path: Path, index: int, item: object) -> IgnoreEntry:
+def _entry(path: Path, index: int, item: object, flag: str) -> IgnoreEntry:
     where = Location(str(path), item.line if isinstance(item, YamlMapping) else 0)
-    prefix = f"{where}: ignore[{index}]"
+    prefix = f"{flag}{where}: ignore[{index}]"
     if not isinstance(item, Mapping):
         raise InputError(f"{prefix}: expected a mapping with id and reason")
     unknown = sorted(set(map(str, item)) - _ENTRY_FIELDS)
     if unknown:
-        raise InputError(f"{prefix}: unknown field(s) {', '.join(unknown)}")
+        fields = ", ".join(sorted(_ENTRY_FIELDS))
+        raise InputError(f"{prefix}: unknown field {', '.join(unknown)} (valid: {fields})")
     control = item.get("id")
     if not isinstance(control, str) or not _ID.fullmatch(control):
         raise InputError(f"{prefix}.id: expected a control id such as SBX-101")

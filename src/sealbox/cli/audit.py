@@ -3,7 +3,11 @@
 ``sealbox audit PATHS...`` is the scan (the ``scan`` word may be left out);
 ``sealbox audit who-can-read NAMESPACE/NAME PATHS...`` answers the one question per Secret;
 ``sealbox audit controls`` lists every control. Exit codes: 0 nothing at or above ``--fail-on``,
-1 findings at or above it, 2 usage or input error.
+1 findings at or above it, 2 usage or input error (including inputs with nothing to audit).
+
+Every command follows the CLI's output convention: ``-o/--output`` is the format, and
+``--output-file FILE`` writes the report there instead of stdout (atomically, never over an
+existing file unless ``--force``), checked before any work is done.
 """
 
 from __future__ import annotations
@@ -11,19 +15,20 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from sealbox.audit import DEFAULT_MAX_BYTES, IGNORE_FILE, AuditReport, Severity, load_paths
+from sealbox.audit import DEFAULT_MAX_BYTES, IGNORE_FILE, AuditReport, Severity, load_manifests
+from sealbox.cli.io import check_output_file, write_private_file
 from sealbox.errors import InputError
-from sealbox.render import OutputFormat, emit, stdout_console, table
+from sealbox.render import OutputFormat, emit, stdout_console, table, to_json, to_yaml
 
 __all__ = ["app"]
 
@@ -53,10 +58,11 @@ app = typer.Typer(
 
 
 class AuditFormat(StrEnum):
-    """Report formats."""
+    """Report formats (``yaml`` is the ``json`` document, as YAML)."""
 
     table = "table"
     json = "json"
+    yaml = "yaml"
     sarif = "sarif"
     html = "html"
 
@@ -72,13 +78,20 @@ class FailOn(StrEnum):
     never = "never"
 
 
-# -o of who-can-read and controls (declared once, like _PATHS)
+# Options every command shares, declared once.
 _LISTING_FORMAT = typer.Option(OutputFormat.table, "--output", "-o", help="table, json or yaml.")
 _PATHS = typer.Argument(
     None,
     help="Manifest files or directories (walked recursively for .yaml/.yml/.json); - for stdin.",
     show_default=False,
 )
+_OUTPUT_FILE = typer.Option(
+    None,
+    "--output-file",
+    help="Write the report to this file (mode 0600, atomically) instead of stdout; an existing "
+    "file only with --force.",
+)
+_FORCE = typer.Option(False, "--force", help="Replace an existing --output-file.")
 
 
 @app.command("scan")
@@ -93,10 +106,11 @@ def scan_command(
     audit_log: Path | None = typer.Option(
         None, "--audit-log", help="An audit log (JSON lines, .gz allowed), read as a stream."
     ),
-    output: AuditFormat = typer.Option(AuditFormat.table, "--output", "-o", help="Report format."),
-    output_file: Path | None = typer.Option(
-        None, "--output-file", help="Write the report to this file instead of stdout."
+    output: AuditFormat = typer.Option(
+        AuditFormat.table, "--output", "-o", help="Report format: table, json, yaml, sarif, html."
     ),
+    output_file: Path | None = _OUTPUT_FILE,
+    force: bool = _FORCE,
     fail_on: FailOn = typer.Option(
         FailOn.high, "--fail-on", help="Exit 1 when a finding has this severity or higher."
     ),
@@ -121,12 +135,33 @@ def scan_command(
         False, "--no-ignore", help="Report everything: ignore annotations and ignore files."
     ),
     max_file_size: int = typer.Option(
-        DEFAULT_MAX_BYTES, "--max-file-size", help="Skip (and report) files larger than this."
+        DEFAULT_MAX_BYTES,
+        "--max-file-size",
+        min=1,
+        help="Skip (and report) files larger than this many bytes.",
     ),
 ) -> None:
-    """Scan manifests and configs; print findings grouped by severity (never a secret value)."""
+    """Scan manifests and configs; print findings grouped by severity (never a secret value).
+
+    EncryptionConfiguration and audit Policy files found among the manifests are audited as if
+    named by --encryption-config and --audit-policy. Inputs with nothing to audit are an error
+    (exit 2), not a pass.
+
+    Examples:
+
+        sealbox audit scan ./deploy
+
+        sealbox audit scan ./deploy --encryption-config /etc/kubernetes/enc.yaml \\
+            --audit-policy /etc/kubernetes/audit-policy.yaml --audit-log /var/log/kube-audit.log
+
+        sealbox audit scan ./deploy --fail-on medium -o sarif --output-file audit.sarif
+
+        helm template my-release ./chart | sealbox audit scan - -o json
+    """
     from sealbox.audit import AuditOptions, run_audit  # the checks load on demand
 
+    if output_file is not None:
+        check_output_file("--output-file", output_file, force=force)
     threshold = None if fail_on is FailOn.never else Severity.parse(fail_on.value)
     options = AuditOptions(
         paths=tuple(paths or ()),
@@ -141,37 +176,28 @@ def scan_command(
         max_bytes=max_file_size,
     )
     report = run_audit(options)
-    _write(report, output, output_file)
-    raise typer.Exit(1 if report.failed else 0)
-
-
-def _write(report: AuditReport, output: AuditFormat, output_file: Path | None) -> None:
     if output is AuditFormat.table and output_file is None:
         from sealbox.audit.report import render_table
 
-        console = stdout_console()
-        if not console.is_terminal:  # a CI log or a pager: room for the message column
-            console.width = 140
-        render_table(report, console)
-        return
-    text = _format(report, output)
-    if output_file is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output_file.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{output_file}: cannot write the report: {exc.strerror}") from None
-    counts = report.counts()
-    summary = ", ".join(f"{counts[s]} {s.label}" for s in reversed(Severity) if counts[s])
-    typer.echo(f"wrote {output.value} report to {output_file}: {summary or 'no findings'}")
+        render_table(report, _wide_stdout(140))  # a CI log or a pager: room for the message
+    elif output_file is None:
+        sys.stdout.write(_format(report, output))
+    else:
+        _write(output_file, _format(report, output), force=force)
+        counts = report.counts()
+        summary = ", ".join(f"{counts[s]} {s.label}" for s in reversed(Severity) if counts[s])
+        typer.echo(f"wrote {output.value} report to {output_file}: {summary or 'no findings'}")
+    raise typer.Exit(1 if report.failed else 0)
 
 
 def _format(report: AuditReport, output: AuditFormat) -> str:
-    if output is AuditFormat.json:
+    if output in (AuditFormat.json, AuditFormat.yaml):
         from sealbox.audit.report import to_json_dict
 
-        return json.dumps(to_json_dict(report), indent=2, ensure_ascii=False) + "\n"
+        document = to_json_dict(report)
+        if output is AuditFormat.yaml:
+            return to_yaml(document)
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output is AuditFormat.sarif:
         from sealbox.audit.report import to_sarif
 
@@ -183,9 +209,7 @@ def _format(report: AuditReport, output: AuditFormat) -> str:
         return to_html(report)
     from sealbox.audit.report import render_table
 
-    console = Console(file=io.StringIO(), width=160, record=True)
-    render_table(report, console)
-    return console.export_text()
+    return _text(lambda console: render_table(report, console))
 
 
 @app.command("who-can-read")
@@ -195,28 +219,36 @@ def who_can_read_command(
         ..., help="Manifest files or directories with the RBAC objects; - for stdin."
     ),
     output: OutputFormat = _LISTING_FORMAT,
+    output_file: Path | None = _OUTPUT_FILE,
+    force: bool = _FORCE,
 ) -> None:
-    """List every subject that can read one Secret, and the path: direct verb or indirect route."""
+    """List every subject that can read one Secret, and the path: direct verb or indirect route.
+
+    Direct readers hold get, list or watch on the Secret; indirect ones reach it by creating
+    pods, exec, impersonation, tokens and the other routes the RBAC objects in PATHS allow.
+
+    Examples:
+
+        sealbox audit who-can-read team-a/db-password ./deploy
+
+        sealbox audit who-can-read team-a/db-password ./deploy ./cluster-rbac -o json \\
+            --output-file readers.json
+    """
     from sealbox.audit.rbac import who_can_read
 
     namespace, sep, name = secret.partition("/")
     if not sep or not namespace or not name or "/" in name:
-        raise InputError(f"expected NAMESPACE/NAME, got {secret!r}")
-    missing = [p for p in paths if p != "-" and not Path(p).exists()]
-    if missing:
-        raise InputError(f"no such file or directory: {', '.join(missing)}")
-    loaded = load_paths(paths)
+        raise InputError(
+            f"SECRET {secret!r}: expected NAMESPACE/NAME, e.g. team-a/db-password (the "
+            "namespace, a slash, then the Secret's name)"
+        )
+    if output_file is not None:
+        check_output_file("--output-file", output_file, force=force)
+    loaded = load_manifests(paths)
     for problem in loaded.problems:
         typer.echo(f"warning: {problem}", err=True)
     accesses = who_can_read(loaded.manifests, namespace, name)
-    if output is not OutputFormat.table:
-        readers = [access.as_dict() for access in accesses]
-        emit({"secret": {"namespace": namespace, "name": name}, "readers": readers}, output)
-        return
-    console = stdout_console()
-    if not console.is_terminal:
-        console.width = 160
-    columns = ["Subject", "How", "Scope", "Path (binding -> role, rule)"]
+    readers = [access.as_dict() for access in accesses]
     rows = [
         [
             escape(access.subject),
@@ -226,7 +258,17 @@ def who_can_read_command(
         ]
         for access in accesses
     ]
-    console.print(table(f"Who can read Secret {escape(secret)}", columns, rows))
+    _listing(
+        {"secret": {"namespace": namespace, "name": name}, "readers": readers},
+        output,
+        lambda: table(
+            f"Who can read Secret {escape(secret)}",
+            ["Subject", "How", "Scope", "Path (binding -> role, rule)"],
+            rows,
+        ),
+        target=output_file,
+        force=force,
+    )
 
 
 def _path(chain: Sequence[object], via: Sequence[str], note: str) -> str:
@@ -239,10 +281,25 @@ def _path(chain: Sequence[object], via: Sequence[str], note: str) -> str:
 
 
 @app.command("controls")
-def controls_command(output: OutputFormat = _LISTING_FORMAT) -> None:
-    """List every control: id, severity, title, and the closest ids in other tools."""
+def controls_command(
+    output: OutputFormat = _LISTING_FORMAT,
+    output_file: Path | None = _OUTPUT_FILE,
+    force: bool = _FORCE,
+) -> None:
+    """List every control: id, severity, title, and the closest ids in other tools.
+
+    json and yaml also give each control's rationale (and its sources) and remediation.
+
+    Examples:
+
+        sealbox audit controls
+
+        sealbox audit controls -o yaml --output-file controls.yaml
+    """
     from sealbox.audit import ALL_CONTROLS
 
+    if output_file is not None:
+        check_output_file("--output-file", output_file, force=force)
     rows: list[dict[str, Any]] = [
         {
             "id": c.id,
@@ -255,12 +312,59 @@ def controls_command(output: OutputFormat = _LISTING_FORMAT) -> None:
         }
         for c in ALL_CONTROLS
     ]
-    if output is not OutputFormat.table:
-        emit(rows, output)
-        return
     table_rows = [
         [c.id, c.severity.label, c.area, escape(c.title), escape(", ".join(c.mappings))]
         for c in ALL_CONTROLS
     ]
     columns = ["ID", "Severity", "Area", "Title", "Other tools"]
-    stdout_console().print(table("Sealbox audit controls", columns, table_rows))
+    _listing(
+        rows,
+        output,
+        lambda: table("Sealbox audit controls", columns, table_rows),
+        target=output_file,
+        force=force,
+    )
+
+
+def _listing(
+    data: Any,
+    output: OutputFormat,
+    make_table: Callable[[], RenderableType],
+    *,
+    target: Path | None,
+    force: bool,
+) -> None:
+    """``data`` as JSON or YAML, or ``make_table()`` for ``table``, on stdout or to ``target``."""
+    if target is None:
+        if output is OutputFormat.table:
+            _wide_stdout(160).print(make_table())
+        else:
+            emit(data, output)
+        return
+    if output is OutputFormat.table:
+        text = _text(lambda console: console.print(make_table()))
+    else:
+        text = to_json(data) + "\n" if output is OutputFormat.json else to_yaml(data)
+    _write(target, text, force=force)
+    typer.echo(f"wrote {output.value} to {target}")
+
+
+def _wide_stdout(width: int) -> Console:
+    """The stdout console; ``width`` columns when it is not a terminal (a CI log, a pipe)."""
+    console = stdout_console()
+    if not console.is_terminal:
+        console.width = width
+    return console
+
+
+def _text(render: Callable[[Console], None]) -> str:
+    """What ``render`` prints, as plain text (tables written to a file)."""
+    console = Console(file=io.StringIO(), width=160, record=True)
+    render(console)
+    return console.export_text()
+
+
+def _write(target: Path, text: str, *, force: bool) -> None:
+    """Write ``text`` to ``target`` via a temp file renamed into place (never over an existing
+    file unless ``force``)."""
+    write_private_file(target, text.encode("utf-8"), replace=force, flag="--output-file")

@@ -8,15 +8,21 @@
 * :func:`check_audit_log` (SBX-6xx): who read which Secrets, from the audit log.
 
 The manifest checks take loaded manifests; the file checks read their one file and report what
-stopped them as input problems. :data:`ALL_CONTROLS` is every control they raise, by id.
+stopped them as input problems. A config already read as a :class:`YamlFile` (by
+:func:`read_yaml_file`, or cut out of a stream by :func:`yaml_document`) is judged by
+:func:`judge_encryption_config` or :func:`judge_audit_policy`, the same functions the file
+checks use. :data:`ALL_CONTROLS` is every control they raise, by id.
 """
 
 from __future__ import annotations
 
 from sealbox.audit.checks import audit_log, audit_policy, encryption, rbac, repo, workloads
+from sealbox.audit.checks._yamlfile import YamlFile, read_yaml_file, yaml_document
 from sealbox.audit.checks.audit_log import check as check_audit_log
 from sealbox.audit.checks.audit_policy import check as check_audit_policy
+from sealbox.audit.checks.audit_policy import judge as judge_audit_policy
 from sealbox.audit.checks.encryption import check as check_encryption_config
+from sealbox.audit.checks.encryption import judge as judge_encryption_config
 from sealbox.audit.checks.rbac import RbacSettings
 from sealbox.audit.checks.rbac import check as check_rbac
 from sealbox.audit.checks.repo import check as check_repository
@@ -25,12 +31,17 @@ from sealbox.audit.checks.workloads import check as check_workloads
 __all__ = [
     "ALL_CONTROLS",
     "RbacSettings",
+    "YamlFile",
     "check_audit_log",
     "check_audit_policy",
     "check_encryption_config",
     "check_rbac",
     "check_repository",
     "check_workloads",
+    "judge_audit_policy",
+    "judge_encryption_config",
+    "read_yaml_file",
+    "yaml_document",
 ]
 
 ALL_CONTROLS = tuple(

@@ -6,11 +6,11 @@ logged. ``requestObject`` and ``responseObject`` are never kept, so no Secret va
 further than the JSON parser. A line that is not an Event (or an ``EventList`` of them) is a
 problem for that line and the scan goes on.
 
-One request produces one event per stage (spec §4.1). :class:`Dedupe` counts each ``auditID``
-once: at its first stage after ``RequestReceived`` (``ResponseStarted`` for watch and other
-long-running requests, else ``ResponseComplete`` or ``Panic``), with the line of its first event;
-a request whose later stages never appear (a policy that omits them, a truncated log) is counted
-from ``RequestReceived`` when it leaves the window. The window keeps the last
+One request produces one event per stage (Kubernetes docs, Auditing: stages). :class:`Dedupe` counts
+each ``auditID`` once: at its first stage after ``RequestReceived`` (``ResponseStarted`` for watch
+and other long-running requests, else ``ResponseComplete`` or ``Panic``), with the line of its first
+event; a request whose later stages never appear (a policy that omits them, a truncated log) is
+counted from ``RequestReceived`` when it leaves the window. The window keeps the last
 :data:`DEDUPE_WINDOW` audit IDs, so memory stays bounded on logs of any size.
 """
 

@@ -36,9 +36,10 @@ LIST_CLUSTER = Control(
     title="Subject can list or watch every Secret in the cluster",
     severity=Severity.HIGH,
     rationale=(
-        "A list or watch response carries the data of every Secret it returns, so list/watch on "
-        "secrets through a ClusterRoleBinding reveals every Secret value in the cluster (spec "
-        "§5.1)."
+        "A list or watch response carries the data of every Secret it returns "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets), so "
+        "list/watch on secrets through a ClusterRoleBinding reveals every Secret value in the "
+        "cluster."
     ),
     remediation=_NARROW,
     mappings=(
@@ -55,7 +56,8 @@ LIST_NAMESPACE = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "list/watch on secrets without resourceNames returns the values of all Secrets in the "
-        "namespace, not only those the subject needs (spec §5.1, §5.2)."
+        "namespace, not only those the subject needs "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets)."
     ),
     remediation=_NARROW,
     mappings=("kubescape C-0015", "kubescape C-0186", "Trivy KSV-0113", "checkov CKV2_K8S_5"),
@@ -65,8 +67,10 @@ GET_SECRETS = Control(
     title="Subject can get Secrets by name",
     severity=Severity.LOW,
     rationale=(
-        "get reveals one Secret's value; without resourceNames it works for any Secret whose name "
-        "the subject knows or guesses (spec §5.2). Lower risk than list, but still a reader."
+        "get reveals one Secret's value "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets); "
+        "without resourceNames it works for any Secret whose name the subject knows or guesses. "
+        "Lower risk than list, but still a reader."
     ),
     remediation=(
         "Restrict the rule with resourceNames to the Secrets the subject needs, or allowlist it."
@@ -79,7 +83,8 @@ WILDCARD = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "RBAC matches '*' against every verb, resource or API group, so a wildcard rule reads "
-        "Secrets whether or not its author meant it to, including future resources (spec §1.D)."
+        "Secrets whether or not its author meant it to, including future resources "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#least-privilege)."
     ),
     remediation=(
         "Replace '*' in verbs, resources and apiGroups with the explicit values the role needs."
@@ -99,8 +104,9 @@ BROAD_GROUP = Control(
     severity=Severity.CRITICAL,
     rationale=(
         "A grant to system:authenticated, system:unauthenticated, system:anonymous or "
-        "system:serviceaccounts gives every user or every pod a path to Secret values; "
-        "kube-bench 5.1.2 tests exactly this identity (spec §1.D)."
+        "system:serviceaccounts gives every user or every pod a path to Secret values "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#periodic-review); "
+        "kube-bench 5.1.2 tests exactly this identity."
     ),
     remediation=(
         "Remove the subject from the binding and grant the access to the identities that need it."
@@ -112,8 +118,8 @@ DEFAULT_SA = Control(
     title="Default service account can read Secrets",
     severity=Severity.HIGH,
     rationale=(
-        "Every pod that names no service account runs as its namespace's default account, so "
-        "its rights go to every such pod (spec §1.C, §5.3)."
+        "Every pod that names no service account runs as its namespace's default account, so its "
+        "rights go to every such pod (CIS Kubernetes Benchmark 5.1.5)."
     ),
     remediation=(
         "Bind the permission to a dedicated service account used only by the workload that needs "
@@ -131,8 +137,8 @@ WORKLOAD = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "Anyone who can create a pod, or create/update/patch a Deployment, Job or other "
-        "controller, can mount any Secret of the namespace and run as any of its service "
-        "accounts (spec §5.3)."
+        "controller, can mount any Secret of the namespace and run as any of its service accounts "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#workload-creation)."
     ),
     remediation=(
         "Let CI or a GitOps controller deploy instead of people, and scope its rights per "
@@ -146,7 +152,7 @@ EXEC = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "pods/exec, pods/attach (create, or get via websocket) and ephemeral containers give a "
-        "shell in pods, which reads their mounted Secrets and service-account tokens (spec §5.4)."
+        "shell in pods, which reads their mounted Secrets and service-account tokens."
     ),
     remediation=(
         "Remove pods/exec, pods/attach and pods/ephemeralcontainers from roles used day to day."
@@ -165,7 +171,8 @@ IMPERSONATE = Control(
     severity=Severity.HIGH,
     rationale=(
         "impersonate on users, groups or serviceaccounts lets the subject act with another "
-        "identity's rights, including system:masters when groups are not restricted (spec §5.5)."
+        "identity's rights, including system:masters when groups are not restricted "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#impersonate-verb)."
     ),
     remediation=(
         "Remove impersonate, or limit it with resourceNames to identities that read no Secrets."
@@ -184,7 +191,8 @@ ESCALATE = Control(
     severity=Severity.HIGH,
     rationale=(
         "escalate with a write on roles, or bind with a write on bindings, lets a subject grant "
-        "itself permissions it does not hold, Secret reads included (spec §5.6)."
+        "itself permissions it does not hold, Secret reads included "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#escalate-verb)."
     ),
     remediation=(
         "Remove escalate and bind; if delegation is needed, restrict bind with resourceNames."
@@ -196,9 +204,10 @@ TOKEN = Control(
     title="Subject can obtain tokens of service accounts that read Secrets",
     severity=Severity.HIGH,
     rationale=(
-        "create on serviceaccounts/token issues tokens for existing service accounts, and "
-        "creating a service-account-token Secret that the subject can read mints one (spec §5.8, "
-        "§5.9); either way the subject acts as those accounts."
+        "create on serviceaccounts/token issues tokens for existing service accounts "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#token-request), and "
+        "creating a service-account-token Secret that the subject can read mints one; either way "
+        "the subject acts as those accounts."
     ),
     remediation=(
         "Remove create on serviceaccounts/token and on secrets, or scope them to namespaces whose "
@@ -211,8 +220,9 @@ NODES_PROXY = Control(
     title="Subject can use nodes/proxy",
     severity=Severity.HIGH,
     rationale=(
-        "nodes/proxy (get suffices) gives the kubelet API, which executes commands in every pod "
-        "of the node, bypassing audit logging and admission (spec §5.7)."
+        "nodes/proxy (get suffices) gives the kubelet API, which executes commands in every pod of "
+        "the node, bypassing audit logging and admission "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#access-to-proxy-subresource-of-nodes)."
     ),
     remediation="Remove nodes/proxy from every role not used by monitoring that strictly needs it.",
     mappings=("kubescape C-0279", "Trivy KSV-0047", "checkov CKV2_K8S_2", "kube-bench 5.1.10"),
@@ -223,7 +233,8 @@ CSR = Control(
     severity=Severity.HIGH,
     rationale=(
         "Creating and approving CSRs for the kube-apiserver-client signer yields client "
-        "certificates for any name, system components and system:masters included (spec §5.10)."
+        "certificates for any name, system components and system:masters included "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#csrs-and-certificate-issuing)."
     ),
     remediation=(
         "Leave CSR approval to the controller manager; remove approval and signer approve rights."
@@ -236,7 +247,8 @@ WEBHOOK = Control(
     severity=Severity.HIGH,
     rationale=(
         "A validating or mutating webhook receives every object admitted to the cluster, Secrets "
-        "included, and a mutating one can rewrite pods (spec §5.12)."
+        "included, and a mutating one can rewrite pods "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#control-admission-webhooks)."
     ),
     remediation="Restrict writes on webhook configurations to the cluster administrators.",
     mappings=("checkov CKV_K8S_155", "kube-bench 5.1.12"),

@@ -1,7 +1,7 @@
 """Secret volume hygiene (SBX-104..106): file modes, ``readOnly`` and ``subPath`` mounts.
 
 None of the existing scanners reads ``defaultMode``, ``items[].mode``, ``readOnly`` or
-``subPath`` on Secret volumes (spec §1.C, §7.7). Both ``secret`` volumes and ``projected``
+``subPath`` on Secret volumes. Both ``secret`` volumes and ``projected``
 volumes with ``secret`` sources are covered.
 
 File modes. The API default for ``defaultMode`` is 0644, so without one every user in the
@@ -27,9 +27,9 @@ FILE_MODE = Control(
     title="Secret volume files readable beyond their owner",
     severity=Severity.LOW,
     rationale=(
-        "Secret volume files get mode 0644 unless defaultMode or items[].mode says otherwise "
-        "(API default), so every user in the container can read them; no scanner checks this "
-        "(spec §1.C, §7.7)."
+        "Secret volume files get mode 0644 unless defaultMode or items[].mode says otherwise (the "
+        "API default of SecretVolumeSource.defaultMode), so every user in the container can read "
+        "them."
     ),
     remediation=(
         "Set defaultMode: 0400 on the Secret (or projected) volume, or 0440 together with the "
@@ -42,8 +42,9 @@ WRITABLE_MOUNT = Control(
     title="Secret volume mounted without readOnly: true",
     severity=Severity.INFO,
     rationale=(
-        "Since Kubernetes v1.10 the kubelet mounts secret and projected volumes read-only "
-        "whatever the mount says, so this only states intent; nobody checks it (spec §7.7)."
+        "Since the fix for CVE-2017-1002102 (Kubernetes v1.10) the kubelet mounts secret, "
+        "configMap, downwardAPI and projected volumes read-only whatever the mount says, so this "
+        "only states intent."
     ),
     remediation="Add readOnly: true to the volumeMount of the Secret volume.",
 )
@@ -52,9 +53,9 @@ SUBPATH = Control(
     title="Secret volume mounted with subPath (no updates after rotation)",
     severity=Severity.LOW,
     rationale=(
-        "A container using a Secret as a subPath volume mount does not receive Secret "
-        "updates (Kubernetes Secret docs), so a rotated credential stays in the pod until it "
-        "restarts; nobody checks this (spec §7.7)."
+        "A container using a Secret as a subPath volume mount does not receive Secret updates "
+        "(https://kubernetes.io/docs/concepts/configuration/secret/), so a rotated credential "
+        "stays in the pod until it restarts."
     ),
     remediation=(
         "Mount the whole Secret volume in a directory of its own (optionally with items to "

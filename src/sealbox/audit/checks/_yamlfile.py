@@ -1,4 +1,7 @@
-"""Read one small YAML config file (EncryptionConfiguration, audit Policy) for a file-based check.
+"""Read one small YAML config (EncryptionConfiguration, audit Policy) for a file-based check.
+
+The config is a file named by its flag (:func:`read_yaml_file`), or one document found among the
+manifests, cut out of its stream (:func:`yaml_document`); both give the same :class:`YamlFile`.
 
 The file-based checks point at the line of a list item (a provider, a rule) or of a field
 (``apiVersion: v1`` of a KMS block), so the document is loaded with the ``fields`` of
@@ -21,7 +24,7 @@ from sealbox.audit.loader import DEFAULT_MAX_BYTES
 from sealbox.audit.model import InputProblem, Location
 from sealbox.yamldoc import NestingError, error_line, load_yaml
 
-__all__ = ["YamlFile", "parse", "read_yaml_file"]
+__all__ = ["YamlFile", "parse", "read_yaml_file", "yaml_document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,32 +48,43 @@ def read_yaml_file(
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return None, [InputProblem(where, f"{what} skipped: {size} bytes is over the limit")]
+            message = f"the {what} is {size} bytes, over the {max_bytes}-byte limit"
+            return None, [InputProblem(where, message)]
         data = path.read_bytes()
     except OSError as exc:
         return None, [InputProblem(where, f"cannot read the {what}: {exc.strerror or exc}")]
     if b"\x00" in data:
-        return None, [InputProblem(where, f"{what} skipped: binary file (NUL bytes)")]
+        return None, [InputProblem(where, f"the {what} is a binary file (NUL bytes)")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        message = f"{what} skipped: not UTF-8 text (invalid byte at offset {exc.start})"
+        message = f"the {what} is not UTF-8 text (invalid byte at offset {exc.start})"
         return None, [InputProblem(where, message)]
-    document, problem = parse(text, name, what)
+    return yaml_document(text, name, what)
+
+
+def yaml_document(
+    text: str, path: str, what: str, *, line_offset: int = 0
+) -> tuple[YamlFile | None, list[InputProblem]]:
+    """``text`` as a config of its own; its first line is line ``line_offset + 1`` of ``path``."""
+    document, problem = parse(text, path, what, line_offset=line_offset)
     if problem is not None:
         return None, [problem]
-    return YamlFile(name, text, document), []
+    return YamlFile(path, text, document), []
 
 
-def parse(text: str, path: str, what: str) -> tuple[object, InputProblem | None]:
+def parse(
+    text: str, path: str, what: str, *, line_offset: int = 0
+) -> tuple[object, InputProblem | None]:
     """The one YAML document in ``text``, or an input problem (malformed, several, or empty)."""
     try:
-        document = load_yaml(text, fields=True)
+        document = load_yaml(text, fields=True, line_offset=line_offset)
     except NestingError:
         return None, InputProblem(Location(path), f"malformed YAML in the {what}: nested too deep")
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or "cannot parse"
-        where = Location(path, error_line(exc))
+        found = error_line(exc)
+        where = Location(path, found + line_offset if found else 0)
         return None, InputProblem(where, f"malformed YAML in the {what}: {problem}")
     if document is None:
         return None, InputProblem(Location(path), f"the {what} is empty")

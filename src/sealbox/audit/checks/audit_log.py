@@ -17,7 +17,8 @@ name, or against each group when written ``group:PATTERN``.
 * SBX-602: any Secret read by an identity that is not expected; one finding per identity.
 * SBX-603: one identity (not built-in; expected readers included) getting at least
   :data:`READ_BURST_THRESHOLD` distinct Secrets within :data:`READ_BURST_WINDOW`, the docs'
-  "concurrent reading of multiple Secrets by a single user" (spec §4.3); lists are not counted.
+  "concurrent reading of multiple Secrets by a single user" (Good practices for Kubernetes
+  Secrets); lists are not counted.
 * SBX-604: requests on Secrets logged at ``Request``/``RequestResponse``: their values are in the
   log. One finding per log (first request, total in details); no content is ever copied.
 * SBX-605: Secret reads made through impersonation; one finding per (caller, impersonated user).
@@ -33,6 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sealbox.audit._plural import plural
 from sealbox.audit.checks._auditlog_parse import (
     MAX_LINE_BYTES,
     ReadError,
@@ -65,8 +67,9 @@ CLUSTER_WIDE = Control(
     title="Secrets listed or watched across all namespaces",
     severity=Severity.HIGH,
     rationale=(
-        "A list or watch returns the data of every Secret in scope (spec §5.1); across all "
-        "namespaces that is every Secret of the cluster. Falco only covers get (spec §4.3)."
+        "A list or watch returns the data of every Secret in scope "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets); "
+        "across all namespaces that is every Secret of the cluster."
     ),
     remediation=(
         "Find out why this identity needs it; narrow its RBAC to the namespaces and names it "
@@ -78,9 +81,8 @@ UNUSUAL_READER = Control(
     title="Secrets read by an unexpected identity",
     severity=Severity.MEDIUM,
     rationale=(
-        "Outside the control plane, nodes and the readers you declared, a Secret read is a "
-        "person or workload using a path in the RBAC graph; get, list and watch all reveal "
-        "values (spec §5.1)."
+        "Outside the control plane, nodes and the readers you declared, a Secret read is a person "
+        "or workload using a path in the RBAC graph; get, list and watch all reveal values."
     ),
     remediation="Confirm the reads were intended; otherwise revoke the access and rotate.",
 )
@@ -89,8 +91,9 @@ MANY_SECRETS = Control(
     title="One identity read many Secrets in a short time",
     severity=Severity.HIGH,
     rationale=(
-        "The Kubernetes docs recommend alerting on 'concurrent reading of multiple Secrets by a "
-        "single user'; no open-source scanner implements it (spec §4.3)."
+        "The Kubernetes docs recommend audit rules that alert on 'concurrent reading of multiple "
+        "Secrets by a single user' "
+        "(https://kubernetes.io/docs/concepts/security/secrets-good-practices/)."
     ),
     remediation="Investigate the identity (credential theft, enumeration) and rotate if needed.",
 )
@@ -99,8 +102,9 @@ VALUES_IN_LOG = Control(
     title="Secret values recorded in the audit log",
     severity=Severity.HIGH,
     rationale=(
-        "Events at Request/RequestResponse carry requestObject/responseObject: the Secret data "
-        "itself ends up in the log and everywhere it is shipped (spec §4.1, §7.8)."
+        "Events at Request/RequestResponse carry requestObject/responseObject "
+        "(https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/): the Secret data itself "
+        "ends up in the log and everywhere it is shipped."
     ),
     remediation=(
         "Log secrets at Metadata in the audit policy; treat the existing log as holding "
@@ -113,8 +117,10 @@ IMPERSONATED = Control(
     title="Secrets read through impersonation",
     severity=Severity.MEDIUM,
     rationale=(
-        "impersonate lets a subject act with another identity's rights (spec §5.5); the audit "
-        "log records the real caller in user and the target in impersonatedUser."
+        "impersonate lets a subject act with another identity's rights "
+        "(https://kubernetes.io/docs/reference/access-authn-authz/authentication/"
+        "#user-impersonation); "
+        "the audit log records the real caller in user and the target in impersonatedUser."
     ),
     remediation="Check the caller is allowed to impersonate; limit impersonate by resourceNames.",
 )
@@ -123,8 +129,8 @@ DENIED_BURST = Control(
     title="Burst of denied requests",
     severity=Severity.MEDIUM,
     rationale=(
-        "Many 403s from one identity in a short time are a sign of RBAC probing with a stolen "
-        "or over-curious credential (spec §7.6)."
+        "Many 403s from one identity in a short time are a sign of RBAC probing with a stolen or "
+        "over-curious credential."
     ),
     remediation="Find which credential it is and who uses it; revoke it if it is not expected.",
 )
@@ -173,7 +179,9 @@ def check(
     analysis.finish()
     if malformed > MAX_LINE_PROBLEMS:
         more = malformed - MAX_LINE_PROBLEMS
-        problems.append(InputProblem(Location(name), f"{more} more malformed line(s) skipped"))
+        problems.append(
+            InputProblem(Location(name), f"{plural(more, 'more malformed line')} skipped")
+        )
     summary = analysis.summary()
     summary["malformedLines"] = malformed
     return _findings(analysis), problems, summary

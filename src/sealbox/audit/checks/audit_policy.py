@@ -1,11 +1,11 @@
-"""Area 5: the audit Policy given with ``--audit-policy``, judged by simulating it.
+"""Area 5: the audit Policy (``--audit-policy``, or found among manifests), judged by simulating it.
 
 kubescape C-0161 looks at each rule on its own; the apiserver does not: the *first* matching rule
-decides (spec §4.2), so a leading ``- level: RequestResponse`` logs every Secret body while a
-later ``Metadata`` rule for Secrets never applies (spec §2.10). This check therefore decodes the
-policy as kube-apiserver does (:mod:`._policy_model`), runs the request grid of
-:mod:`._policy_sim` through the first-match checker and reports, at the line of the rule that
-decided (or of ``rules:`` when no rule matched and the default ``None`` applied):
+decides (upstream ``k8s.io/apiserver/pkg/audit/policy/checker.go``), so a leading ``- level:
+RequestResponse`` logs every Secret body while a later ``Metadata`` rule for Secrets never applies.
+This check therefore decodes the policy as kube-apiserver does (:mod:`._policy_model`), runs the
+request grid of :mod:`._policy_sim` through the first-match checker and reports, at the line of the
+rule that decided (or of ``rules:`` when no rule matched and the default ``None`` applied):
 
 * SBX-501: the apiserver rejects the file (one finding per broken rule; no simulation then).
 * SBX-502: get/list/watch of Secrets at level ``None`` for some identity.
@@ -31,10 +31,10 @@ from pathlib import Path
 
 from sealbox.audit.checks import _policy_sim as sim
 from sealbox.audit.checks._policy_model import STAGES, Policy, decode_policy, effective_level
-from sealbox.audit.checks._yamlfile import read_yaml_file
+from sealbox.audit.checks._yamlfile import YamlFile, read_yaml_file
 from sealbox.audit.model import Control, Finding, InputProblem, Location, Severity
 
-__all__ = ["CONTROLS", "check", "effective_level"]
+__all__ = ["CONTROLS", "check", "effective_level", "judge"]
 
 _C0161 = ("kubescape C-0161", "kube-bench 3.2.2")
 REJECTED = Control(
@@ -53,8 +53,10 @@ READS_NOT_LOGGED = Control(
     title="Secret reads not logged",
     severity=Severity.HIGH,
     rationale=(
-        "The first matching rule decides and the default is None (spec §4.2); a None rule (or no "
-        "rule) for get/list/watch on secrets leaves who read which Secret invisible."
+        "The first matching rule decides "
+        "(https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/) and a request no rule "
+        "matches is not logged (level None); a None rule (or no rule) for get/list/watch on "
+        "secrets leaves who read which Secret invisible."
     ),
     remediation=(
         'Add `- level: Metadata` for `secrets` (group "") before any rule that can match them '
@@ -68,12 +70,13 @@ SECRET_VALUES_LOGGED = Control(
     severity=Severity.HIGH,
     rationale=(
         "At RequestResponse the log holds the response object (every value of a get or list of "
-        "Secrets), at Request the request body (Secret writes, TokenReview tokens); spec §4.1, "
-        "§2.10: a leading catch-all RequestResponse rule does this while kubescape passes it."
+        "Secrets), at Request the request body (Secret writes, TokenReview tokens) "
+        "(https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/); a leading catch-all "
+        "RequestResponse rule does this while kubescape C-0161 passes it."
     ),
     remediation=(
-        "Log secrets, tokenreviews and serviceaccounts/token at Metadata in a rule placed "
-        "before any Request/RequestResponse rule (CIS 3.2.2)."
+        "Log secrets, tokenreviews and serviceaccounts/token at Metadata in a rule placed before "
+        "any Request/RequestResponse rule (CIS Kubernetes Benchmark 3.2.2)."
     ),
     mappings=_C0161,
 )
@@ -94,8 +97,7 @@ EXEC_NOT_LOGGED = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "pods/exec, portforward and the proxy subresources reach Secret contents indirectly and "
-        "serviceaccounts/token mints credentials (spec §5.4, §5.7, §5.8); CIS 3.2.2 wants them "
-        "logged."
+        "serviceaccounts/token mints credentials; CIS Kubernetes Benchmark 3.2.2 wants them logged."
     ),
     remediation="Log these subresources at Metadata (or above) before any None rule.",
     mappings=_C0161,
@@ -105,8 +107,9 @@ OMIT_STAGES = Control(
     title="omitStages drop the audit record of sensitive requests",
     severity=Severity.MEDIUM,
     rationale=(
-        "Omitted stages are the policy's plus the rule's (spec §4.2); without ResponseComplete "
-        "(and ResponseStarted) only RequestReceived is left, which has no response code and no "
+        "Omitted stages are the policy's plus the rule's (upstream "
+        "k8s.io/apiserver/pkg/audit/policy/checker.go); without ResponseComplete (and "
+        "ResponseStarted) only RequestReceived is left, which has no response code and no "
         "authorization decision, and without it too nothing is written at all."
     ),
     remediation="Omit only RequestReceived (and Panic if you must); keep ResponseComplete.",
@@ -117,8 +120,9 @@ NO_CATCH_ALL = Control(
     title="Audit policy catch-all missing or not last",
     severity=Severity.LOW,
     rationale=(
-        "Requests no rule matches are not logged (default None); rules placed after a rule "
-        "without filters can never match (first match wins, spec §4.2)."
+        "Requests no rule matches are not logged (default None); rules placed after a rule without "
+        "filters can never match: the first matching rule decides "
+        "(https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/)."
     ),
     remediation="End the rules with one catch-all (e.g. `- level: Metadata`) and nothing after.",
     mappings=("kube-bench 3.2.2",),
@@ -157,6 +161,11 @@ def check(path: Path) -> tuple[list[Finding], list[InputProblem]]:
     file, problems = read_yaml_file(path, "audit policy")
     if file is None:
         return [], problems
+    return judge(file), []
+
+
+def judge(file: YamlFile) -> list[Finding]:
+    """Judge one audit policy already read (a file, or a document of a stream)."""
     policy, issues = decode_policy(file.document)
     findings = [
         Finding(
@@ -169,7 +178,7 @@ def check(path: Path) -> tuple[list[Finding], list[InputProblem]]:
     ]
     if policy is not None:
         findings += _judge(policy, file.path)
-    return findings, []
+    return findings
 
 
 def _judge(policy: Policy, path: str) -> list[Finding]:

@@ -1,4 +1,4 @@
-"""Area 4: the EncryptionConfiguration given with ``--encryption-config``.
+"""Area 4: the EncryptionConfiguration given with ``--encryption-config`` or found among manifests.
 
 The file is validated by the encryption core (:func:`sealbox.encryption.lint_config`, the
 apiserver's own rules). A file the apiserver rejects gets one SBX-401 finding per broken rule and
@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from sealbox.audit.checks._yamlfile import read_yaml_file
+from sealbox.audit.checks._yamlfile import YamlFile, read_yaml_file
 from sealbox.audit.model import Control, Finding, InputProblem, Location, Severity
 from sealbox.encryption import (
     EncryptionConfiguration,
@@ -39,7 +39,7 @@ from sealbox.encryption import (
 from sealbox.errors import ConfigIssue
 from sealbox.yamldoc import line_at
 
-__all__ = ["CONTROLS", "check"]
+__all__ = ["CONTROLS", "check", "judge"]
 
 _SECRETS = GroupResource("", "secrets")
 _WHAT = "EncryptionConfiguration"
@@ -54,7 +54,7 @@ REJECTED = Control(
         "kube-apiserver validates the whole file and refuses to start with it (or keeps the old "
         "one when automatic reload is on), so the encryption it describes is not in effect."
     ),
-    remediation="Fix every reported field; `sealbox config lint FILE` shows all of them.",
+    remediation="Fix every reported field; `sealbox config validate FILE` shows all of them.",
 )
 NOT_COVERED = Control(
     id="SBX-402",
@@ -62,7 +62,8 @@ NOT_COVERED = Control(
     severity=Severity.CRITICAL,
     rationale=(
         "A resource that no entry names (itself, `*.` or `*.*`) is stored by the apiserver in "
-        "plaintext; 'anyone with access to etcd' can then read every Secret (spec §5.14)."
+        "plaintext, and then 'anyone with access to etcd' can read every Secret "
+        "(https://kubernetes.io/docs/concepts/configuration/secret/)."
     ),
     remediation="Add `secrets` (or `*.`/`*.*`) to an entry whose first provider is kms v2.",
     mappings=(
@@ -79,8 +80,9 @@ IDENTITY_FIRST = Control(
     severity=Severity.CRITICAL,
     rationale=(
         "The first provider encrypts every new write; `identity` writes plaintext, even when an "
-        "encrypting provider follows it. kubescape C-0142 passes this because another provider "
-        "of the entry is aescbc/secretbox/kms (spec §2.1)."
+        "encrypting provider follows it "
+        "(https://kubernetes.io/docs/tasks/administer-cluster/encrypt-data/). kubescape C-0142 "
+        "passes this because another provider of the entry is aescbc/secretbox/kms."
     ),
     remediation=(
         "Put an encrypting provider (kms apiVersion v2) first; keep identity after it only while "
@@ -110,8 +112,9 @@ AESCBC = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "The Kubernetes docs rate aescbc 'Weak … not recommended due to CBC's vulnerability to "
-        "padding oracle attacks'; kubescape C-0142 and kube-bench 1.2.28 still accept it "
-        "(spec §2.2)."
+        "padding oracle attacks' "
+        "(https://kubernetes.io/docs/tasks/administer-cluster/encrypt-data/); kubescape C-0142 and "
+        "kube-bench 1.2.28 still accept it."
     ),
     remediation="Write Secrets with kms v2 (or secretbox); keep aescbc only to read old data.",
     mappings=("kubescape C-0142", "kube-bench 1.2.28"),
@@ -121,10 +124,14 @@ AESGCM = Control(
     title="Secrets encrypted with aesgcm (key rotation required)",
     severity=Severity.LOW,
     rationale=(
-        "aesgcm uses random nonces, so upstream requires rotating its key every 200k writes "
-        "(spec §7.3); nothing rotates it automatically."
+        "aesgcm uses random nonces, so the Kubernetes docs require rotating its key every 200,000 "
+        "writes (https://kubernetes.io/docs/tasks/administer-cluster/encrypt-data/); "
+        "kube-apiserver does not rotate it for you."
     ),
-    remediation="Prefer kms v2; otherwise rotate the aesgcm key regularly and rewrite Secrets.",
+    remediation=(
+        "Prefer kms v2; otherwise rotate the aesgcm key before 200,000 writes: add a new first "
+        "key, then rewrite every Secret with it (`sealbox etcd rewrap -c CONFIG --apply`)."
+    ),
     mappings=("kube-bench 1.2.28",),
 )
 KMS_V1 = Control(
@@ -133,8 +140,8 @@ KMS_V1 = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "KMS v1 is deprecated since Kubernetes 1.28 and disabled by default since 1.29: the "
-        "apiserver refuses the file without --feature-gates=KMSv1=true (spec §2.2); no other "
-        "scanner flags it."
+        "apiserver refuses the file without --feature-gates=KMSv1=true "
+        "(https://kubernetes.io/docs/tasks/administer-cluster/kms-provider/)."
     ),
     remediation="Migrate the plugin and the provider to `apiVersion: v2`.",
 )
@@ -144,7 +151,8 @@ STATIC_KEY = Control(
     severity=Severity.MEDIUM,
     rationale=(
         "aescbc, aesgcm and secretbox keys sit in this file next to the apiserver, so local-key "
-        "encryption 'fails to protect against a host compromise' (spec §5.14)."
+        "encryption 'fails to protect against a host compromise' "
+        "(https://kubernetes.io/docs/tasks/administer-cluster/encrypt-data/)."
     ),
     remediation="Use a kms v2 provider so the key-encryption key stays in an external KMS.",
     mappings=("kubescape C-0208",),
@@ -167,6 +175,11 @@ def check(path: Path) -> tuple[list[Finding], list[InputProblem]]:
     file, problems = read_yaml_file(path, _WHAT)
     if file is None:
         return [], problems
+    return judge(file), []
+
+
+def judge(file: YamlFile) -> list[Finding]:
+    """Judge one EncryptionConfiguration already read (a file, or a document of a stream)."""
     report = lint_config(file.text, file.path)
     document = file.document
 
@@ -174,8 +187,8 @@ def check(path: Path) -> tuple[list[Finding], list[InputProblem]]:
         return Location(file.path, line_at(document, field) or 1)
 
     if report.config is None:
-        return [_rejected(issue, at(issue.path)) for issue in report.errors], []
-    return _judge(report.config, at), []
+        return [_rejected(issue, at(issue.path)) for issue in report.errors]
+    return _judge(report.config, at)
 
 
 def _rejected(issue: ConfigIssue, where: Location) -> Finding:
@@ -252,7 +265,7 @@ def _write_provider(
             Finding(
                 AESGCM,
                 f"{write.path}: Secrets (rule '{rule}') are written with aesgcm; its key must be "
-                "rotated (upstream: every 200k writes)",
+                "rotated (upstream: every 200,000 writes)",
                 where,
                 details=details,
             )

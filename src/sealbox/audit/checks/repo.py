@@ -1,11 +1,11 @@
 """Repository controls (SBX-2xx): credentials committed in Secret, ConfigMap and Helm values files.
 
 * A ``v1`` Secret with ``data`` or ``stringData`` in a repository is a credential in Git history
-  (base64 is an encoding, not encryption). No posture scanner flags the mere presence of one
-  (spec §1.B); gitleaks only looks at ``data`` values of ten or more base64 characters. Values
-  that are empty, Helm templates (``{{ ... }}``), substitution placeholders or SOPS ``ENC[...]``
-  are not secrets, and a file carrying SOPS metadata (a top-level ``sops`` key) is encrypted.
-  SealedSecrets and ExternalSecrets are other kinds and never match.
+  (base64 is an encoding, not encryption); the Kubernetes docs say not to commit Secret manifests
+  (Good practices for Kubernetes Secrets). gitleaks only looks at ``data`` values of ten or more
+  base64 characters. Values that are empty, Helm templates (``{{ ... }}``), substitution
+  placeholders or SOPS ``ENC[...]`` are not secrets, and a file carrying SOPS metadata (a top-level
+  ``sops`` key) is encrypted. SealedSecrets and ExternalSecrets are other kinds and never match.
 * ConfigMaps are checked per key: a credential-like key name holding a literal, or a value
   (raw or base64-decoded) containing a credential format (:mod:`._sensitive`).
 * Helm values files are walked through nested mappings and lists; a credential-like key holding
@@ -31,8 +31,9 @@ PLAINTEXT_SECRET = Control(
     title="Plaintext Secret manifest committed",
     severity=Severity.HIGH,
     rationale=(
-        "Secret data is only base64-encoded, so a committed Secret manifest puts the values in "
-        "Git history for everyone with read access; no posture scanner flags it (spec §1.B, §7.9)."
+        "Secret data is only base64-encoded, so a committed Secret manifest puts the values in Git "
+        "history for everyone with read access; the Kubernetes docs say to avoid sharing Secret "
+        "manifests (https://kubernetes.io/docs/concepts/security/secrets-good-practices/)."
     ),
     remediation=(
         "Replace the manifest with a SealedSecret, a SOPS-encrypted file or an ExternalSecret "
@@ -45,9 +46,10 @@ CONFIGMAP_CREDENTIALS = Control(
     title="Credentials stored in a ConfigMap",
     severity=Severity.HIGH,
     rationale=(
-        "ConfigMaps are neither encrypted at rest nor guarded like Secrets by RBAC or audit "
-        "policies, and their values are readable by many roles (spec §1.B: kubescape C-0012, "
-        "Trivy KSV-0109)."
+        "ConfigMaps provide no secrecy or encryption "
+        "(https://kubernetes.io/docs/concepts/configuration/configmap/), are not guarded like "
+        "Secrets by RBAC or audit policies, and their values are readable by many roles (kubescape "
+        "C-0012, Trivy KSV-0109)."
     ),
     remediation=(
         "Move the credential into a Secret (sealed or synced from a secret store), reference it "
@@ -61,8 +63,7 @@ VALUES_CREDENTIALS = Control(
     severity=Severity.HIGH,
     rationale=(
         "Charts render values such as auth.password into Secrets, so a literal in a committed "
-        "values file is a plaintext Secret in Git by another name; no scanner checks values "
-        "files (spec §7.9)."
+        "values file is a plaintext Secret in Git by another name."
     ),
     remediation=(
         "Point the chart at an existing Secret (existingSecret and similar values), or keep "

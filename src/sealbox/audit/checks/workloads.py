@@ -4,7 +4,7 @@ Every workload kind is reduced to its pod spec (:mod:`sealbox.audit.podspec`), a
 of it (init, regular and ephemeral) is checked for Secrets passed as environment variables, Secret
 values expanded into the command line, and credential-like literal env values. The pod's
 Secret volumes are checked for file modes, ``readOnly`` and ``subPath`` mounts (no scanner checks
-these, spec §1.C and §7.7), and the pod for a service account token it does not need, judged
+these), and the pod for a service account token it does not need, judged
 against the ServiceAccounts and bindings found in the same input (:mod:`._tokens`).
 
 Findings point at the mapping that causes them (the env entry, the volume, the mount, the
@@ -40,8 +40,8 @@ SECRET_ENV = Control(
     title="Secret passed to a container as environment variables",
     severity=Severity.MEDIUM,
     rationale=(
-        "Environment variables are inherited by every child process and often end up in logs "
-        "and crash reports; CIS 5.4.1 prefers Secrets mounted as files (spec §1.C, §1.H)."
+        "Environment variables are inherited by every child process and often end up in logs and "
+        "crash reports; CIS Kubernetes Benchmark 5.4.1 prefers Secrets mounted as files."
     ),
     remediation=(
         "Mount the Secret as a volume and have the application read the file "
@@ -55,10 +55,11 @@ SECRET_ARGS = Control(
     title="Secret value expanded into a container's command line",
     severity=Severity.HIGH,
     rationale=(
-        "The kubelet expands $(VAR) in command and args before starting the container, so a "
-        "Secret-backed variable ends up in the runtime's container config and in the process's "
-        "command line, readable on the node via the process list; none of the scanners in "
-        "spec §1.C looks for it."
+        "The kubelet expands $(VAR) in command and args before starting the container "
+        "(https://kubernetes.io/docs/tasks/inject-data-application/"
+        "define-command-argument-container/), "
+        "so a Secret-backed variable ends up in the runtime's container config and in the "
+        "process's command line, readable on the node via the process list."
     ),
     remediation=(
         "Let the program read the Secret itself (from a mounted file or its environment) "
@@ -71,8 +72,8 @@ LITERAL_ENV = Control(
     severity=Severity.HIGH,
     rationale=(
         "A credential typed into a manifest's env value is stored in Git and readable by anyone "
-        "who can read the workload (kubescape C-0012, Polaris sensitiveContainerEnvVar, spec "
-        "§1.B); variables that hold a file path or a $(VAR) reference are not flagged (spec §6)."
+        "who can read the workload (kubescape C-0012, Polaris sensitiveContainerEnvVar); variables "
+        "that hold a file path or a $(VAR) reference are not flagged."
     ),
     remediation=(
         "Move the value into a Secret (sealed or synced from a secret store) and mount it as a "

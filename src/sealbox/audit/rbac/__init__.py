@@ -3,7 +3,8 @@
 * :mod:`~sealbox.audit.rbac.rules` — policy rules and the exact RBAC matcher;
 * :mod:`~sealbox.audit.rbac.graph` — identities, roles with aggregation, bindings as grants;
 * :mod:`~sealbox.audit.rbac.capabilities` and :mod:`~sealbox.audit.rbac.families` — what a
-  subject's rules let it do to Secrets (direct reads and the indirect paths of spec §5);
+  subject's rules let it do to Secrets (direct reads and the indirect paths
+  of the Kubernetes RBAC good practices, "Privilege escalation risks");
 * :mod:`~sealbox.audit.rbac.paths` — :func:`who_can_read` and the reachability behind it,
   returning :class:`~sealbox.audit.rbac.access.ReadAccess` records;
 * :mod:`~sealbox.audit.rbac.pods` — which workloads mount which Secrets.

@@ -2,41 +2,48 @@
 
 Each rule a subject holds is matched against a fixed list of *atoms* (a verb on a resource, see
 ``_ATOMS``) with the exact RBAC matcher. Atoms are then combined into :class:`PathGrant` objects,
-one family per way of reaching Secret values (spec §5; every family cites its source below):
+one family per way of reaching Secret values (the "Privilege escalation risks" of the
+Kubernetes RBAC good practices; each family names its section there):
 
 ``list`` / ``get``
     ``list``/``watch`` on ``secrets`` without ``resourceNames`` return every Secret in scope
-    (§5.1); ``get``, and ``list``/``watch`` restricted by name (usable with a
-    ``metadata.name`` field selector, §5.2), reveal only the named Secrets.
+    ("Listing secrets"); ``get``, and ``list``/``watch`` restricted by name (usable with a
+    ``metadata.name`` field selector), reveal only the named Secrets.
 ``workload``
     ``create`` pods, or ``create``/``update``/``patch`` a pod controller, in a namespace reads
-    every Secret there and runs as any service account there (§5.3).
+    every Secret there and runs as any service account there ("Workload creation").
 ``exec``
     ``create`` or ``get`` on ``pods/exec``/``pods/attach`` (``get`` opens the websocket, as
     Polaris notes), ``update``/``patch`` on ``pods/ephemeralcontainers``: reads what pods mount
-    and their service-account tokens (§5.4).
+    and their service-account tokens.
 ``impersonate``
     ``impersonate`` on ``users``, ``groups`` (needs a user or service account to impersonate
-    too: the API server rejects group impersonation alone) or ``serviceaccounts`` (§5.5).
+    too: the API server rejects group impersonation alone) or ``serviceaccounts``
+    ("Impersonate verb").
 ``escalate`` / ``bind``
     ``escalate`` plus a write on roles, or ``bind`` plus a write on bindings, grants the subject
-    any rule it likes in scope (§5.6); ``bind`` limited by ``resourceNames`` counts only when a
-    named role reads Secrets.
+    any rule it likes in scope ("Escalate verb", "Bind verb"); ``bind`` limited by
+    ``resourceNames`` counts only when a named role reads Secrets.
 ``token``
-    ``create`` on ``serviceaccounts/token`` (§5.8), or ``create`` on secrets together with any
-    read of secrets (mint a ``kubernetes.io/service-account-token`` Secret and read it, §5.9).
+    ``create`` on ``serviceaccounts/token`` ("Token request"), or ``create`` on secrets
+    together with any read of secrets (mint a ``kubernetes.io/service-account-token`` Secret and
+    read it).
 ``nodes-proxy``
-    ``get``/``create`` on ``nodes/proxy``: the kubelet API executes in every pod (§5.7).
+    ``get``/``create`` on ``nodes/proxy``: the kubelet API executes in every pod
+    ("Access to proxy subresource of Nodes").
 ``csr``
     ``create`` CSRs, ``update`` their ``approval`` and ``approve`` the
-    ``kubernetes.io/kube-apiserver-client`` signer: a client certificate for any identity (§5.10).
+    ``kubernetes.io/kube-apiserver-client`` signer: a client certificate for any identity
+    ("CSRs and certificate issuing").
 ``webhook``
-    writing admission webhook configurations receives every object admitted (§5.12).
+    writing admission webhook configurations receives every object admitted ("Control admission
+    webhooks").
 
 Cluster-scoped resources (users, groups, nodes, clusterroles, clusterrolebindings, CSRs,
 signers, webhook configurations) are only granted by ClusterRoleBindings, whatever a
 RoleBinding's rules say. ``create`` of a top-level object cannot be restricted by name, so a
-``create`` rule with ``resourceNames`` grants nothing (§5.2).
+``create`` rule with ``resourceNames`` grants nothing (Kubernetes RBAC docs, "Referring to
+resources").
 """
 
 from __future__ import annotations

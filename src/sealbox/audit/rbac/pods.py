@@ -1,7 +1,7 @@
 """Which workloads in the input mount which Secrets, and whose service-account token they carry.
 
 The RBAC paths through ``pods/exec``, ``pods/attach``, ephemeral containers and ``nodes/proxy``
-read a Secret only from inside a pod that has it (spec §5.4, §5.7): as a ``secret`` or
+read a Secret only from inside a pod that has it: as a ``secret`` or
 ``projected`` volume, or through ``env[].valueFrom.secretKeyRef`` / ``envFrom[].secretRef``.
 The same pods also hold their service account's token unless automounting is switched off on
 the pod or, when the pod does not say, on the ServiceAccount (Kubernetes API defaults), so

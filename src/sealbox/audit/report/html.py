@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sealbox
+from sealbox.audit._plural import plural
 from sealbox.audit.model import AuditReport, Finding, Severity
 from sealbox.audit.report._assets import CSS as _CSS
 from sealbox.audit.report._assets import JS as _JS
@@ -201,7 +202,7 @@ def _findings(report: AuditReport) -> str:
         out.append(
             f'<section class="card group" id="sev-{severity.label}" data-sev="{severity.label}">'
             f'<h2><span class="badge sev-{severity.label}">{severity.label}</span> '
-            f"{len(group)} finding{'' if len(group) == 1 else 's'}</h2>"
+            f"{plural(len(group), 'finding')}</h2>"
             '<table class="findings"><thead><tr><th>ID</th><th>Object</th><th>Location</th>'
             f"<th>Finding and fix</th></tr></thead><tbody>{rows}</tbody></table></section>"
         )
@@ -235,6 +236,8 @@ def _details(details: Mapping[str, Any]) -> str:
 def _compact(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list) and not any(isinstance(v, dict | list) for v in value):
         return ", ".join(_compact(v) for v in value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -26,8 +26,13 @@ version)::
       ],
       "suppressed": [ {... same keys as a finding ..., "reason": "...", "source": "..."} ],
       "inputProblems": [ {"file": "bad.yaml", "line": 3, "message": "..."} ],
-      "sections": {"auditLog": {...}}     # extra summaries, keyed by name
+      "sections": {                       # extra summaries, keyed by name
+        "inputs": [{"input": "deploy", "auditedAs": "manifests", "from": "argument"}, ...],
+        "auditLog": {...}
+      }
     }
+
+``yaml`` output is this same document, written as YAML.
 
 Like every report, it names objects, fields and key names and never a value: findings are built
 that way (see :mod:`sealbox.audit.model`), and this module only copies them.

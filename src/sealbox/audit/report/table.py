@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sealbox.audit._plural import plural
 from sealbox.audit.model import AuditReport, Finding, Severity
 from sealbox.audit.report._sections import SectionTable, section_tables
 from sealbox.audit.report._severities import SEVERITIES
@@ -64,15 +65,14 @@ def summary_line(report: AuditReport) -> Text:
     else:
         line = Text(f"PASSED (fail-on {threshold})", style="bold green")
     counts = report.counts()
-    total = len(report.findings)
-    line.append(f": {total} finding{'' if total == 1 else 's'} (")
+    line.append(f": {plural(len(report.findings), 'finding')} (")
     for index, severity in enumerate(SEVERITIES):
         if index:
             line.append(", ")
         line.append(f"{counts[severity]} {severity.label}", style=_count_style(severity, counts))
     line.append(f") · {len(report.suppressed)} suppressed")
-    line.append(f" · {len(report.problems)} input problems")
-    line.append(f" · {report.files} files, {report.objects} objects")
+    line.append(f" · {plural(len(report.problems), 'input problem')}")
+    line.append(f" · {plural(report.files, 'file')}, {plural(report.objects, 'object')}")
     return line
 
 
@@ -110,8 +110,8 @@ def _suppressed_line(report: AuditReport) -> Text:
     for item in report.suppressed:
         ids[item.finding.control.id] = ids.get(item.finding.control.id, 0) + 1
     listed = ", ".join(f"{key}: {count}" for key, count in sorted(ids.items()))
-    count = len(report.suppressed)
-    return Text(f"Suppressed: {count} finding{'' if count == 1 else 's'} ({listed})", style="dim")
+    count = plural(len(report.suppressed), "finding")
+    return Text(f"Suppressed: {count} ({listed})", style="dim")
 
 
 def _problems_table(report: AuditReport) -> Table:
