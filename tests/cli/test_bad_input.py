@@ -1,0 +1,319 @@
+"""Bad input on the config, kms and demo commands, and the root: one ``error:`` line, no traceback.
+
+The etcd and audit commands have files of their own (test_etcd_bad_input.py,
+test_audit_bad_input.py); :func:`test_every_command_is_driven_with_bad_input` checks that the
+three together reach every command of the CLI. Each case runs one command as a user would, with
+one thing wrong, and must end the same way:
+
+1. the documented exit code (2 for a usage or input error);
+2. stderr is exactly one line, ``error: ...``, naming the file, flag or field at fault and what
+   would be valid;
+3. no traceback;
+4. nothing written: stdout empty, the working directory as it was (a keyring that exists is
+   not touched), no socket left behind;
+
+and nothing secret is printed (the keyring's key material).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sealbox.cli import app
+from sealbox.kms.backends.local import create_keyring, load_keyring
+from tests.cli import test_audit_bad_input, test_etcd_bad_input
+
+runner = CliRunner()
+
+
+@dataclass(frozen=True)
+class Files:
+    root: Path
+
+    def path(self, name: str) -> str:
+        return str(self.root / name)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[Files]:
+    root = Path(os.path.realpath("/tmp")) / f"sbx-bad-{os.getpid()}"  # unix socket paths: short
+    root.mkdir(mode=0o700)
+    create_keyring(root / "kek.key")
+    (root / "a-dir").mkdir()
+    (root / "broken.yaml").write_text("socket: [\n")
+    (root / "not-json.key").write_text("{not json")
+    (root / "not-json.key").chmod(0o600)
+    (root / "vault.yaml").write_text(
+        "apiVersion: sealbox.io/v1alpha1\nkind: KMSPluginConfiguration\nsocket: /run/k.sock\n"
+        "backends:\n  primary: {type: vault, address: 'https://vault:8200', keyName: k8s,\n"
+        "    auth: {method: token, tokenFile: token}}\n"
+    )
+    yield Files(root)
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.unlink() if not path.is_dir() else path.rmdir()
+    root.rmdir()
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in root.rglob("*")
+    }
+
+
+Case = Callable[[Files], list[str]]
+
+CASES: dict[str, tuple[Case, list[str], int]] = {
+    # config validate / keygen
+    "config validate: file missing": (
+        lambda f: ["config", "validate", f.path("absent.yaml")],
+        ["absent.yaml", "No such file"],
+        2,
+    ),
+    "config validate: a directory": (
+        lambda f: ["config", "validate", f.path("a-dir")],
+        ["a-dir", "Is a directory"],
+        2,
+    ),
+    "config validate: bad output format": (
+        lambda f: ["config", "validate", f.path("broken.yaml"), "-o", "xml"],
+        ["--output", "'xml' is not one of"],
+        2,
+    ),
+    "config keygen: unknown kind": (
+        lambda f: ["config", "keygen", "aes"],
+        ["KIND", "'aes' is not one of", "aesgcm"],
+        2,
+    ),
+    "config keygen: wrong key size": (
+        lambda f: ["config", "keygen", "secretbox", "--size", "16"],
+        ["--size 16", "secretbox keys are 32 bytes long"],
+        2,
+    ),
+    # kms keygen
+    "kms keygen: keyring exists": (
+        lambda f: ["kms", "keygen", "--key-file", f.path("kek.key")],
+        ["kek.key", "already exists"],
+        2,
+    ),
+    "kms keygen: directory missing": (
+        lambda f: ["kms", "keygen", "--key-file", f.path("nowhere/kek.key")],
+        ["nowhere/kek.key", "cannot write"],
+        2,
+    ),
+    "kms keygen: a directory": (
+        lambda f: ["kms", "keygen", "--key-file", f.path("a-dir")],
+        ["a-dir", "already exists"],
+        2,
+    ),
+    # kms rotate-key
+    "kms rotate-key: neither source": (
+        lambda f: ["kms", "rotate-key"],
+        ["--key-file", "--config"],
+        2,
+    ),
+    "kms rotate-key: keyring missing": (
+        lambda f: ["kms", "rotate-key", "--key-file", f.path("absent.key")],
+        ["absent.key", "sealbox kms keygen --key-file"],
+        2,
+    ),
+    "kms rotate-key: keyring not JSON": (
+        lambda f: ["kms", "rotate-key", "--key-file", f.path("not-json.key")],
+        ["not-json.key", "not JSON"],
+        2,
+    ),
+    "kms rotate-key: keyring is a directory": (
+        lambda f: ["kms", "rotate-key", "--key-file", f.path("a-dir")],
+        ["a-dir", "is a directory"],
+        2,
+    ),
+    "kms rotate-key: config malformed": (
+        lambda f: ["kms", "rotate-key", "--config", f.path("broken.yaml")],
+        ["broken.yaml:2:1", "not valid YAML"],
+        2,
+    ),
+    "kms rotate-key: a backend that rotates elsewhere": (
+        lambda f: ["kms", "rotate-key", "--config", f.path("vault.yaml")],
+        ["backends.primary is vault", "rotate the key in vault itself"],
+        2,
+    ),
+    # kms serve
+    "kms serve: keyring missing": (
+        lambda f: ["kms", "serve", "--socket", f.path("k.sock"), "--key-file", f.path("no.key")],
+        ["no.key", "sealbox kms keygen --key-file"],
+        2,
+    ),
+    "kms serve: keyring is a directory": (
+        lambda f: ["kms", "serve", "--socket", f.path("k.sock"), "--key-file", f.path("a-dir")],
+        ["a-dir", "is a directory"],
+        2,
+    ),
+    "kms serve: relative socket": (
+        lambda f: ["kms", "serve", "--socket", "rel.sock", "--key-file", f.path("kek.key")],
+        ["--socket", "expected an absolute socket path", "'rel.sock'"],
+        2,
+    ),
+    "kms serve: socket directory missing": (
+        lambda f: [
+            "kms",
+            "serve",
+            "--socket",
+            f.path("gone/k.sock"),
+            "--key-file",
+            f.path("kek.key"),
+        ],
+        ["gone/k.sock", "does not exist"],
+        2,
+    ),
+    "kms serve: config missing": (
+        lambda f: ["kms", "serve", "--config", f.path("absent.yaml")],
+        ["absent.yaml", "no such file"],
+        2,
+    ),
+    "kms serve: config malformed": (
+        lambda f: ["kms", "serve", "--config", f.path("broken.yaml")],
+        ["broken.yaml:2:1", "not valid YAML"],
+        2,
+    ),
+    "kms serve: config and key file": (
+        lambda f: [
+            "kms",
+            "serve",
+            "--config",
+            f.path("vault.yaml"),
+            "--key-file",
+            f.path("kek.key"),
+        ],
+        ["--key-file", "with --config the backends come from"],
+        2,
+    ),
+    "kms serve: another backend by flag": (
+        lambda f: ["kms", "serve", "--socket", f.path("k.sock"), "--backend", "vault"],
+        ["--backend vault", "--config"],
+        2,
+    ),
+    "kms serve: bad probe interval": (
+        lambda f: [
+            "kms",
+            "serve",
+            "--socket",
+            f.path("k.sock"),
+            "--key-file",
+            f.path("kek.key"),
+            "--probe-interval",
+            "soon",
+        ],
+        ["--probe-interval", "invalid duration"],
+        2,
+    ),
+    "kms serve: bad metrics address": (
+        lambda f: [
+            "kms",
+            "serve",
+            "--socket",
+            f.path("k.sock"),
+            "--key-file",
+            f.path("kek.key"),
+            "--metrics-address",
+            "9464",
+        ],
+        ["--metrics-address", "host:port"],
+        2,
+    ),
+    "kms serve: bad log level": (
+        lambda f: ["kms", "serve", "--log-level", "loud"],
+        ["--log-level", "'loud' is not one of"],
+        2,
+    ),
+    # kms status
+    "kms status: relative socket": (
+        lambda f: ["kms", "status", "--socket", "rel.sock"],
+        ["--socket", "absolute"],
+        2,
+    ),
+    "kms status: bad timeout": (
+        lambda f: ["kms", "status", "--socket", f.path("k.sock"), "--timeout", "soon"],
+        ["--timeout"],
+        2,
+    ),
+    # demo and the root
+    "demo: unknown flag": (
+        lambda f: ["demo", "--bogus"],
+        ["No such option: --bogus", "sealbox demo --help"],
+        2,
+    ),
+    "root: unknown command": (
+        lambda f: ["kmss", "serve"],
+        ["No such command 'kmss'", "sealbox --help"],
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_is_one_clear_error(name: str, files: Files) -> None:
+    build, named, code = CASES[name]
+    argv = build(files)
+    before = _tree(files.root)
+    secret = base64.b64encode(load_keyring(files.root / "kek.key")[0].material).decode()
+    result = runner.invoke(app, argv, catch_exceptions=False)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for fragment in named:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+    assert _tree(files.root) == before  # nothing written, nothing replaced, no socket left
+    assert secret not in result.stderr
+
+
+def _commands() -> set[str]:
+    def walk(command: typer.core.TyperGroup, path: tuple[str, ...]) -> set[str]:
+        found: set[str] = set()
+        for name, sub in command.commands.items():
+            if isinstance(sub, typer.core.TyperGroup):
+                found |= walk(sub, (*path, name))
+            elif not sub.hidden:
+                found.add(" ".join((*path, name)))
+        return found
+
+    root = typer.main.get_command(app)
+    assert isinstance(root, typer.core.TyperGroup)
+    return walk(root, ())
+
+
+def _covered(argvs: list[list[str]]) -> set[str]:
+    known = _commands()
+    covered = set()
+    for argv in argvs:
+        words = [word for word in argv if not word.startswith("-")]
+        for size in (2, 1):
+            if " ".join(words[:size]) in known:
+                covered.add(" ".join(words[:size]))
+                break
+    return covered
+
+
+def test_every_command_is_driven_with_bad_input(tmp_path: Path) -> None:
+    mine = Files(tmp_path)
+    argvs = [build(mine) for build, _, _ in CASES.values()]
+    etcd_files = test_etcd_bad_input.Files(tmp_path)
+    argvs += [["etcd", *build(etcd_files)] for build, _ in test_etcd_bad_input.CASES.values()]
+    audit_files = test_audit_bad_input.Files(tmp_path)
+    argvs += [
+        ["audit", *prefix, *build(audit_files)]
+        for prefix, build, _ in test_audit_bad_input.CASES.values()
+    ]
+    missing = _commands() - _covered(argvs)
+    assert not missing, f"commands never driven with bad input: {sorted(missing)}"
+    assert json.dumps(sorted(_commands()))  # the walk found the tree
