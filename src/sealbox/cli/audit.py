@@ -152,9 +152,11 @@ def scan_command(
         sealbox audit scan ./deploy
 
         sealbox audit scan ./deploy --encryption-config /etc/kubernetes/enc.yaml \\
-            --audit-policy /etc/kubernetes/audit-policy.yaml --audit-log /var/log/kube-audit.log
+            --audit-policy /etc/kubernetes/audit-policy.yaml \\
+            --audit-log /var/log/kube-audit.log
 
-        sealbox audit scan ./deploy --fail-on medium -o sarif --output-file audit.sarif
+        sealbox audit scan ./deploy --fail-on medium -o sarif \\
+            --output-file audit.sarif
 
         helm template my-release ./chart | sealbox audit scan - -o json
     """
@@ -231,8 +233,8 @@ def who_can_read_command(
 
         sealbox audit who-can-read team-a/db-password ./deploy
 
-        sealbox audit who-can-read team-a/db-password ./deploy ./cluster-rbac -o json \\
-            --output-file readers.json
+        sealbox audit who-can-read team-a/db-password ./deploy ./cluster-rbac \\
+            -o json --output-file readers.json
     """
     from sealbox.audit.rbac import who_can_read
 

@@ -148,7 +148,7 @@ _VALIDATE_HELP = "\n\n".join(
         "Secrets left unencrypted.",
         "Exits 0 when the file is valid (warnings alone do not fail) and 1 when it is not. "
         "Examples:",
-        "sealbox config validate /etc/kubernetes/enc/encryption-config.yaml -r secrets",
+        "sealbox config validate /etc/kubernetes/encryption-config.yaml -r secrets",
         "sealbox config validate encryption-config.yaml -o json | jq .errors",
     ]
 )

@@ -80,7 +80,8 @@ def decode(
 
         etcdctl get /registry/secrets/default/db --print-value-only > value.bin
 
-        sealbox etcd decode -c encryption-config.yaml -k /registry/secrets/default/db value.bin
+        sealbox etcd decode -c encryption-config.yaml \\
+            -k /registry/secrets/default/db value.bin
 
     The output holds the decrypted Secret (data base64 as in the API): treat it as a secret.
     """
@@ -130,8 +131,8 @@ def encode(
 
     Writes the exact bytes kube-apiserver would store under the key, e.g.:
 
-        sealbox etcd encode -c encryption-config.yaml -k /registry/secrets/default/db \\
-            plain.bin --output-file value.bin
+        sealbox etcd encode -c encryption-config.yaml \\
+            -k /registry/secrets/default/db plain.bin --output-file value.bin
 
         etcdctl put /registry/secrets/default/db < value.bin
     """

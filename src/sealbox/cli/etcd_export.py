@@ -96,9 +96,11 @@ def decrypt_command(
     Examples:
 
         sealbox etcd decrypt -c encryption-config.yaml --output-dir restored/ \\
-            --endpoints https://127.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key
+            --endpoints https://127.0.0.1:2379 --cacert ca.crt \\
+            --cert client.crt --key client.key
 
-        sealbox etcd decrypt -c encryption-config.yaml -r secrets -r configmaps -o json > all.json
+        sealbox etcd decrypt -c encryption-config.yaml -r secrets -r configmaps \\
+            -o json > all.json
 
     The output contains decrypted Secrets: keep it off shared disks and delete it after use.
     """

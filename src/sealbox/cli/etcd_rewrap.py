@@ -81,9 +81,9 @@ def rewrap_command(
     entry walks what it matches; *.* the whole prefix); the summary says which prefixes.
     A dry run by default:
 
-        sealbox etcd rewrap -c encryption-config.yaml               # what would change
+        sealbox etcd rewrap -c encryption-config.yaml          # what would change
 
-        sealbox etcd rewrap -c encryption-config.yaml --apply       # do it
+        sealbox etcd rewrap -c encryption-config.yaml --apply  # do it
     """
     encryption = load_config(config)
     check_write_providers(encryption, allow_plaintext=allow_plaintext)

@@ -68,7 +68,8 @@ def scan_command(
         sealbox etcd scan --endpoints https://127.0.0.1:2379 --cacert ca.crt \\
             --cert apiserver-etcd-client.crt --key apiserver-etcd-client.key
 
-        sealbox etcd scan -r secrets -c encryption-config.yaml --fail-on plaintext --fail-on stale
+        sealbox etcd scan -r secrets -c encryption-config.yaml \\
+            --fail-on plaintext --fail-on stale
     """
     prefixes = scan_prefixes(etcd.prefix, shared.split_resources(resource))
     gate = None

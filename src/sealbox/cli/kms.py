@@ -136,7 +136,7 @@ class LogLevel(StrEnum):
         "unix:///var/run/sealbox/kms.sock. For PKCS#11, Vault/OpenBao or AWS KMS, and for "
         "several backends at once, use --config plugin.yaml; flags given with it (--socket, "
         "--metrics-address, --probe-interval, --v1beta1) win over the file's fields. Examples:",
-        "sealbox kms serve --socket /var/run/sealbox/kms.sock --key-file /etc/sealbox/kek.key",
+        "sealbox kms serve --socket /var/run/sealbox/kms.sock --key-file kek.key",
         "sealbox kms serve --config /etc/sealbox/plugin.yaml",
     )
 )

@@ -13,6 +13,7 @@ from sealbox.cli import config as config_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
 from sealbox.cli import kms as kms_cli
+from sealbox.cli.help_text import reflow_tree
 from sealbox.errors import InputError, SealboxError
 
 __all__ = ["app", "run"]
@@ -26,6 +27,10 @@ class _Group(TyperGroup):
     the command and pointing at its --help, exit 2. Any other exception is a bug and keeps its
     traceback.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reflow_tree(self)  # the whole tree is built by now: sub-groups are built first
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
@@ -64,8 +69,8 @@ app = typer.Typer(
     cls=_Group,
     help=(
         "Keep Kubernetes Secrets secret: run the KMS v2 plugin kube-apiserver encrypts them with, "
-        "validate EncryptionConfiguration files, and read or write etcd values exactly as "
-        "kube-apiserver does."
+        "read or write etcd values exactly as kube-apiserver does, validate "
+        "EncryptionConfiguration files, and audit how Secrets are protected."
     ),
     no_args_is_help=True,
     add_completion=False,
