@@ -23,14 +23,12 @@ if TYPE_CHECKING:
 __all__ = [
     "OutputFormat",
     "emit",
-    "plural",
     "print_scan_table",
     "stderr_console",
     "stdout_console",
     "table",
     "to_json",
     "to_yaml",
-    "yes_no",
 ]
 
 
@@ -74,16 +72,6 @@ def emit(data: Any, fmt: OutputFormat) -> None:
     """Write machine-readable output to stdout (table falls back to YAML for nested data)."""
     text = to_json(data) if fmt is OutputFormat.json else to_yaml(data)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def plural(count: int, noun: str, plural_form: str | None = None) -> str:
-    """``1 object``, ``2 objects``, ``0 objects`` (``plural_form`` for irregular nouns)."""
-    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
-
-
-def yes_no(value: bool | None) -> str:
-    """How a table shows a boolean: ``yes``, ``no``, or ``-`` when it is not known."""
-    return "-" if value is None else "yes" if value else "no"
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sealbox.audit import inputs, suppress
-from sealbox.audit._plural import plural
 from sealbox.audit.checks import (
     ALL_CONTROLS,
     RbacSettings,
@@ -47,6 +46,7 @@ from sealbox.audit.model import (
     Suppressed,
 )
 from sealbox.errors import InputError
+from sealbox.words import plural
 
 __all__ = ["ALL_CONTROLS", "AuditOptions", "find_ignore_file", "run_audit"]
 

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from sealbox.audit._plural import plural
 from sealbox.audit.loader import DEFAULT_MAX_BYTES, SUFFIXES, LoadResult, load_paths
 from sealbox.audit.model import InputProblem
 from sealbox.errors import InputError
+from sealbox.words import plural
 
 __all__ = [
     "EXPECTED",

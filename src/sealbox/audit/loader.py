@@ -31,8 +31,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from sealbox.audit._plural import plural
 from sealbox.audit.model import InputProblem, Location, Manifest
+from sealbox.words import plural
 from sealbox.yamldoc import YamlMapping, error_line, load_yaml
 
 __all__ = [

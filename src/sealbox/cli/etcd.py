@@ -21,8 +21,9 @@ from sealbox.encryption import StorageTransformers, load_config
 from sealbox.errors import InputError
 from sealbox.kms.client import GrpcConnector
 from sealbox.ops import decode_value, encode_value
-from sealbox.render import OutputFormat, emit, stdout_console, table, yes_no
+from sealbox.render import OutputFormat, emit, stdout_console, table
 from sealbox.storage import DEFAULT_PREFIX, parse_key
+from sealbox.words import yes_no
 
 __all__ = ["app"]
 

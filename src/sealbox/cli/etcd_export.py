@@ -21,7 +21,8 @@ from sealbox.cli import etcd_options as shared
 from sealbox.cli.io import check_output_dir, private_dir, write_private_file
 from sealbox.encryption import load_config
 from sealbox.ops import ExportedObject, ExportResult, export_objects, scan_prefixes
-from sealbox.render import plural, stderr_console, to_json, to_yaml
+from sealbox.render import stderr_console, to_json, to_yaml
+from sealbox.words import plural
 
 __all__ = ["ManifestFormat", "decrypt_command"]
 

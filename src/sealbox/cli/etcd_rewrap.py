@@ -16,8 +16,9 @@ from sealbox.ops import (
     config_prefixes,
     rewrap,
 )
-from sealbox.render import OutputFormat, emit, plural, stderr_console, stdout_console
+from sealbox.render import OutputFormat, emit, stderr_console, stdout_console
 from sealbox.storage import MAX_TXN_OPS
+from sealbox.words import plural
 
 __all__ = ["rewrap_command"]
 

@@ -12,14 +12,8 @@ import typer
 
 from sealbox.cli import etcd_options as shared
 from sealbox.ops import FailOn, Gate, ScannedObject, ScanSummary, Verdict, scan, scan_prefixes
-from sealbox.render import (
-    OutputFormat,
-    emit,
-    plural,
-    print_scan_table,
-    stderr_console,
-    stdout_console,
-)
+from sealbox.render import OutputFormat, emit, print_scan_table, stderr_console, stdout_console
+from sealbox.words import plural
 
 __all__ = ["scan_command"]
 

@@ -34,7 +34,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sealbox.audit._plural import plural
 from sealbox.audit.checks._auditlog_parse import (
     MAX_LINE_BYTES,
     ReadError,
@@ -45,6 +44,7 @@ from sealbox.audit.checks._auditlog_parse import (
 )
 from sealbox.audit.checks._auditlog_stats import Analysis
 from sealbox.audit.model import Control, Finding, InputProblem, Location, Severity
+from sealbox.words import plural
 
 __all__ = [
     "CONTROLS",

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sealbox
-from sealbox.audit._plural import plural
 from sealbox.audit.model import AuditReport, Finding, Severity
 from sealbox.audit.report._assets import CSS as _CSS
 from sealbox.audit.report._assets import JS as _JS
@@ -28,6 +27,7 @@ from sealbox.audit.report._jsonable import jsonable
 from sealbox.audit.report._sections import SectionTable, section_tables
 from sealbox.audit.report._severities import SEVERITIES
 from sealbox.audit.report._text import clean, humanize
+from sealbox.words import plural
 
 __all__ = ["AREAS", "SEVERITY_COLORS", "to_html"]
 

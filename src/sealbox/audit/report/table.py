@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sealbox.audit._plural import plural
 from sealbox.audit.model import AuditReport, Finding, Severity
 from sealbox.audit.report._sections import SectionTable, section_tables
 from sealbox.audit.report._severities import SEVERITIES
 from sealbox.audit.report._text import clean
+from sealbox.words import plural
 
 __all__ = ["SEVERITY_STYLES", "render_table"]
 
