@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.integration.backends.pkcs11",
     "tests.integration.backends.vault",
     "tests.integration.etcd_server",
+    "tests.integration.kube_apiserver",
 ]
 
 

@@ -5,7 +5,8 @@
     SealboxError                     exit 1 unless a subclass says otherwise
     ├── ConfigError                  a config file is unreadable or breaks a rule (exit 2)
     ├── InputError                   an argument, etcd key or input file is unusable (exit 2)
-    │   └── EtcdRequestTooLarge      etcd refused a request for its size: send less
+    │   ├── EtcdRequestTooLarge      etcd refused a request for its size: send less
+    │   └── KubeConfigError          no usable kubeconfig, context or in-cluster service account
     ├── DecryptError                 stored bytes do not decrypt or do not parse
     ├── ObjectDecodeError            decrypted bytes are not a Kubernetes object Sealbox reads
     ├── EncryptError                 a value cannot be written with the chosen provider
@@ -13,6 +14,12 @@
     ├── EtcdError                    etcd answered but refused or failed the request
     │   ├── EtcdCompacted            the snapshot a scan reads was compacted: start again
     │   └── EtcdResponseTooLarge     an answer exceeded the client's size limit
+    ├── KubeError                    the Kubernetes API refused or failed a request
+    │   ├── KubeConflict             409: the object changed since it was read, or a field conflict
+    │   ├── KubeNotFound             404: no such object (or resource)
+    │   ├── KubeForbidden            403: RBAC denies the verb on the resource (exit 2)
+    │   ├── KubeGone                 410: a watch's resourceVersion is too old: list again
+    │   └── KubeUnavailable          429, 5xx or no connection, after the retries (exit 3)
     ├── BackendRejected              a key backend refused the request: bad ciphertext, unknown key
     │   └── RequestRefused           the backend refused the request itself (another HTTP 4xx)
     └── BackendUnavailable           a KMS plugin or key backend cannot serve now (exit 3)
@@ -53,6 +60,13 @@ __all__ = [
     "EtcdResponseTooLarge",
     "InputError",
     "KMSPluginError",
+    "KubeConfigError",
+    "KubeConflict",
+    "KubeError",
+    "KubeForbidden",
+    "KubeGone",
+    "KubeNotFound",
+    "KubeUnavailable",
     "ObjectDecodeError",
     "PluginUnhealthy",
     "RequestRefused",
@@ -111,6 +125,10 @@ class InputError(SealboxError):
 
 class EtcdRequestTooLarge(InputError):
     """etcd (or gRPC) refused a request for its size (``--max-request-bytes``); send less."""
+
+
+class KubeConfigError(InputError):
+    """No usable kubeconfig, context or in-cluster service account; says which was tried."""
 
 
 class DecryptError(SealboxError):
@@ -205,3 +223,38 @@ class CredentialError(AccessDenied):
         super().__init__(f"{label}: {setting}: {detail}")
         self.setting = setting
         self.detail = detail
+
+
+class KubeError(SealboxError):
+    """The Kubernetes API refused or failed a request: ``status`` is its HTTP code (0 when no
+    answer came), ``reason`` its Status reason (``Conflict``, ``NotFound``, ...)."""
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class KubeConflict(KubeError):
+    """409: the object changed since it was read (retry from a fresh read), or server-side
+    apply found a field owned by another manager."""
+
+
+class KubeNotFound(KubeError):
+    """404: the object, its namespace or its resource type does not exist."""
+
+
+class KubeForbidden(KubeError):
+    """403: RBAC does not let this user do the verb on the resource; the message names both."""
+
+    exit_code = 2
+
+
+class KubeGone(KubeError):
+    """410: the resourceVersion a watch or a paged list resumes from is too old: list again."""
+
+
+class KubeUnavailable(KubeError):
+    """The apiserver is unreachable, overloaded (429) or failing (5xx), still after retries."""
+
+    exit_code = 3
