@@ -1,0 +1,87 @@
+"""List, then watch from the list's resourceVersion; ``KubeGone`` when that version is too old.
+
+lightkube's watch already resumes from the last resourceVersion it saw when the server closes a
+watch (``timeoutSeconds``) or the connection drops. What it does on ``410 Gone`` is restart
+without a version, which replays the current objects as ADDED but never says which ones were
+deleted meanwhile. So here a 410 is raised as :class:`~sealbox.errors.KubeGone` and the caller
+(the informer) relists and compares, the way client-go's reflector does.
+
+Bookmarks are not requested: lightkube's watch does not pass ``allowWatchBookmarks``. Without
+them a quiet watch may come back with an old version and get a 410, which costs one relist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from lightkube import ApiError, AsyncClient
+from lightkube.core.generic_client import ListAsyncIterable
+
+from sealbox.errors import KubeGone
+
+__all__ = ["ListResult", "WatchEvent", "list_objects", "object_key", "watch_from"]
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+_TYPES: frozenset[str] = frozenset({"ADDED", "MODIFIED", "DELETED"})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    type: EventType
+    obj: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    objects: list[Any]
+    resource_version: str
+
+
+def object_key(obj: Any) -> str:
+    """``namespace/name`` (``name`` for cluster-scoped objects): the work queue's key."""
+    meta = obj.metadata
+    return f"{meta.namespace}/{meta.name}" if meta.namespace else str(meta.name)
+
+
+async def list_objects(client: AsyncClient, resource: type, *, namespace: str | None) -> ListResult:
+    """Every object of ``resource`` (in ``namespace``) and the version the list was taken at."""
+    listing: ListAsyncIterable[Any] = client.list(resource, namespace=namespace, chunk_size=500)
+    objects = [obj async for obj in listing]
+    return ListResult(objects, listing.resourceVersion)
+
+
+async def watch_from(
+    client: AsyncClient,
+    resource: type,
+    *,
+    namespace: str | None,
+    resource_version: str,
+    timeout_seconds: int = 300,
+) -> AsyncIterator[WatchEvent]:
+    """Changes after ``resource_version``, forever (the server's timeouts are reconnected).
+
+    Raises:
+        KubeGone: the version is no longer available (compacted or outside the watch cache).
+        lightkube.ApiError, httpx2.HTTPError: any other failure; resume from the last version.
+    """
+    stream = client.watch(
+        cast(Any, resource),
+        namespace=namespace,
+        resource_version=resource_version,
+        server_timeout=timeout_seconds,
+    )
+    try:
+        async for kind, obj in stream:
+            if kind in _TYPES:
+                yield WatchEvent(cast(EventType, kind), obj)
+    except ApiError as exc:
+        if exc.status.code == 410:
+            raise KubeGone(
+                f"watch of {resource.__name__} from resourceVersion {resource_version} "
+                "is too old; list again",
+                status=410,
+                reason=str(exc.status.reason or "Expired"),
+            ) from exc
+        raise
