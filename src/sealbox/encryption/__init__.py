@@ -10,6 +10,8 @@
   recipe the offline tools use. KMS plugins are reached through a :class:`sealbox.kms.KMSConnector`
   the caller passes in, so this package never imports gRPC.
 * The KMS v2 stored record: :class:`EncryptedObject`.
+* Whether an apiserver runs a given file: :func:`config_hash` (its bytes, as the apiserver hashes
+  them) against what :func:`parse_loaded` reads from its ``/metrics``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from sealbox.encryption.encrypted_object import (
 )
 from sealbox.encryption.envelope import KMSv1Provider, KMSv2Provider
 from sealbox.encryption.keygen import KeyKind, generate_key, provider_snippet
+from sealbox.encryption.loaded import (
+    LAST_CONFIG_METRIC,
+    RELOAD_TIME_METRIC,
+    LoadedConfig,
+    config_hash,
+    expected_hash,
+    parse_loaded,
+)
 from sealbox.encryption.model import (
     EncryptionConfiguration,
     KMSConfiguration,
@@ -46,6 +56,8 @@ from sealbox.encryption.static import IdentityProvider, StaticKey, aescbc, aesgc
 from sealbox.encryption.transformers import StorageTransformers
 
 __all__ = [
+    "LAST_CONFIG_METRIC",
+    "RELOAD_TIME_METRIC",
     "ConfigReport",
     "EncryptedObject",
     "EncryptionConfiguration",
@@ -56,6 +68,7 @@ __all__ = [
     "KMSv1Provider",
     "KMSv2Provider",
     "KeyKind",
+    "LoadedConfig",
     "Provider",
     "ProviderChain",
     "ProviderConfiguration",
@@ -66,7 +79,9 @@ __all__ = [
     "aescbc",
     "aesgcm",
     "classify_value",
+    "config_hash",
     "covers",
+    "expected_hash",
     "generate_key",
     "lint_config",
     "lint_file",
@@ -74,6 +89,7 @@ __all__ = [
     "parse_config",
     "parse_encrypted_object",
     "parse_group_resource",
+    "parse_loaded",
     "provider_prefix",
     "provider_snippet",
     "resolve",
