@@ -3,10 +3,10 @@
 The clusters live as long as this package's tests run (package scope), so the rest of the
 suite does not carry four idle apiservers.
 
-kube-apiserver asks its KMS v2 plugin for Status at start and then every 60 s, and only at such a
-poll does it notice a new key_id; a rotation test therefore waits up to ~70 s. To pay that wait
-once and mostly while other tests run, :func:`kms_clusters` rotates every backend's KEK as soon
-as the clusters are up (after writing a few Secrets under the first KEK), and
+kube-apiserver asks its KMS v2 plugin for Status at start, then every 60 s, and on a ``/readyz``
+hit whose cached answer is older than 20 s; only at such a call does it notice a new key_id. To
+pay that wait once and mostly while other tests run, :func:`kms_clusters` rotates every backend's
+KEK as soon as the clusters are up (after writing a few Secrets under the first KEK), and
 ``test_rotation.py`` (collected last) then waits for the apiservers to re-seed.
 """
 

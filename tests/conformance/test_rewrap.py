@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from tests.integration.plugin_process import (
     run_plugin,
     write_plugin_config,
 )
+from tests.integration.processes import wait_until
 from tests.kms_fixtures import socket_dir
 
 pytestmark = pytest.mark.integration
@@ -108,6 +110,29 @@ def _decrypted(config: Path, etcd: EtcdServer, prefix: str) -> StoredObjects:
     return found
 
 
+@dataclass
+class _Views:
+    api: StoredObjects = field(default_factory=dict)
+    decrypted: StoredObjects = field(default_factory=dict)
+
+
+def _agreeing_views(reader: KubeApiserver, config: Path, etcd: EtcdServer, prefix: str) -> _Views:
+    """The API's view and ``etcd decrypt``'s of every object, taken until they agree (the reader
+    may still be writing its own kube-system ConfigMaps just after it became ready)."""
+    views = _Views()
+
+    def agree() -> bool:
+        views.api = list_data(reader, *RESOURCES)
+        views.decrypted = _decrypted(config, etcd, prefix)
+        return views.api == views.decrypted and views.api == list_data(reader, *RESOURCES)
+
+    try:
+        wait_until(agree, timeout=30, what="the API and etcd decrypt agreeing")
+    except TimeoutError:
+        agree()  # once more outside the wait, so that a failing command shows its own error
+    return views
+
+
 def _scanned(config: Path, etcd: EtcdServer, prefix: str) -> list[dict[str, Any]]:
     out = sealbox_cli(
         "etcd",
@@ -171,18 +196,8 @@ def test_apiserver_reads_values_rewrapped_offline_by_sealbox(
         config = encryption_config(
             tmp_path / f"{kind}-first.yaml", _first(providers, kind), RESOURCES
         )
-        summary = json.loads(
-            sealbox_cli(
-                "etcd",
-                "rewrap",
-                "-c",
-                str(config),
-                "--apply",
-                "-o",
-                "json",
-                *_etcd_flags(etcd_server, prefix),
-            )
-        )
+        rewrap = ["etcd", "rewrap", "-c", str(config), "--apply", "-o", "json"]
+        summary = json.loads(sealbox_cli(*rewrap, *_etcd_flags(etcd_server, prefix)))
         assert summary["failed"] == [], kind
         assert summary["rewritten"] >= len(expected), kind
 
@@ -193,6 +208,7 @@ def test_apiserver_reads_values_rewrapped_offline_by_sealbox(
         scanned = _scanned(config, etcd_server, prefix)
         assert {o["key"] for o in scanned} == set(stored), kind
         assert all(o["decryptable"] and not o["stale"] for o in scanned), kind
+        assert {o["provider"] for o in scanned} == {"kms-v2" if kind == "kms" else kind}, kind
 
         only = encryption_config(tmp_path / f"{kind}-only.yaml", [providers[kind]], RESOURCES)
         with running_apiserver(
@@ -201,7 +217,6 @@ def test_apiserver_reads_values_rewrapped_offline_by_sealbox(
             flags=[f"--encryption-provider-config={only}"],
             etcd_prefix=prefix,
         ) as reader:
-            api_view = list_data(reader, *RESOURCES)
-            decrypted = _decrypted(config, etcd_server, prefix)
-            assert decrypted == api_view, kind
-            assert {k: api_view.get(k) for k in expected} == expected, kind
+            views = _agreeing_views(reader, config, etcd_server, prefix)
+            assert views.decrypted == views.api, kind
+            assert {k: views.api.get(k) for k in expected} == expected, kind

@@ -4,7 +4,9 @@
 keyring and the SoftHSM2 token, a transit key rotation in OpenBao, the alias moved to a new key in
 moto), so this test, collected after the others, only waits for the rest of the poll interval.
 It waits on the event itself: a Secret rewritten through the apiserver until its stored keyID is
-the new one. Then Secrets written before the rotation still read back.
+the new one (each probe also asks ``/readyz``, whose stale cached Status makes the apiserver ask
+the plugin again, so the re-seed comes sooner than the 60 s loop would bring it). Then Secrets
+written before the rotation still read back under the old keyID.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from tests.conformance.conftest import Clusters, Rotated
 from tests.integration.processes import wait_until
 
 pytestmark = pytest.mark.integration
-# The apiserver polls Status every 60 s (every 10 s after a failed poll); the plugins see a new
-# KEK within their 1 s health probe. A plugin outage test may cost the apiserver one failed poll.
+# The apiserver polls Status every 60 s (every 10 s after a failed poll) and when /readyz finds
+# its cached answer older than 20 s; the plugins see a new KEK within their 1 s health probe.
 RESEED_SECONDS = 100.0
 PROBE_EVERY_SECONDS = 1.0
 PROBE = "rotation-probe"
@@ -44,6 +46,9 @@ class _Reseeded:
             return False
         self._next = time.monotonic() + PROBE_EVERY_SECONDS
         cluster, key = self.cluster, self.cluster.secret_key(PROBE)
+        # A readiness check whose cached Status is older than 20 s asks the plugin again, and a
+        # new key_id there re-seeds too: this only makes the wait shorter than the 60 s loop.
+        cluster.apiserver.get("/readyz")
         data = replace_secret(cluster.apiserver, NAMESPACE, PROBE, {"n": secrets.token_hex(8)})
         cluster.written[PROBE] = data
         self.stored_key_id = kms_record(
