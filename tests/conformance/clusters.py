@@ -67,6 +67,7 @@ class KmsCluster:
     plugin: RunningPlugin
     apiserver: KubeApiserver
     etcd: EtcdServer
+    encryption_config: Path
     rotate: Callable[[], None]
     written: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -86,12 +87,14 @@ class KmsCluster:
         except grpc.RpcError:
             return False
 
-    def lost_secrets(self) -> list[str]:
-        """Names of the Secrets written through this cluster that no longer read back as written."""
+    def lost_secrets(self, reader: KubeApiserver | None = None) -> list[str]:
+        """Names of the Secrets written through this cluster that no longer read back as written
+        (through ``reader``, another apiserver on the same etcd prefix, if given)."""
+        reader = reader or self.apiserver
         return [
             name
             for name, data in sorted(self.written.items())
-            if secret_data(self.apiserver, NAMESPACE, name) != data
+            if secret_data(reader, NAMESPACE, name) != data
         ]
 
 
@@ -202,7 +205,9 @@ def _start(kind: str, services: Services) -> tuple[contextlib.ExitStack, KmsClus
                 flags=[f"--encryption-provider-config={config}"],
             )
         )
-        cluster = KmsCluster(kind, plugin, apiserver, services.etcd, lambda: rotate(plugin_yaml))
+        cluster = KmsCluster(
+            kind, plugin, apiserver, services.etcd, config, lambda: rotate(plugin_yaml)
+        )
         return stack, cluster
     except BaseException:
         stack.close()

@@ -3,17 +3,22 @@
 The apiserver's ``kms-providers`` readiness check calls the plugin's Status (a healthy answer is
 trusted for 20 s, a failure for 3 s), so stopping the plugin turns ``/readyz`` red within about
 20 s and restarting it turns it green again within seconds. The test waits on those answers.
+Meanwhile writes still succeed (the apiserver keeps its current seed for 3 min after the last good
+Status), and afterwards every Secret reads back, also through a fresh apiserver with no DEK cache,
+which must have the restarted plugin Decrypt each DEK source.
 """
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import pytest
 
 from tests.conformance.api import create_secret
 from tests.conformance.clusters import NAMESPACE, KmsCluster, wait_plugin_serving
 from tests.conformance.conftest import Clusters
+from tests.integration.kube_apiserver import running_apiserver
 from tests.integration.processes import wait_until
 
 pytestmark = pytest.mark.integration
@@ -35,7 +40,7 @@ def _check_line(cluster: KmsCluster) -> str:
 
 
 def test_plugin_outage_fails_readiness_and_recovers_with_no_secret_lost(
-    kms_clusters: Clusters,
+    kms_clusters: Clusters, tmp_path: Path
 ) -> None:
     cluster = kms_clusters.by_kind["local"]
     name = f"before-outage-{secrets.token_hex(3)}"
@@ -51,6 +56,8 @@ def test_plugin_outage_fails_readiness_and_recovers_with_no_secret_lost(
             what=f"/readyz reporting {CHECK} failing",
         )
         assert _readyz(cluster)[0] == 500
+        during = f"during-outage-{secrets.token_hex(3)}"
+        cluster.written[during] = create_secret(cluster.apiserver, NAMESPACE, during, {"k": during})
     finally:
         cluster.plugin.process.start()
     wait_plugin_serving(cluster)
@@ -64,3 +71,13 @@ def test_plugin_outage_fails_readiness_and_recovers_with_no_secret_lost(
     after = f"after-outage-{secrets.token_hex(3)}"
     cluster.written[after] = create_secret(cluster.apiserver, NAMESPACE, after, {"k": after})
     assert cluster.lost_secrets() == []
+
+    # The running apiserver may answer from its DEK cache; a fresh one on the same etcd prefix
+    # has none, so it must ask the restarted plugin to Decrypt every DEK source.
+    with running_apiserver(
+        tmp_path / "fresh-reader",
+        cluster.etcd,
+        flags=[f"--encryption-provider-config={cluster.encryption_config}"],
+        etcd_prefix=cluster.apiserver.etcd_prefix,
+    ) as fresh:
+        assert cluster.lost_secrets(fresh) == []
