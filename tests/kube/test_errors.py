@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import httpx2
 import pytest
 import yaml
 from lightkube.resources.core_v1 import Namespace, Secret
@@ -12,11 +13,12 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from sealbox.errors import (
     KubeConfigError,
     KubeConflict,
+    KubeError,
     KubeForbidden,
     KubeNotFound,
     KubeUnavailable,
 )
-from sealbox.kube import KubeTarget, RetryPolicy, kube_errors, sync_client
+from sealbox.kube import KubeTarget, RetryPolicy, as_kube_error, kube_errors, sync_client
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.processes import free_port
 from tests.kube.support import config_via, secret
@@ -118,3 +120,37 @@ def test_an_unreadable_ca_is_a_config_error(kube_apiserver: KubeApiserver, tmp_p
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(KubeConfigError, match=r"cannot load its CA or client certificate"):
         sync_client(KubeTarget(path))
+
+
+def test_a_refused_token_is_unauthorized_and_not_echoed(
+    kube_apiserver: KubeApiserver, tmp_path: Path
+) -> None:
+    document = kube_apiserver.kubeconfig_document("admin")
+    wrong = secrets.token_hex(16)
+    document["users"][0]["user"]["token"] = wrong
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(document))
+    with (
+        sync_client(KubeTarget(path)) as client,
+        pytest.raises(KubeError) as caught,
+        kube_errors(),
+    ):
+        client.get(Namespace, "default")
+    assert (caught.value.status, caught.value.reason) == (401, "Unauthorized")
+    assert "the kubeconfig's credentials were refused" in str(caught.value)
+    assert wrong not in str(caught.value)
+
+
+def test_an_answer_that_is_no_status_keeps_its_code_but_not_the_query() -> None:
+    request = httpx2.Request("GET", "https://k/api/v1/secrets?labelSelector=team%3Dx")
+    response = httpx2.Response(502, text="<html>\n bad   gateway </html>", request=request)
+    error = as_kube_error(httpx2.HTTPStatusError("502", request=request, response=response))
+    assert isinstance(error, KubeUnavailable)
+    assert str(error) == (
+        "GET /api/v1/secrets: the apiserver cannot serve now (502 Bad Gateway: <html> bad "
+        "gateway </html>)"
+    )
+    unread = httpx2.Response(404, stream=httpx2.ByteStream(b"{}"), request=request)
+    error = as_kube_error(httpx2.HTTPStatusError("404", request=request, response=unread))
+    assert isinstance(error, KubeNotFound)
+    assert str(error) == "GET /api/v1/secrets: not found (404 Not Found)"

@@ -78,9 +78,7 @@ def as_kube_error(exc: httpx2.HTTPError | LightkubeConfigError) -> KubeError | K
             )
             return _from_status(where, code, reason, message)
         # An answer that is not a Status (a proxy's, a load balancer's)
-        return _from_status(
-            where, response.status_code, response.reason_phrase, _short(response.text)
-        )
+        return _from_status(where, response.status_code, response.reason_phrase, _text(response))
     reason = type(exc).__name__
     return KubeUnavailable(
         f"{where}cannot reach the apiserver ({reason}: {_short(str(exc)) or 'no detail'}); is "
@@ -108,6 +106,14 @@ def _status_of(response: httpx2.Response) -> dict[str, Any] | None:
     except (httpx2.ResponseNotRead, ValueError):
         return None
     return body if isinstance(body, dict) and body.get("kind") == "Status" else None
+
+
+def _text(response: httpx2.Response) -> str:
+    """The start of a body that is not a Status ("" when it was never read: a watch's)."""
+    try:
+        return _short(response.text)
+    except httpx2.ResponseNotRead:
+        return ""
 
 
 def _has_response(exc: ApiError) -> bool:
