@@ -71,6 +71,17 @@ def _tree(root: Path) -> dict[str, bytes | None]:
 
 Case = Callable[[Files], list[str]]
 
+
+def _encryption_config(f: Files) -> str:
+    """A valid EncryptionConfiguration, for cases where something else is wrong."""
+    path = f.root / "encryption-config.yaml"
+    path.write_text(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+        "  - resources: [secrets]\n    providers:\n      - identity: {}\n"
+    )
+    return str(path)
+
+
 CASES: dict[str, tuple[Case, list[str], int]] = {
     # config validate / keygen
     "config validate: file missing": (
@@ -96,6 +107,38 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
     "config keygen: wrong key size": (
         lambda f: ["config", "keygen", "secretbox", "--size", "16"],
         ["--size 16", "secretbox keys are 32 bytes long"],
+        2,
+    ),
+    # config loaded (needs no cluster: each is refused before one is asked)
+    "config loaded: file missing": (
+        lambda f: ["config", "loaded", f.path("absent.yaml")],
+        ["absent.yaml", "no such file"],
+        2,
+    ),
+    "config loaded: not an EncryptionConfiguration": (
+        lambda f: ["config", "loaded", f.path("broken.yaml")],
+        ["broken.yaml", "kube-apiserver refuses such a file", "sealbox config validate"],
+        2,
+    ),
+    "config loaded: --apiserver not a URL": (
+        lambda f: ["config", "loaded", "--apiserver", "10.0.0.11:6443", _encryption_config(f)],
+        ["--apiserver 10.0.0.11:6443", "https://10.0.0.11:6443"],
+        2,
+    ),
+    "config loaded: bad timeout": (
+        lambda f: ["config", "loaded", "--timeout", "soon", _encryption_config(f)],
+        ["--timeout", "10ms and 5m"],
+        2,
+    ),
+    "config loaded: kubeconfig missing": (
+        lambda f: [
+            "config",
+            "loaded",
+            "--kubeconfig",
+            f.path("absent-kubeconfig"),
+            _encryption_config(f),
+        ],
+        ["--kubeconfig", "absent-kubeconfig", "no such file"],
         2,
     ),
     # kms keygen

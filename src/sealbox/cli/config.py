@@ -1,4 +1,5 @@
-"""``sealbox config``: check an EncryptionConfiguration file and generate static keys."""
+"""``sealbox config``: check an EncryptionConfiguration file, generate static keys for it, and
+confirm the apiservers have loaded it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from sealbox.cli.config_loaded import LOADED_HELP, loaded
 from sealbox.encryption import (
     ConfigReport,
     EncryptionConfiguration,
@@ -28,7 +30,8 @@ from sealbox.render import OutputFormat, emit, stderr_console, stdout_console, t
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Check kube-apiserver EncryptionConfiguration files and generate keys for them.",
+    help="Check kube-apiserver EncryptionConfiguration files, generate keys for them, and "
+    "confirm the apiservers have loaded them.",
     no_args_is_help=True,
 )
 
@@ -226,3 +229,6 @@ def keygen(
     except ValueError as exc:
         raise InputError(f"--size {size}: {exc}") from None
     typer.echo(provider_snippet(_KINDS[kind], name, key).rstrip("\n") if name else key)
+
+
+app.command(name="loaded", help=LOADED_HELP)(loaded)
