@@ -8,9 +8,11 @@ kubeconfig holding a token for that ServiceAccount (``kubectl create token``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import yaml
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.processes import ManagedProcess
 
-__all__ = ["RBAC_FILE", "Replica", "runtime_identity"]
+__all__ = ["RBAC_FILE", "Replica", "eventually", "runtime_identity"]
 
 REPO = Path(__file__).resolve().parents[3]
 RBAC_FILE = REPO / "deploy" / "rbac" / "controller-runtime-role.yaml"
@@ -122,3 +124,16 @@ class Replica:
                 result.append((entry["key"], open_starts.pop(entry["key"]), entry["t"]))
         result.extend((key, start, None) for key, start in open_starts.items())
         return result
+
+
+async def eventually(check: Callable[[], bool], *, what: str, timeout: float = 30.0) -> None:
+    """``wait_until`` for a test's own event loop: poll ``check`` between other tasks' steps."""
+
+    async def poll() -> None:
+        while not check():
+            await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None

@@ -51,6 +51,11 @@ class WorkQueue:
         return self._shutting_down
 
     @property
+    def waiting(self) -> tuple[str, ...]:
+        """The keys in line, in order (not those held by workers or delayed)."""
+        return tuple(self._queue)
+
+    @property
     def processing(self) -> frozenset[str]:
         return frozenset(self._processing)
 

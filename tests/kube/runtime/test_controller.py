@@ -1,0 +1,106 @@
+"""One leadership term in process: failures retry per key, requeue works, stepping down lets
+in-flight work finish."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import ConfigMap
+
+from sealbox.kube import KubeTarget, load_config
+from sealbox.kube.runtime import (
+    Backoff,
+    Controller,
+    ControllerMetrics,
+    ControllerOptions,
+    HealthServer,
+    Informer,
+)
+from tests.integration.kube_apiserver import KubeApiserver
+
+pytestmark = pytest.mark.integration
+_WAIT_SECONDS = 30.0
+
+
+def test_a_failing_key_is_retried_alone_and_stepping_down_finishes_in_flight_work(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    for name in ("flaky", "steady", "slow"):
+        kube_apiserver.kubectl("create", "configmap", name, "-n", kube_namespace)
+    flaky, steady, slow = (f"{kube_namespace}/{n}" for n in ("flaky", "steady", "slow"))
+
+    async def scenario() -> None:
+        config = load_config(KubeTarget(kubeconfig=kube_apiserver.kubeconfig), environ={})
+        client = AsyncClient(config, field_manager="sealbox")
+        calls: Counter[str] = Counter()
+        finished: list[str] = []
+        slow_started, all_seen = asyncio.Event(), asyncio.Event()
+
+        async def reconcile(key: str) -> float | None:
+            calls[key] += 1
+            if key == flaky and calls[key] <= 2:
+                raise RuntimeError("transient")
+            if key == steady and calls[key] == 1:
+                return 0.01  # look again shortly
+            if key == slow:
+                slow_started.set()
+                await asyncio.sleep(0.2)
+            finished.append(key)
+            if {flaky, steady, slow} <= set(finished):
+                all_seen.set()
+            return None
+
+        metrics = ControllerMetrics()
+        controller = Controller(
+            ControllerOptions(
+                "term", workers=3, backoff=Backoff(base_seconds=0.01, max_seconds=0.05)
+            ),
+            reconcile,
+            informers=[Informer(client, ConfigMap, namespace=kube_namespace)],
+            metrics=metrics,
+        )
+        stepping_down = asyncio.Event()
+        term = asyncio.create_task(controller.lead(stepping_down))
+        try:
+            await asyncio.wait_for(all_seen.wait(), _WAIT_SECONDS)
+            assert calls[flaky] == 3
+            assert calls[steady] == 2
+            assert controller.queue is not None
+            assert controller.queue.failures(flaky) == 0  # forgotten after the success
+
+            # Stepping down while a reconcile runs: it finishes, nothing new starts.
+            slow_started.clear()
+            controller.queue.add(slow)
+            await asyncio.wait_for(slow_started.wait(), _WAIT_SECONDS)
+            stepping_down.set()
+            queue = controller.queue
+            while not queue.shutting_down:
+                await asyncio.sleep(0)
+            queue.add(steady)
+            await asyncio.wait_for(term, _WAIT_SECONDS)
+            assert finished[-1] == slow
+            assert calls[steady] == 2
+        finally:
+            term.cancel()
+            await asyncio.gather(term, return_exceptions=True)
+            await client.close()
+        text = metrics.render().decode()
+        assert 'sealbox_controller_reconcile_errors_total{controller="term"} 2.0' in text
+        assert 'sealbox_controller_reconcile_total{controller="term",result="requeue"} 1.0' in text
+
+    asyncio.run(scenario())
+
+
+def test_the_health_port_answers_probes_and_refuses_the_rest() -> None:
+    reasons: list[str | None] = [None, "caches not synced"]
+    server = HealthServer("127.0.0.1", 0, ready=lambda: reasons[0], metrics=lambda: b"m 1\n")
+    assert server.respond("GET", "/readyz") == (200, b"ok\n")
+    reasons.pop(0)
+    assert server.respond("GET", "/readyz?verbose") == (503, b"not ready: caches not synced\n")
+    assert server.respond("GET", "/healthz") == (200, b"ok\n")
+    assert server.respond("GET", "/metrics") == (200, b"m 1\n")
+    assert server.respond("POST", "/healthz")[0] == 405
+    assert server.respond("GET", "/secrets")[0] == 404

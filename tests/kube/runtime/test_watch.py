@@ -1,0 +1,122 @@
+"""Watch and informer against the real apiserver: resume, 410 Gone, relist."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import ConfigMap, Namespace
+
+from sealbox.errors import KubeGone
+from sealbox.kube import KubeTarget, load_config
+from sealbox.kube.runtime import Informer, list_objects, watch_from
+from tests.integration.etcd_server import EtcdServer
+from tests.integration.kube_apiserver import KubeApiserver, running_apiserver
+from tests.kube.runtime.replicas import eventually
+
+pytestmark = pytest.mark.integration
+_WAIT_SECONDS = 30.0
+
+
+def _client(apiserver: KubeApiserver) -> AsyncClient:
+    config = load_config(KubeTarget(kubeconfig=apiserver.kubeconfig), environ={})
+    return AsyncClient(config, field_manager="sealbox")
+
+
+def _configmap(name: str, namespace: str) -> ConfigMap:
+    return ConfigMap(metadata=ObjectMeta(name=name, namespace=namespace), data={"k": "v"})
+
+
+def test_a_watch_starts_where_its_list_ended(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    async def scenario() -> None:
+        client = _client(kube_apiserver)
+        try:
+            await client.create(_configmap("before", kube_namespace))
+            listed = await list_objects(client, ConfigMap, namespace=kube_namespace)
+            assert [o.metadata.name for o in listed.objects] == ["before"]
+            await client.create(_configmap("after", kube_namespace))
+            stream = watch_from(
+                client,
+                ConfigMap,
+                namespace=kube_namespace,
+                resource_version=listed.resource_version,
+            )
+            first = await asyncio.wait_for(anext(aiter(stream)), _WAIT_SECONDS)
+            assert (first.type, first.obj.metadata.name) == ("ADDED", "after")
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def uncached_apiserver(etcd_server: EtcdServer, tmp_path: Path) -> Iterator[KubeApiserver]:
+    """An apiserver whose watches go straight to etcd, so compacting etcd makes versions go."""
+    with running_apiserver(tmp_path / "apiserver", etcd_server, flags=["--watch-cache=false"]) as s:
+        yield s
+
+
+def _compact(etcd: EtcdServer) -> int:
+    status = json.loads(etcd.etcdctl("endpoint", "status", "-w", "json").stdout)
+    revision = int(status[0]["Status"]["header"]["revision"])
+    etcd.etcdctl("compact", str(revision))
+    return revision
+
+
+def test_a_compacted_version_is_gone_and_the_informer_lists_again(
+    uncached_apiserver: KubeApiserver, etcd_server: EtcdServer
+) -> None:
+    async def scenario() -> None:
+        client = _client(uncached_apiserver)
+        for name in ("watched", "noise"):
+            await client.create(Namespace(metadata=ObjectMeta(name=name)))
+        await client.create(_configmap("stays", "watched"))
+        await client.create(_configmap("goes", "watched"))
+        # timeoutSeconds=1: the server ends each watch after a second and the client
+        # reconnects from the last version it saw, the moment a compaction bites.
+        informer = Informer(client, ConfigMap, namespace="watched", watch_timeout_seconds=1)
+        keys: list[str] = []
+        informer.subscribe(keys.append)
+        task = asyncio.create_task(informer.run())
+        try:
+            await asyncio.wait_for(informer.synced.wait(), _WAIT_SECONDS)
+            assert informer.cached_keys() == ["watched/goes", "watched/stays"]
+            listed_at = (
+                await list_objects(client, ConfigMap, namespace="watched")
+            ).resource_version
+            # Writes elsewhere move etcd's revision past the informer's, then it is compacted.
+            for index in range(3):
+                await client.create(_configmap(f"n{index}", "noise"))
+            _compact(etcd_server)
+            with pytest.raises(KubeGone, match="too old"):
+                await asyncio.wait_for(
+                    anext(
+                        aiter(
+                            watch_from(
+                                client, ConfigMap, namespace="watched", resource_version=listed_at
+                            )
+                        )
+                    ),
+                    _WAIT_SECONDS,
+                )
+            await eventually(lambda: informer.relists >= 2, what="a relist after 410 Gone")
+            await client.delete(ConfigMap, "goes", namespace="watched")
+            await client.create(_configmap("new", "watched"))
+            await eventually(
+                lambda: informer.cached_keys() == ["watched/new", "watched/stays"],
+                what="the cache to follow the watch after the relist",
+            )
+            assert {"watched/goes", "watched/new"} <= set(keys)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await client.close()
+
+    asyncio.run(scenario())
