@@ -104,3 +104,40 @@ def test_the_health_port_answers_probes_and_refuses_the_rest() -> None:
     assert server.respond("GET", "/metrics") == (200, b"m 1\n")
     assert server.respond("POST", "/healthz")[0] == 405
     assert server.respond("GET", "/secrets")[0] == 404
+
+
+def test_resync_brings_every_cached_key_back_without_any_change(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    for name in ("a", "b"):
+        kube_apiserver.kubectl("create", "configmap", name, "-n", kube_namespace)
+
+    async def scenario() -> None:
+        config = load_config(KubeTarget(kubeconfig=kube_apiserver.kubeconfig), environ={})
+        client = AsyncClient(config, field_manager="sealbox")
+        calls: Counter[str] = Counter()
+        again = asyncio.Event()
+
+        async def reconcile(key: str) -> float | None:
+            calls[key] += 1
+            if min(calls.values()) >= 3 and len(calls) == 2:
+                again.set()
+            return None
+
+        controller = Controller(
+            ControllerOptions("resync", resync_seconds=0.05),
+            reconcile,
+            informers=[Informer(client, ConfigMap, namespace=kube_namespace)],
+            metrics=ControllerMetrics(),
+        )
+        stepping_down = asyncio.Event()
+        term = asyncio.create_task(controller.lead(stepping_down))
+        try:
+            await asyncio.wait_for(again.wait(), _WAIT_SECONDS)
+        finally:
+            stepping_down.set()
+            await asyncio.wait_for(term, _WAIT_SECONDS)
+            await client.close()
+        assert set(calls) == {f"{kube_namespace}/a", f"{kube_namespace}/b"}
+
+    asyncio.run(scenario())
