@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
-from sealbox.kube import KubeTarget, load_config
+from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import (
     Controller,
     ControllerMetrics,
@@ -66,8 +65,7 @@ def _arguments() -> argparse.Namespace:
 
 async def _main(args: argparse.Namespace) -> None:
     journal = Journal(args.log, args.identity)
-    config = load_config(KubeTarget(kubeconfig=args.kubeconfig), environ={})
-    client = AsyncClient(config, field_manager="sealbox")
+    client = async_client(KubeTarget(kubeconfig=args.kubeconfig))
     informer = Informer(client, ConfigMap, namespace=args.namespace)
     events = EventRecorder(client, instance=args.identity)
 

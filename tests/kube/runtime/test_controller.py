@@ -7,10 +7,9 @@ import asyncio
 from collections import Counter
 
 import pytest
-from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
 
-from sealbox.kube import KubeTarget, load_config
+from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import (
     Backoff,
     Controller,
@@ -33,8 +32,7 @@ def test_a_failing_key_is_retried_alone_and_stepping_down_finishes_in_flight_wor
     flaky, steady, slow = (f"{kube_namespace}/{n}" for n in ("flaky", "steady", "slow"))
 
     async def scenario() -> None:
-        config = load_config(KubeTarget(kubeconfig=kube_apiserver.kubeconfig), environ={})
-        client = AsyncClient(config, field_manager="sealbox")
+        client = async_client(KubeTarget(kubeconfig=kube_apiserver.kubeconfig))
         calls: Counter[str] = Counter()
         finished: list[str] = []
         slow_started, all_seen = asyncio.Event(), asyncio.Event()
@@ -113,8 +111,7 @@ def test_resync_brings_every_cached_key_back_without_any_change(
         kube_apiserver.kubectl("create", "configmap", name, "-n", kube_namespace)
 
     async def scenario() -> None:
-        config = load_config(KubeTarget(kubeconfig=kube_apiserver.kubeconfig), environ={})
-        client = AsyncClient(config, field_manager="sealbox")
+        client = async_client(KubeTarget(kubeconfig=kube_apiserver.kubeconfig))
         calls: Counter[str] = Counter()
         again = asyncio.Event()
 

@@ -10,10 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
 
-from sealbox.kube import KubeTarget, load_config
+from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import (
     Controller,
     ControllerMetrics,
@@ -57,9 +56,7 @@ def test_a_leader_that_cannot_renew_stops_acting_before_its_lease_expires(
     )
 
     async def scenario() -> None:
-        client = AsyncClient(
-            load_config(KubeTarget(kubeconfig=kubeconfig), environ={}), field_manager="sealbox"
-        )
+        client = async_client(KubeTarget(kubeconfig=kubeconfig))
         informer = Informer(client, ConfigMap, namespace=kube_namespace)
         started, cancelled = asyncio.Event(), asyncio.Event()
         renewals: list[float] = []  # wall-clock send times of successful renewals

@@ -6,10 +6,9 @@ import asyncio
 import datetime
 
 import pytest
-from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
-from sealbox.kube import KubeTarget, load_config
+from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import Condition, patch_status, set_condition
 from tests.integration.kube_apiserver import KubeApiserver
 
@@ -26,8 +25,7 @@ def test_patch_status_writes_conditions_and_leaves_the_spec_alone(
     )
 
     async def scenario() -> None:
-        config = load_config(KubeTarget(kubeconfig=kube_apiserver.kubeconfig), environ={})
-        client = AsyncClient(config, field_manager="sealbox")
+        client = async_client(KubeTarget(kubeconfig=kube_apiserver.kubeconfig))
         try:
             before = await client.get(Deployment, "web", namespace=kube_namespace)
             assert before.metadata is not None

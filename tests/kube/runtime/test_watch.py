@@ -13,7 +13,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from sealbox.errors import KubeGone
-from sealbox.kube import KubeTarget, load_config
+from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import Informer, list_objects, watch_from
 from tests.integration.etcd_server import EtcdServer
 from tests.integration.kube_apiserver import KubeApiserver, running_apiserver
@@ -24,8 +24,7 @@ _WAIT_SECONDS = 30.0
 
 
 def _client(apiserver: KubeApiserver) -> AsyncClient:
-    config = load_config(KubeTarget(kubeconfig=apiserver.kubeconfig), environ={})
-    return AsyncClient(config, field_manager="sealbox")
+    return async_client(KubeTarget(kubeconfig=apiserver.kubeconfig))
 
 
 def _configmap(name: str, namespace: str) -> ConfigMap:

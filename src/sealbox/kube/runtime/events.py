@@ -14,11 +14,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.models.core_v1 import ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.events_v1 import Event
 
+from sealbox.errors import KubeError
+from sealbox.kube.errors import kube_errors
 from sealbox.kube.runtime.microtime import micro_now
 
 __all__ = ["REPORTING_CONTROLLER", "EventRecorder", "Regarding"]
@@ -77,8 +79,9 @@ class EventRecorder:
             ),
         )
         try:
-            await self.client.create(event)
-        except ApiError as exc:
-            _log.warning("could not record event %s: %s", reason, exc.status.reason)
+            with kube_errors():
+                await self.client.create(event)
+        except KubeError as exc:
+            _log.warning("could not record event %s: %s", reason, exc)
             return False
         return True

@@ -25,11 +25,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.models.coordination_v1 import LeaseSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.coordination_v1 import Lease
 
+from sealbox.errors import KubeError, KubeNotFound
+from sealbox.kube.errors import kube_errors
 from sealbox.kube.runtime.microtime import micro_now
 
 __all__ = ["LeaderElector", "LeaseConfig"]
@@ -116,7 +118,10 @@ class LeaderElector:
         if not was_leader:
             return False
         try:
-            lease = await self.client.get(Lease, self.config.name, namespace=self.config.namespace)
+            with kube_errors():
+                lease = await self.client.get(
+                    Lease, self.config.name, namespace=self.config.namespace
+                )
             spec = lease.spec or LeaseSpec()
             if spec.holderIdentity != self.config.identity:
                 return False
@@ -128,9 +133,10 @@ class LeaderElector:
                 renewTime=now,
                 leaseTransitions=spec.leaseTransitions,
             )
-            await self.client.replace(lease)
-        except ApiError as exc:
-            _log.warning("could not release lease %s: %s", self.config.name, exc.status.reason)
+            with kube_errors():
+                await self.client.replace(lease)
+        except KubeError as exc:
+            _log.warning("could not release lease %s: %s", self.config.name, exc)
             return False
         _log.info("released lease %s", self.config.name)
         return True
@@ -142,12 +148,13 @@ class LeaderElector:
         sent = time.time()
         now = micro_now()
         try:
-            lease = await self.client.get(Lease, config.name, namespace=config.namespace)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                _log.warning("reading lease %s failed: %s", config.name, exc.status.reason)
-                return False
+            with kube_errors():
+                lease = await self.client.get(Lease, config.name, namespace=config.namespace)
+        except KubeNotFound:
             return await self._create(now, started, sent)
+        except KubeError as exc:
+            _log.warning("reading lease %s failed: %s", config.name, exc)
+            return False
         spec = lease.spec or LeaseSpec()
         self._observe(spec)
         if self._held_by_other():
@@ -161,9 +168,10 @@ class LeaderElector:
             leaseTransitions=(spec.leaseTransitions or 0) + (0 if ours else 1),
         )
         try:
-            await self.client.replace(lease)  # carries metadata.resourceVersion: 409 on a race
-        except ApiError as exc:
-            _log.info("writing lease %s failed: %s", config.name, exc.status.reason)
+            with kube_errors():  # the PUT carries metadata.resourceVersion: 409 on a race
+                await self.client.replace(lease)
+        except KubeError as exc:
+            _log.info("writing lease %s failed: %s", config.name, exc)
             return False
         self._renewed(started, sent)
         return True
@@ -181,9 +189,10 @@ class LeaderElector:
             ),
         )
         try:
-            await self.client.create(lease)
-        except ApiError as exc:
-            _log.info("creating lease %s failed: %s", config.name, exc.status.reason)
+            with kube_errors():
+                await self.client.create(lease)
+        except KubeError as exc:
+            _log.info("creating lease %s failed: %s", config.name, exc)
             return False
         self._renewed(started, sent)
         return True

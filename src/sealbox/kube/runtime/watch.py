@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.core.generic_client import ListAsyncIterable
 
-from sealbox.errors import KubeGone
+from sealbox.kube.errors import kube_errors
 
 __all__ = ["ListResult", "WatchEvent", "list_objects", "object_key", "watch_from"]
 
@@ -46,9 +46,14 @@ def object_key(obj: Any) -> str:
 
 
 async def list_objects(client: AsyncClient, resource: type, *, namespace: str | None) -> ListResult:
-    """Every object of ``resource`` (in ``namespace``) and the version the list was taken at."""
+    """Every object of ``resource`` (in ``namespace``) and the version the list was taken at.
+
+    Raises:
+        KubeError: the list failed (typed as :mod:`sealbox.kube.errors` maps it).
+    """
     listing: ListAsyncIterable[Any] = client.list(resource, namespace=namespace, chunk_size=500)
-    objects = [obj async for obj in listing]
+    with kube_errors():
+        objects = [obj async for obj in listing]
     return ListResult(objects, listing.resourceVersion)
 
 
@@ -64,7 +69,8 @@ async def watch_from(
 
     Raises:
         KubeGone: the version is no longer available (compacted or outside the watch cache).
-        lightkube.ApiError, httpx2.HTTPError: any other failure; resume from the last version.
+        KubeError: any other failure (typed as :mod:`sealbox.kube.errors` maps it); resume
+            from the last version seen.
     """
     stream = client.watch(
         cast(Any, resource),
@@ -72,16 +78,7 @@ async def watch_from(
         resource_version=resource_version,
         server_timeout=timeout_seconds,
     )
-    try:
+    with kube_errors():
         async for kind, obj in stream:
             if kind in _TYPES:
                 yield WatchEvent(cast(EventType, kind), obj)
-    except ApiError as exc:
-        if exc.status.code == 410:
-            raise KubeGone(
-                f"watch of {resource.__name__} from resourceVersion {resource_version} "
-                "is too old; list again",
-                status=410,
-                reason=str(exc.status.reason or "Expired"),
-            ) from exc
-        raise
