@@ -13,18 +13,17 @@ their old spelling as a hidden alias; :func:`aliased` reads the pair.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints, overload
+from typing import Annotated, Any, TypeVar, overload
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sealbox.cli.option_group import option_group
 from sealbox.encryption import EncryptionConfiguration, StorageTransformers, load_config
 from sealbox.errors import InputError
 from sealbox.kms.client import GrpcConnector
@@ -95,55 +94,8 @@ class EtcdOptions:
         )
 
 
-_PARAMETER = "etcd"
-"""The parameter of a command that :func:`with_etcd_options` replaces with the shared options."""
-
-
-def _shared_parameters() -> list[inspect.Parameter]:
-    # typer reads each parameter's type from the signature, so it must be evaluated, not text.
-    types = get_type_hints(EtcdOptions, include_extras=True)
-    return [
-        inspect.Parameter(
-            item.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=item.default,
-            annotation=types[item.name],
-        )
-        for item in fields(EtcdOptions)
-    ]
-
-
-def with_etcd_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``command`` with its ``etcd: EtcdOptions`` parameter spelled out as the shared options.
-
-    Every parameter becomes keyword-only (typer passes them all by name), so the shared ones
-    can stand anywhere in the list, and ``--help`` shows them in the place of ``etcd``.
-    """
-    own = inspect.signature(command, eval_str=True).parameters
-    if _PARAMETER not in own or own[_PARAMETER].annotation is not EtcdOptions:
-        raise TypeError(f"{command.__name__} has no parameter `{_PARAMETER}: EtcdOptions`")
-    shared = _shared_parameters()
-    names = [item.name for item in shared]
-    if clash := set(names) & set(own):
-        raise TypeError(f"{command.__name__} declares shared etcd options itself: {clash}")
-    parameters: list[inspect.Parameter] = []
-    for parameter in own.values():
-        if parameter.name == _PARAMETER:
-            parameters.extend(shared)
-        else:
-            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-
-    @functools.wraps(command)
-    def with_options(**values: Any) -> None:
-        etcd = EtcdOptions(**{name: values.pop(name) for name in names})
-        command(**values, **{_PARAMETER: etcd})
-
-    signature = inspect.Signature(parameters, return_annotation=None)
-    # inspect.signature (which typer calls) prefers __signature__ to following __wrapped__;
-    # mypy knows no such attribute on a function, hence the __dict__.
-    with_options.__dict__["__signature__"] = signature
-    with_options.__annotations__ = {item.name: item.annotation for item in parameters}
-    return with_options
+with_etcd_options = option_group(EtcdOptions, "etcd")
+"""``command`` with its ``etcd: EtcdOptions`` parameter spelled out as the shared options."""
 
 
 @overload

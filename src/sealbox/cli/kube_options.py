@@ -12,17 +12,16 @@ as kubectl finds it (``KUBECONFIG``, ``~/.kube/config``, then the Pod's service 
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated
 
 import typer
 from lightkube import Client
 
+from sealbox.cli.option_group import option_group
 from sealbox.kube import KubeTarget, sync_client
 
 __all__ = ["KubeOptions", "open_kube", "with_kube_options"]
@@ -52,48 +51,8 @@ class KubeOptions:
         return KubeTarget(kubeconfig=self.kubeconfig, context=self.context)
 
 
-_PARAMETER = "kube"
-"""The parameter of a command that :func:`with_kube_options` replaces with the shared options."""
-
-
-def _shared_parameters() -> list[inspect.Parameter]:
-    types = get_type_hints(KubeOptions, include_extras=True)
-    return [
-        inspect.Parameter(
-            item.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=item.default,
-            annotation=types[item.name],
-        )
-        for item in fields(KubeOptions)
-    ]
-
-
-def with_kube_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``command`` with its ``kube: KubeOptions`` parameter spelled out as the shared options."""
-    own = inspect.signature(command, eval_str=True).parameters
-    if _PARAMETER not in own or own[_PARAMETER].annotation is not KubeOptions:
-        raise TypeError(f"{command.__name__} has no parameter `{_PARAMETER}: KubeOptions`")
-    shared = _shared_parameters()
-    names = [item.name for item in shared]
-    if clash := set(names) & set(own):
-        raise TypeError(f"{command.__name__} declares shared kube options itself: {clash}")
-    parameters: list[inspect.Parameter] = []
-    for parameter in own.values():
-        if parameter.name == _PARAMETER:
-            parameters.extend(shared)
-        else:
-            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-
-    @functools.wraps(command)
-    def with_options(**values: Any) -> None:
-        kube = KubeOptions(**{name: values.pop(name) for name in names})
-        command(**values, **{_PARAMETER: kube})
-
-    # As with_etcd_options: typer reads __signature__; mypy knows no such attribute.
-    with_options.__dict__["__signature__"] = inspect.Signature(parameters, return_annotation=None)
-    with_options.__annotations__ = {item.name: item.annotation for item in parameters}
-    return with_options
+with_kube_options = option_group(KubeOptions, "kube")
+"""``command`` with its ``kube: KubeOptions`` parameter spelled out as the shared options."""
 
 
 @contextmanager
