@@ -95,13 +95,13 @@ def test_a_failing_key_is_retried_alone_and_stepping_down_finishes_in_flight_wor
 def test_the_health_port_answers_probes_and_refuses_the_rest() -> None:
     reasons: list[str | None] = [None, "caches not synced"]
     server = HealthServer("127.0.0.1", 0, ready=lambda: reasons[0], metrics=lambda: b"m 1\n")
-    assert server.respond("GET", "/readyz") == (200, b"ok\n")
+    assert server.answer("GET", "/readyz")[::2] == (200, b"ok\n")
     reasons.pop(0)
-    assert server.respond("GET", "/readyz?verbose") == (503, b"not ready: caches not synced\n")
-    assert server.respond("GET", "/healthz") == (200, b"ok\n")
-    assert server.respond("GET", "/metrics") == (200, b"m 1\n")
-    assert server.respond("POST", "/healthz")[0] == 405
-    assert server.respond("GET", "/secrets")[0] == 404
+    assert server.answer("GET", "/readyz?verbose")[::2] == (503, b"not ready: caches not synced\n")
+    assert server.answer("GET", "/healthz")[::2] == (200, b"ok\n")
+    assert server.answer("GET", "/metrics") == (200, "text/plain; version=0.0.4", b"m 1\n")
+    assert server.answer("POST", "/healthz")[0] == 405
+    assert server.answer("GET", "/secrets")[0] == 404
 
 
 def test_resync_brings_every_cached_key_back_without_any_change(
