@@ -134,7 +134,7 @@ def test_load_resolves_relative_paths_against_the_file(tmp_path: Path) -> None:
 
 
 def test_errors_carry_the_line_they_are_on() -> None:
-    text = _doc(socketMode="0644", socketGroup=7)
+    text = _doc(socketMode="0644", socketGroup=["kms"])
     with pytest.raises(ConfigError) as caught:
         parse_plugin_config(text, "plugin.yaml", base_dir=Path("/"))
     lines = text.splitlines()

@@ -5,7 +5,7 @@
     apiVersion: sealbox.io/v1alpha1
     kind: KMSPluginConfiguration
     socket: /var/run/sealbox/kms.sock      # or @name for an abstract socket
-    socketMode: "0600"                      # octal; socketGroup: <group name> to share it
+    socketMode: "0600"                      # octal; socketGroup: <group name or gid> to share it
     healthProbeInterval: 30s                # cached backend round trip behind Status
     statusOnFailure: error                  # error | healthz (see docs/kms-plugin.md)
     metricsAddress: 127.0.0.1:9464          # optional: /metrics /healthz /livez /readyz
@@ -70,6 +70,11 @@ KIND = "KMSPluginConfiguration"
 DEFAULT_PROBE_INTERVAL_SECONDS = 30.0
 
 
+def _gid_as_text(value: object) -> object:
+    """``socketGroup: 10001`` (a YAML int) is a gid, as ``"10001"`` is."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _text(expected: str) -> Callable[[object], object]:
     """A before-validator: a number where text is due is a unit left out (``30`` for ``30s``)."""
 
@@ -88,7 +93,8 @@ class _Document(BaseModel):
     kind: Literal["KMSPluginConfiguration"]
     socket: str
     socket_mode: str = "0600"
-    socket_group: str | None = None
+    # a group name, or a numeric gid (in a container the host's group names are unknown)
+    socket_group: Annotated[str | None, BeforeValidator(_gid_as_text)] = None
     health_probe_interval: Annotated[
         str,
         BeforeValidator(_text("a duration with a unit, e.g. 30s")),

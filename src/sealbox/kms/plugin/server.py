@@ -184,10 +184,15 @@ def _group_id(name: str | None) -> int | None:
     """
     if name is None:
         return None
+    if name.isdigit():
+        return int(name)  # a gid needs no entry in /etc/group (a container's often has none)
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        raise InputError(f"socketGroup {name!r}: no such group on this host") from None
+        raise InputError(
+            f"socketGroup {name!r}: no such group on this host; give a group name from "
+            "/etc/group or a numeric gid"
+        ) from None
 
 
 async def serve(config: PluginConfig) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -61,10 +62,16 @@ def _entry(material: bytes) -> dict[str, str]:
 
 
 def _write_private(path: Path, document: Mapping[str, object], *, replace: bool) -> None:
+    """Write ``document`` to ``path`` atomically, mode 0600. A replaced keyring keeps its owner
+    and group, so rotating as root does not lock out a plugin that runs as another user."""
     directory = path.parent
+    owner = _owner(path) if replace else None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
         os.fchmod(fd, 0o600)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(PermissionError):  # only root may give a file away
+                os.fchown(fd, *owner)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")
@@ -169,3 +176,11 @@ def _parse_keys(source: str, document: object) -> list[KeyringKey]:
         created = str(entry.get("created", "")) if isinstance(entry, dict) else ""
         keys.append(KeyringKey(key_id_for(material), material, created))
     return keys
+
+
+def _owner(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_uid, stat.st_gid
