@@ -170,6 +170,29 @@ SECTIONS: dict[str, Any] = {
     }
 }
 
+# What a live audit and the custom-workload audit add to a report (shapes as they send them).
+LIVE_SECTIONS: dict[str, Any] = {
+    "apiCalls": [
+        {
+            "verb": "list",
+            "resource": "secrets",
+            "read": "metadata only",
+            "requests": 2,
+            "objects": 9,
+        },
+        {"verb": "list", "resource": "pods", "read": "full", "requests": 1, "objects": 4},
+    ],
+    "customWorkloads": [
+        {
+            "kind": "Rollout",
+            "apiGroup": "argoproj.io",
+            "objects": 2,
+            "podSpecs": 2,
+            "foundBy": "known path",
+        }
+    ],
+}
+
 
 def sample_report(*, fail_on: Severity = Severity.HIGH) -> AuditReport:
     return AuditReport(

@@ -118,11 +118,14 @@ def test_directories_are_walked_and_bad_files_reported(tmp_path: Path) -> None:
     messages = sorted(f"{Path(p.location.path).name}: {p.message}" for p in result.problems)
     assert messages == [
         "binary.yaml: skipped: binary file (NUL bytes)",
-        "crd.yaml: kind Widget is not audited (2 objects)",
         "huge.yaml: skipped: 2004 bytes is over the 1000-byte limit",
         "latin1.yaml: skipped: not UTF-8 text (invalid byte at offset 9)",
         "scalar.yaml: not a Kubernetes object (a YAML str)",
     ]
+    # a kind no control reads was read fine: listed as not audited, not as a problem
+    [widget] = result.not_audited
+    assert (widget.kind, widget.objects) == ("Widget", 2)
+    assert (Path(widget.location.path).name, widget.location.line) == ("crd.yaml", 1)
 
 
 def test_a_directory_that_cannot_be_listed_is_a_problem(

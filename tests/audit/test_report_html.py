@@ -18,11 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealbox.audit.model import Finding, Location, ObjectRef
+from sealbox.audit.model import Finding, Location, NotAudited, ObjectRef
 from sealbox.audit.report import to_html
 from tests.audit.report_sample import (
     ENV,
     HOSTILE_NAME,
+    LIVE_SECTIONS,
     MARKER,
     SECTIONS,
     empty_report,
@@ -108,6 +109,19 @@ def test_suppressed_problems_and_sections_are_shown() -> None:
     assert "<h3>Per identity</h3>" in page
     for row in SECTIONS["auditLog"]["perIdentity"]:
         assert f"<td>{row['identity']}</td>" in page
+
+
+def test_live_audit_and_custom_workload_sections_are_tables() -> None:
+    page = to_html(replace(empty_report(), sections=LIVE_SECTIONS))
+    assert '<section class="card section" data-section="apiCalls"><h2>API calls</h2>' in page
+    assert (
+        "<tr><th>Verb</th><th>Resource</th><th>Read</th><th>Requests</th><th>Objects</th></tr>"
+    ) in page
+    assert (
+        "<tr><td>list</td><td>secrets</td><td>metadata only</td><td>2</td><td>9</td></tr>" in page
+    )
+    assert "<h2>Custom workloads</h2>" in page
+    assert "<th>API group</th>" in page
 
 
 def test_script_in_an_object_name_is_escaped() -> None:
@@ -243,7 +257,13 @@ def test_chromium_renders_a_non_blank_page_of_the_window_size(tmp_path: Path) ->
 @pytest.mark.integration
 @pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="chromium is not installed")
 def test_chromium_dom_has_findings_chart_and_no_injected_script(tmp_path: Path) -> None:
-    report = sample_report()
+    sample = sample_report()
+    copied = replace(sample.findings[0], also=(Location("copy/rbac/admin.yaml", 12),))
+    report = replace(
+        sample,
+        findings=(copied, *sample.findings[1:]),
+        not_audited=(NotAudited("Widget", 2, Location("crd.yaml", 1)),),
+    )
     page = tmp_path / "report.html"
     page.write_text(to_html(report), encoding="utf-8")
     dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout.decode()
@@ -253,6 +273,8 @@ def test_chromium_dom_has_findings_chart_and_no_injected_script(tmp_path: Path) 
     assert '<svg id="chart-area"' in dom
     assert dom.count("<script") == 1
     assert '&lt;script&gt;alert("pwned")&lt;/script&gt;' in dom
+    assert "<summary>also in 1 file</summary>" in dom
+    assert 'id="not-audited"' in dom
     # The filter bar is hidden in the markup and shown by the script: the CSP hash let it run.
     filters = re.search(r'<div class="filters" id="filters"[^>]*>', dom)
     assert filters is not None

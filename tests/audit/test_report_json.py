@@ -28,6 +28,8 @@ FINDING_KEYS = {
     "file",
     "line",
     "object",
+    "scope",
+    "alsoIn",
     "remediation",
     "details",
 }
@@ -42,6 +44,7 @@ def test_top_level_shape_and_summary() -> None:
         "findings",
         "suppressed",
         "inputProblems",
+        "notAudited",
         "sections",
     ]
     assert data["tool"] == "sealbox"
@@ -55,6 +58,8 @@ def test_top_level_shape_and_summary() -> None:
         "objects": 23,
         "suppressed": 2,
         "inputProblems": 2,
+        "notAudited": 0,
+        "roots": [],
     }
     assert list(data["summary"]["bySeverity"]) == ["critical", "high", "medium", "low", "info"]
 
@@ -82,6 +87,8 @@ def test_findings_keep_report_order_and_carry_every_field() -> None:
         "file": "rbac/admin.yaml",
         "line": 12,
         "object": {"kind": "ClusterRoleBinding", "namespace": None, "name": "everyone"},
+        "scope": "cluster",
+        "alsoIn": [],
         "remediation": F_WILDCARD.control.remediation,
         "details": {
             "subject": "Group dev",

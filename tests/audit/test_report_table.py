@@ -10,7 +10,15 @@ from rich.console import Console
 
 from sealbox.audit.model import AuditReport, Finding, Location, ObjectRef, Severity
 from sealbox.audit.report import render_table
-from tests.audit.report_sample import ENV, MARKER, READS, WILDCARD, empty_report, sample_report
+from tests.audit.report_sample import (
+    ENV,
+    LIVE_SECTIONS,
+    MARKER,
+    READS,
+    WILDCARD,
+    empty_report,
+    sample_report,
+)
 
 
 def _render(report: AuditReport, *, color: bool = False) -> str:
@@ -124,6 +132,18 @@ def test_section_shapes_render_as_tables() -> None:
     inner = _after(lines, "Nested / Inner")
     assert inner[2].split() == ["Count", "2"]
     assert inner[3].split() == ["Who", "x,", "y"]
+
+
+def test_sections_of_a_live_audit_and_custom_workloads_read_as_tables() -> None:
+    report = replace(empty_report(), sections=LIVE_SECTIONS)
+    lines = [line.strip() for line in _render(report).splitlines()]
+    calls = _after(lines, "API calls")
+    assert calls[0].split() == ["Verb", "Resource", "Read", "Requests", "Objects"]
+    assert calls[2].split() == ["list", "secrets", "metadata", "only", "2", "9"]
+    assert calls[3].split() == ["list", "pods", "full", "1", "4"]
+    custom = _after(lines, "Custom workloads")
+    assert custom[0].split() == ["Kind", "API", "group", "Objects", "Pod", "specs", "Found", "by"]
+    assert custom[2].split() == ["Rollout", "argoproj.io", "2", "2", "known", "path"]
 
 
 _RULE = "RULE"

@@ -342,6 +342,10 @@ def test_configs_found_in_a_directory_are_audited_and_named(tmp_path: Path) -> N
         str(configs / "policy.yaml"),
     )
     assert walked["findings"]
+    # the walked files are shown relative to the scanned directory, the flagged ones as given
+    assert {f["file"] for f in walked["findings"]} == {"enc.yaml", "policy.yaml"}
+    for finding in flagged["findings"]:
+        finding["file"] = Path(finding["file"]).name
     assert walked["findings"] == flagged["findings"]
     audited = {(i["auditedAs"], i["from"]) for i in walked["sections"]["inputs"]}
     assert audited == {

@@ -3,7 +3,8 @@
 * :func:`run_audit` runs every check an :class:`AuditOptions` asks for and returns one
   :class:`AuditReport`: :class:`Finding` objects (each naming a :class:`Control`, with its
   :class:`Severity`, a :class:`Location` and maybe an :class:`ObjectRef`), the findings the user
-  accepted (:class:`Suppressed`) and the inputs it could not read (:class:`InputProblem`).
+  accepted (:class:`Suppressed`), the inputs it could not read (:class:`InputProblem`) and the
+  kinds it read but has no control for (:class:`NotAudited`).
   :data:`ALL_CONTROLS` lists every control, by id.
 * :func:`load_paths` reads manifest files, directories and stdin into a :class:`LoadResult` of
   :class:`Manifest` objects and Helm :class:`ValuesDocument` objects; files over
@@ -35,6 +36,7 @@ from sealbox.audit.model import (
     InputProblem,
     Location,
     Manifest,
+    NotAudited,
     ObjectRef,
     Severity,
     Suppressed,
@@ -55,6 +57,7 @@ __all__ = [
     "LoadResult",
     "Location",
     "Manifest",
+    "NotAudited",
     "ObjectRef",
     "Severity",
     "Suppressed",

@@ -45,6 +45,7 @@ from sealbox.audit.model import (
     Severity,
     Suppressed,
 )
+from sealbox.audit.ordering import collapse
 from sealbox.errors import InputError
 from sealbox.words import plural
 
@@ -113,7 +114,7 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
             base=ignore_path.parent if ignore_path is not None else None,
         )
     return AuditReport(
-        findings=tuple(sorted(kept, key=Finding.sort_key)),
+        findings=tuple(sorted(collapse(kept), key=Finding.sort_key)),
         suppressed=tuple(sorted(suppressed, key=lambda s: s.finding.sort_key())),
         problems=tuple(problems + stale),
         controls=ALL_CONTROLS,
@@ -121,6 +122,8 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
         files=loaded.files + configs.extra_files + (options.audit_log is not None),
         objects=len(loaded.manifests),
         sections=sections,
+        not_audited=tuple(loaded.not_audited),
+        roots=options.paths,
     )
 
 

@@ -148,4 +148,7 @@ def _searched(paths: Sequence[str], loaded: LoadResult) -> str:
     if problems:
         more = f" (and {plural(len(problems) - 1, 'more problem')})" if len(problems) > 1 else ""
         details.append(f"{problems[0]}{more}")
+    if loaded.not_audited:
+        kinds = ", ".join(str(item) for item in loaded.not_audited)
+        details.append(f"not audited: {kinds}")
     return f"{names} ({'; '.join(details)})" if details else names

@@ -14,7 +14,8 @@ they are JSON lines in ``.log`` or ``.gz`` files, which are not walked.
 What is reported instead of read (as :class:`InputProblem`, and the scan goes on): unreadable
 files, files over ``max_bytes``, binary files, malformed YAML or JSON, documents that are not
 mappings, mappings without ``kind``/``apiVersion`` (except Helm values files, which are kept as
-:class:`ValuesDocument`), and kinds the audit does not know (one problem per kind).
+:class:`ValuesDocument`). Kinds the audit does not know were read fine and are not problems: they
+are listed once per kind as :class:`NotAudited` (``LoadResult.not_audited``), for the report.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from sealbox.audit.model import InputProblem, Location, Manifest
-from sealbox.words import plural
+from sealbox.audit.model import InputProblem, Location, Manifest, NotAudited
 from sealbox.yamldoc import YamlMapping, error_line, load_yaml
 
 __all__ = [
@@ -64,7 +64,7 @@ _VALUES_NAME = re.compile(r"(^|[-_.])values([-_.][^/]*)?\.ya?ml$", re.IGNORECASE
 _BINARY_PROBE = 8192
 
 # Kinds some control reads, plus built-in and common kinds that hold nothing the audit checks.
-# Anything else is reported once per kind as "not audited", so a typo in `kind:` is visible.
+# Anything else is listed once per kind as "not audited", so a typo in `kind:` is visible.
 WORKLOAD_KINDS = frozenset(
     {
         "Pod",
@@ -156,12 +156,14 @@ class LoadResult:
     configs: list[ConfigDocument] = field(default_factory=list)
     files: int = 0
     directories: int = 0
+    not_audited: list[NotAudited] = field(default_factory=list)
 
     def extend(self, other: LoadResult) -> None:
         self.manifests.extend(other.manifests)
         self.values.extend(other.values)
         self.problems.extend(other.problems)
         self.configs.extend(other.configs)
+        self.not_audited.extend(other.not_audited)
         self.files += other.files
         self.directories += other.directories
 
@@ -201,7 +203,7 @@ def load_paths(
             result.extend(_load_file(path, max_bytes))
         else:
             result.problems.append(InputProblem(Location(raw), "no such file or directory"))
-    result.problems.extend(_unknown_kinds(result.manifests))
+    result.not_audited.extend(_unknown_kinds(result.manifests))
     result.manifests = [m for m in result.manifests if m.kind in KNOWN_KINDS]
     return result
 
@@ -356,14 +358,11 @@ def _manifest(body: Mapping[str, Any], kind: str, api_version: str, where: Locat
     )
 
 
-def _unknown_kinds(manifests: Iterable[Manifest]) -> list[InputProblem]:
+def _unknown_kinds(manifests: Iterable[Manifest]) -> list[NotAudited]:
     counts: Counter[str] = Counter()
     first: dict[str, Location] = {}
     for manifest in manifests:
         if manifest.kind not in KNOWN_KINDS:
             counts[manifest.kind] += 1
             first.setdefault(manifest.kind, manifest.location)
-    return [
-        InputProblem(first[kind], f"kind {kind} is not audited ({plural(count, 'object')})")
-        for kind, count in sorted(counts.items())
-    ]
+    return [NotAudited(kind, count, first[kind]) for kind, count in sorted(counts.items())]

@@ -21,6 +21,7 @@ __all__ = [
     "InputProblem",
     "Location",
     "Manifest",
+    "NotAudited",
     "ObjectRef",
     "Severity",
     "Suppressed",
@@ -110,6 +111,13 @@ class Finding:
 
     ``details`` holds structured, JSON-serialisable facts for machine output (for RBAC: the subject
     and the path; for workloads: the container and the field). It must never hold a secret value.
+
+    ``scope`` (``"cluster"`` or ``"namespace"``) and ``subject`` (the User, Group or
+    ServiceAccount that holds the access, as an :class:`ObjectRef` with a namespace only for a
+    ServiceAccount) say how far the finding reaches; a check that knows them sets them, and
+    :mod:`sealbox.audit.ordering` infers them from the object and ``details`` otherwise.
+    ``also`` lists the other files where the same finding was raised on the same object (the
+    engine collapses duplicated bundles into one finding).
     """
 
     control: Control
@@ -117,14 +125,20 @@ class Finding:
     location: Location
     obj: ObjectRef | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    scope: str | None = None
+    subject: ObjectRef | None = None
+    also: tuple[Location, ...] = ()
 
     @property
     def severity(self) -> Severity:
         return self.control.severity
 
-    def sort_key(self) -> tuple[int, str, int, str, str]:
-        where = self.location
-        return (-self.severity, where.path, where.line, self.control.id, self.message)
+    def sort_key(self) -> tuple[Any, ...]:
+        """Severity, then blast radius (cluster-wide before namespaced, people before
+        controllers), then file and line: see :func:`sealbox.audit.ordering.order_key`."""
+        from sealbox.audit.ordering import order_key  # it reads this module's types
+
+        return order_key(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +150,22 @@ class InputProblem:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class NotAudited:
+    """A kind no control reads, read without trouble: how many objects, and where the first is.
+
+    Not an :class:`InputProblem` (nothing failed to load); the report lists these so that a typo
+    in ``kind:`` or a custom resource the audit skips is visible."""
+
+    kind: str
+    objects: int
+    location: Location
+
+    def __str__(self) -> str:
+        many = "object" if self.objects == 1 else "objects"
+        return f"kind {self.kind} ({self.objects} {many}, first at {self.location})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +217,12 @@ class Suppressed:
 class AuditReport:
     """The whole result of one ``sealbox audit`` run, ready for any output format.
 
-    ``findings`` are sorted (severity first, then file and line). ``sections`` carries extra,
-    JSON-serialisable summaries keyed by name (``"inputs"``: what each input was audited as;
-    ``"auditLog"``: reads per identity, ...), which the table and HTML outputs render as tables
-    of their own. ``files`` counts the files read, ``objects`` the Kubernetes objects audited.
+    ``findings`` are sorted by :meth:`Finding.sort_key` (severity, blast radius, file, line).
+    ``sections`` carries extra, JSON-serialisable summaries keyed by name (``"inputs"``: what each
+    input was audited as; ``"auditLog"``: reads per identity, ...), which the table and HTML
+    outputs render as tables of their own. ``files`` counts the files read, ``objects`` the
+    Kubernetes objects audited, ``not_audited`` the kinds read but skipped. ``roots`` are the
+    paths the scan was given (``-`` for stdin): reports show file names relative to them.
     """
 
     findings: tuple[Finding, ...]
@@ -201,6 +233,8 @@ class AuditReport:
     files: int = 0
     objects: int = 0
     sections: Mapping[str, Any] = field(default_factory=dict)
+    not_audited: tuple[NotAudited, ...] = ()
+    roots: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:

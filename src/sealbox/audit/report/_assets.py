@@ -80,6 +80,9 @@ table.findings td.loc { width: 20%; }
 .group[data-sev=low] { border-left-color: var(--low); }
 .group[data-sev=info] { border-left-color: var(--info); }
 .suppressed td { color: #475569; }
+.also { color: var(--muted); font-size: 12px; margin-top: 4px; }
+.also summary { cursor: pointer; }
+.also ul { margin: 2px 0 0; padding-left: 18px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; text-align: center; }
 [hidden] { display: none !important; }
 @media (max-width: 800px) {

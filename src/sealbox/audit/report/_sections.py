@@ -12,10 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sealbox.audit.model import NotAudited
 from sealbox.audit.report._jsonable import jsonable
+from sealbox.audit.report._paths import PathDisplay
 from sealbox.audit.report._text import humanize
 
-__all__ = ["SectionTable", "section_tables"]
+__all__ = ["NOT_AUDITED_TITLE", "SectionTable", "not_audited_table", "section_tables"]
+
+NOT_AUDITED_TITLE = "Not audited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,14 @@ def section_tables(name: str, value: Any) -> list[SectionTable]:
     tables: list[SectionTable] = []
     _collect(humanize(name), jsonable(value), tables)
     return tables
+
+
+def not_audited_table(items: Sequence[NotAudited], shown: PathDisplay) -> SectionTable:
+    """The kinds read but not audited: kind, how many objects, where the first one is."""
+    rows = tuple(
+        (f"kind {item.kind}", str(item.objects), shown.location(item.location)) for item in items
+    )
+    return SectionTable(f"{NOT_AUDITED_TITLE} ({len(items)})", ("Kind", "Objects", "First"), rows)
 
 
 def _collect(title: str, value: Any, out: list[SectionTable]) -> None:

@@ -15,6 +15,20 @@ import unicodedata
 __all__ = ["clean", "humanize"]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Words that read as acronyms in a heading: "apiCalls" -> "API calls", not "Api calls".
+_ACRONYMS = {
+    "api": "API",
+    "crd": "CRD",
+    "crds": "CRDs",
+    "id": "ID",
+    "ids": "IDs",
+    "ip": "IP",
+    "json": "JSON",
+    "kms": "KMS",
+    "rbac": "RBAC",
+    "uid": "UID",
+    "url": "URL",
+}
 
 
 def clean(text: object) -> str:
@@ -30,9 +44,12 @@ def clean(text: object) -> str:
 
 
 def humanize(key: str) -> str:
-    """``"auditLog"`` -> ``"Audit log"``; ``"per_identity"`` -> ``"Per identity"``."""
+    """``"auditLog"`` -> ``"Audit log"``; ``"per_identity"`` -> ``"Per identity"``;
+    ``"apiCalls"`` -> ``"API calls"``."""
     words = _CAMEL.sub(" ", key).replace("_", " ").replace("-", " ").split()
     if not words:
         return key
-    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    text = " ".join(
+        w if w.isupper() and len(w) > 1 else _ACRONYMS.get(w.lower(), w.lower()) for w in words
+    )
     return text[:1].upper() + text[1:]

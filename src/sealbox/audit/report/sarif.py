@@ -4,8 +4,10 @@ One run whose driver lists every control of the audit as a rule (title, rational
 the ids of other tools as tags, and a numeric ``security-severity`` that GitHub uses to rank
 alerts). Each finding becomes a result pointing at ``file:line`` relative to ``%SRCROOT%`` so the
 UI can open the manifest at the right line; suppressed findings are results too, carrying a
-``suppressions`` entry, so the UI shows them as dismissed instead of forgetting them. Files the
-audit could not read become tool execution notifications.
+``suppressions`` entry, so the UI shows them as dismissed instead of forgetting them. The other
+files of a finding collapsed from duplicated bundles are its ``relatedLocations``. Files the audit
+could not read become tool execution notifications (warnings), and kinds it read but does not
+audit notifications of level ``note``.
 
 ``partialFingerprints`` hashes the control id, the object and the message only: the alert keeps
 its identity when lines move, and no value could ever be inferred from the hash.
@@ -20,7 +22,15 @@ from typing import Any
 from urllib.parse import quote
 
 import sealbox
-from sealbox.audit.model import AuditReport, Control, Finding, Location, Severity, Suppressed
+from sealbox.audit.model import (
+    AuditReport,
+    Control,
+    Finding,
+    Location,
+    NotAudited,
+    Severity,
+    Suppressed,
+)
 from sealbox.audit.report._jsonable import jsonable
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "SECURITY_SEVERITY", "sarif_level", "to_sarif"]
@@ -74,8 +84,11 @@ def to_sarif(report: AuditReport, *, base_dir: Path | None) -> dict[str, Any]:
             {
                 "executionSuccessful": True,
                 "toolExecutionNotifications": [
-                    _notification(problem.location, problem.message, root)
-                    for problem in report.problems
+                    *(
+                        _notification(problem.location, problem.message, root)
+                        for problem in report.problems
+                    ),
+                    *(_not_audited(item, root) for item in report.not_audited),
                 ],
             }
         ],
@@ -122,6 +135,14 @@ def _rule_name(title: str) -> str:
 def _result(finding: Finding, index: dict[str, int], root: Path | None) -> dict[str, Any]:
     control = finding.control
     location: dict[str, Any] = {"physicalLocation": _physical(finding.location, root)}
+    related = [
+        {
+            "id": number,
+            "physicalLocation": _physical(where, root),
+            "message": {"text": "the same finding, on the same object, in another file"},
+        }
+        for number, where in enumerate(finding.also, start=1)
+    ]
     if finding.obj is not None:
         location["logicalLocations"] = [
             {"name": finding.obj.name, "fullyQualifiedName": str(finding.obj), "kind": "resource"}
@@ -134,16 +155,19 @@ def _result(finding: Finding, index: dict[str, int], root: Path | None) -> dict[
             "name": finding.obj.name,
         }
     if finding.details:
-        properties["details"] = jsonable(finding.details)
-    return {
+        properties["details"] = jsonable(finding.details, lambda where: _place(where, root))
+    result: dict[str, Any] = {
         "ruleId": control.id,
         "ruleIndex": index[control.id],
         "level": sarif_level(control.severity),
         "message": {"text": finding.message},
         "locations": [location],
-        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding)},
-        "properties": properties,
     }
+    if related:
+        result["relatedLocations"] = related
+    result["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(finding)}
+    result["properties"] = properties
+    return result
 
 
 def _suppressed_result(
@@ -175,6 +199,22 @@ def _notification(location: Location, message: str, root: Path | None) -> dict[s
         "message": {"text": f"input problem: {message}"},
         "locations": [{"physicalLocation": _physical(location, root)}],
         "descriptor": {"id": "input-problem"},
+    }
+
+
+def _place(location: Location, root: Path | None) -> str:
+    """A location inside ``details`` as text: relative to the root when under it."""
+    artifact = artifact_location(location.path, root)
+    path = location.path if artifact.get("uriBaseId") is None else artifact["uri"]
+    return str(Location(path, location.line))
+
+
+def _not_audited(item: NotAudited, root: Path | None) -> dict[str, Any]:
+    return {
+        "level": "note",
+        "message": {"text": f"not audited: {item}"},
+        "locations": [{"physicalLocation": _physical(item.location, root)}],
+        "descriptor": {"id": "not-audited"},
     }
 
 

@@ -1,8 +1,10 @@
 """``sealbox audit`` default output: rich tables for a terminal or a CI log.
 
 Findings come grouped by severity, most severe first, one table per severity with the control id,
-the object, ``file:line`` and the message. Then the number of suppressed findings, the inputs that
-could not be read, every extra section of the report (the audit-log summary, ...) as tables of
+the object, ``file:line`` (relative to the scanned path, with "also in N files" when the same
+finding was collapsed from duplicated bundles) and the message. Then the number of suppressed
+findings, the inputs that could not be read, the kinds that were read but not audited, every extra
+section of the report (the audit-log summary, the API calls of a live audit, ...) as tables of
 their own, and one closing line with the counts per severity and the ``--fail-on`` verdict.
 
 Every cell is a :class:`rich.text.Text`, never a markup string, so a ``[bold]`` in an object name
@@ -18,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from sealbox.audit.model import AuditReport, Finding, Severity
-from sealbox.audit.report._sections import SectionTable, section_tables
+from sealbox.audit.report._paths import PathDisplay, also_files
+from sealbox.audit.report._sections import SectionTable, not_audited_table, section_tables
 from sealbox.audit.report._severities import SEVERITIES
 from sealbox.audit.report._text import clean
 from sealbox.words import plural
@@ -36,19 +39,23 @@ SEVERITY_STYLES: dict[Severity, str] = {
 
 def render_table(report: AuditReport, console: Console) -> None:
     """Print the whole report to ``console``."""
+    shown = PathDisplay(report.roots)
     groups: dict[Severity, list[Finding]] = {severity: [] for severity in SEVERITIES}
     for finding in report.findings:
         groups[finding.severity].append(finding)
     for severity in SEVERITIES:
         if groups[severity]:
-            console.print(_findings_table(severity, groups[severity]))
+            console.print(_findings_table(severity, groups[severity], shown))
             console.print()
     if not report.findings:
         console.print(Text("No findings.", style="green"))
     if report.suppressed:
         console.print(_suppressed_line(report))
     if report.problems:
-        console.print(_problems_table(report))
+        console.print(_problems_table(report, shown))
+        console.print()
+    if report.not_audited:
+        console.print(_section_table(not_audited_table(report.not_audited, shown)))
         console.print()
     for name, value in report.sections.items():
         for table in section_tables(name, value):
@@ -80,7 +87,7 @@ def _count_style(severity: Severity, counts: dict[Severity, int]) -> str:
     return SEVERITY_STYLES[severity] if counts[severity] else ""
 
 
-def _findings_table(severity: Severity, findings: list[Finding]) -> Table:
+def _findings_table(severity: Severity, findings: list[Finding], shown: PathDisplay) -> Table:
     style = SEVERITY_STYLES[severity]
     table = Table(
         title=Text(f"{severity.label.upper()} ({len(findings)})", style=style),
@@ -99,10 +106,17 @@ def _findings_table(severity: Severity, findings: list[Finding]) -> Table:
             Text(finding.control.id, style="bold"),
             Text(severity.label, style=style),
             Text(clean(finding.obj) if finding.obj else "-"),
-            Text(clean(finding.location)),
+            _location_cell(finding, shown),
             Text(clean(finding.message)),
         )
     return table
+
+
+def _location_cell(finding: Finding, shown: PathDisplay) -> Text:
+    cell = Text(clean(shown.location(finding.location)))
+    if finding.also:
+        cell.append(f"\nalso in {also_files(finding)}", style="dim")
+    return cell
 
 
 def _suppressed_line(report: AuditReport) -> Text:
@@ -114,7 +128,7 @@ def _suppressed_line(report: AuditReport) -> Text:
     return Text(f"Suppressed: {count} ({listed})", style="dim")
 
 
-def _problems_table(report: AuditReport) -> Table:
+def _problems_table(report: AuditReport, shown: PathDisplay) -> Table:
     table = Table(
         title=Text(f"Input problems ({len(report.problems)})", style="bold yellow"),
         title_justify="left",
@@ -124,7 +138,7 @@ def _problems_table(report: AuditReport) -> Table:
     table.add_column("Location", overflow="fold", ratio=1)
     table.add_column("Problem", overflow="fold", ratio=3)
     for problem in report.problems:
-        table.add_row(Text(clean(problem.location)), Text(clean(problem.message)))
+        table.add_row(Text(clean(shown.location(problem.location))), Text(clean(problem.message)))
     return table
 
 
