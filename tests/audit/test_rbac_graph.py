@@ -126,10 +126,15 @@ def test_subjects_are_normalised() -> None:
             + _binding("r", "{kind: Robot, name: r2d2}", "third")
         )
     )
+    # A ServiceAccount without a namespace in a ClusterRoleBinding is kept, in an assumed
+    # default namespace (nothing else places it), never dropped.
     assert graph.subjects == [
         Identity("ServiceAccount", "deployer", "ci"),
         Identity("ServiceAccount", "local", "ns"),
+        Identity("ServiceAccount", "no-namespace", "default"),
     ]
+    assumed = [g.subject.name for g in graph.grants if g.namespace_assumed]
+    assert assumed == ["no-namespace"]
 
 
 def test_user_identity_only_maps_well_formed_service_account_names() -> None:

@@ -24,6 +24,7 @@ from sealbox.audit.checks import (
     RbacSettings,
     check_audit_log,
     check_rbac,
+    check_rbac_placement,
     check_repository,
     check_workloads,
     read_yaml_file,
@@ -66,6 +67,8 @@ class AuditOptions:
     ignore_file: Path | None = None
     honor_suppressions: bool = True
     max_bytes: int = DEFAULT_MAX_BYTES
+    cluster_roots: tuple[str, ...] = ()  # --cluster-root: each directory is its own cluster
+    namespace: str | None = None  # --namespace: where namespace-less objects are applied
 
 
 def find_ignore_file(paths: Sequence[str]) -> Path | None:
@@ -95,7 +98,7 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
     if options.paths:
         findings += check_workloads(loaded.manifests)
         findings += check_repository(loaded.manifests, loaded.values)
-        findings += check_rbac(loaded.manifests, RbacSettings(options.allowed_subjects))
+        findings += check_rbac(loaded.manifests, _rbac_settings(options))
     findings += configs.findings()
     if options.audit_log is not None:
         found, issues, summary = _audit_log(options.audit_log, options.expected_readers)
@@ -139,6 +142,13 @@ def _check_arguments(options: AuditOptions) -> None:
         if path is not None:
             inputs.check_file(flag, path)
     inputs.check_subjects(options.allowed_subjects)
+    check_rbac_placement(options.cluster_roots, options.namespace)
+
+
+def _rbac_settings(options: AuditOptions) -> RbacSettings:
+    return RbacSettings(
+        options.allowed_subjects, options.paths, options.cluster_roots, options.namespace
+    )
 
 
 def _flag_files(options: AuditOptions) -> tuple[tuple[str, Path | None], ...]:

@@ -140,6 +140,18 @@ def scan_command(
         min=1,
         help="Skip (and report) files larger than this many bytes.",
     ),
+    cluster_root: list[str] = typer.Option(
+        [],
+        "--cluster-root",
+        help="A directory whose manifests form one cluster; RBAC resolves roles within it "
+        "(repeatable; default: each top-level kustomization, and the rest together).",
+    ),
+    namespace: str | None = typer.Option(
+        None,
+        "--namespace",
+        help="Namespace for objects and ServiceAccount subjects that neither the manifest "
+        "nor a kustomization places (default: assumed 'default', and said so).",
+    ),
 ) -> None:
     """Scan manifests and configs; print findings grouped by severity (never a secret value).
 
@@ -176,6 +188,8 @@ def scan_command(
         ignore_file=ignore_file,
         honor_suppressions=not no_ignore,
         max_bytes=max_file_size,
+        cluster_roots=tuple(cluster_root),
+        namespace=namespace,
     )
     report = run_audit(options)
     if output is AuditFormat.table and output_file is None:

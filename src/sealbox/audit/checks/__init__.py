@@ -25,6 +25,7 @@ from sealbox.audit.checks.encryption import check as check_encryption_config
 from sealbox.audit.checks.encryption import judge as judge_encryption_config
 from sealbox.audit.checks.rbac import RbacSettings
 from sealbox.audit.checks.rbac import check as check_rbac
+from sealbox.audit.checks.rbac import check_placement as check_rbac_placement
 from sealbox.audit.checks.repo import check as check_repository
 from sealbox.audit.checks.workloads import check as check_workloads
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_audit_policy",
     "check_encryption_config",
     "check_rbac",
+    "check_rbac_placement",
     "check_repository",
     "check_workloads",
     "judge_audit_policy",

@@ -15,6 +15,7 @@ __all__ = [
     "ESCALATE",
     "EXEC",
     "FAMILY_CONTROLS",
+    "GET_CLUSTER",
     "GET_SECRETS",
     "IMPERSONATE",
     "LIST_CLUSTER",
@@ -62,20 +63,38 @@ LIST_NAMESPACE = Control(
     remediation=_NARROW,
     mappings=("kubescape C-0015", "kubescape C-0186", "Trivy KSV-0113", "checkov CKV2_K8S_5"),
 )
+_GET_REMEDIATION = (
+    "Restrict the rule with resourceNames to the Secrets the subject needs, or allowlist it."
+)
 GET_SECRETS = Control(
     id="SBX-303",
-    title="Subject can get Secrets by name",
+    title="Subject can get Secrets by name in a namespace, or named Secrets",
     severity=Severity.LOW,
     rationale=(
         "get reveals one Secret's value "
         "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets); "
-        "without resourceNames it works for any Secret whose name the subject knows or guesses. "
-        "Lower risk than list, but still a reader."
+        "without resourceNames it works for any Secret of the namespace whose name the subject "
+        "knows or guesses. Lower risk than list, but still a reader. get on any name in every "
+        "namespace is SBX-307."
     ),
-    remediation=(
-        "Restrict the rule with resourceNames to the Secrets the subject needs, or allowlist it."
-    ),
+    remediation=_GET_REMEDIATION,
     mappings=("kubescape C-0186", "Trivy KSV-0041", "Trivy KSV-0113"),
+)
+GET_CLUSTER = Control(
+    id="SBX-307",
+    title="Subject can get any Secret by name in every namespace",
+    severity=Severity.HIGH,
+    rationale=(
+        "get without resourceNames through a ClusterRoleBinding reads any Secret of the cluster "
+        "whose name the subject knows "
+        "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets), "
+        "and Secret names are not secret: they follow patterns (a Helm release's "
+        "'<release>-<chart>', 'sh.helm.release.v1.<release>.v<n>', operators' fixed names), "
+        "and pod specs, events and the repository itself name them. Across every namespace "
+        "that is close to list."
+    ),
+    remediation=_GET_REMEDIATION,
+    mappings=("kubescape C-0186", "Trivy KSV-0041"),
 )
 WILDCARD = Control(
     id="SBX-304",
@@ -207,7 +226,9 @@ TOKEN = Control(
         "create on serviceaccounts/token issues tokens for existing service accounts "
         "(https://kubernetes.io/docs/concepts/security/rbac-good-practices/#token-request), and "
         "creating a service-account-token Secret that the subject can read mints one; either way "
-        "the subject acts as those accounts."
+        "the subject acts as those accounts. Raised only when an account whose token it can "
+        "obtain certainly reads Secret values (get, list, starting pods, escalation), not when "
+        "that account could only through a pod that happens to mount one."
     ),
     remediation=(
         "Remove create on serviceaccounts/token and on secrets, or scope them to namespaces whose "
@@ -261,6 +282,7 @@ CONTROLS: tuple[Control, ...] = (
     WILDCARD,
     BROAD_GROUP,
     DEFAULT_SA,
+    GET_CLUSTER,
     WORKLOAD,
     EXEC,
     IMPERSONATE,

@@ -1,22 +1,56 @@
 """Finding messages and details for the RBAC controls, built from the path grants they report.
 
-A message reads ``<subject> <what it can do> via <binding> -> <role> (rule N)``; it names
-subjects, bindings, roles, rules and Secret *names* only. Details carry the same facts as
-JSON-ready values: subject, scope, how, the chain of links, restricting ``resourceNames``,
-the identities reached (impersonation, tokens) and what the same binding also allows.
+A message reads ``<subject> <what it can do>: <path>``, where the path is readable at a glance,
+``subject → binding (file:line) → role → rule N (file:line)``, one per rule used (at most
+:data:`_MAX_LINKS`). A ServiceAccount subject whose namespace nothing in the input gave is shown
+``(namespace assumed: default)``. Files are shown relative to the scanned directory that holds
+them. Messages name subjects, bindings, roles, rules and Secret *names* only. Details carry the
+same facts as JSON-ready values: subject, scope, how, the chain of links (and its readable
+``path``), restricting ``resourceNames``, the identities reached (impersonation, tokens) and
+what the same binding also allows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sealbox.audit.model import Location
 from sealbox.audit.rbac import ALL_SCOPES, Identity, Link, PathGrant
 
-__all__ = ["describe"]
+__all__ = ["ARROW", "describe", "path_text"]
 
 _MAX_NAMES = 5
 _MAX_LINKS = 3
+ARROW = " \u2192 "  # " → "
+
+
+def _plain(path: str) -> str:
+    return path
+
+
+def path_text(subject: str, link: Link, shown: Callable[[str], str] = _plain) -> str:
+    """``subject → binding (file:line) → role → rule N (file:line)`` for one link."""
+    binding = link.binding
+    name = f"{binding.namespace}/{binding.name}" if binding.namespace else binding.name
+    rule = f"rule {link.rule_index}"
+    if link.source is not None:
+        rule += f" of {link.source}"
+    steps = (
+        subject,
+        f"{binding.kind} {name} {_at(link.binding_location, shown)}",
+        str(link.role),
+        f"{rule} {_at(link.rule_location, shown)}",
+    )
+    return ARROW.join(steps)
+
+
+def _at(location: Location, shown: Callable[[str], str]) -> str:
+    """``(file:line)``; a place that is no file, such as ``(built-in)``, as it is."""
+    if location.path.startswith("("):
+        return location.path
+    where = shown(location.path)
+    return f"({where}:{location.line})" if location.line else f"({where})"
 
 
 def _where(scope: str) -> str:
@@ -35,7 +69,7 @@ def _what(control_id: str, scope: str, paths: Sequence[PathGrant], reached: Sequ
     where, verbs = _where(scope), " and ".join(hows)
     if control_id in ("SBX-301", "SBX-302"):
         return f"can {verbs} every Secret {where}"
-    if control_id == "SBX-303":
+    if control_id in ("SBX-303", "SBX-307"):
         names = sorted({n for p in paths if p.names is not None for n in p.names})
         unrestricted = any(p.names is None for p in paths)
         target = "any Secret by name" if unrestricted or not names else f"Secret(s) {_names(names)}"
@@ -67,26 +101,39 @@ def describe(
     *,
     also: Sequence[PathGrant] = (),
     reached: Mapping[Identity, None] | Sequence[Identity] = (),
+    namespace_assumed: bool = False,
+    shown: Callable[[str], str] = _plain,
 ) -> tuple[str, dict[str, Any]]:
-    """The message and details of one finding reporting ``paths`` (and ``also``)."""
+    """The message and details of one finding reporting ``paths`` (and ``also``).
+
+    ``shown`` turns a file path into the form the message shows (relative to its scan root).
+    """
     reached_names = [str(i) for i in reached]
     links: dict[Link, None] = {}
     for path in paths:
         links.update(dict.fromkeys(path.links))
     chain = sorted(links, key=lambda link: (str(link), str(link.rule_location)))
-    via = "; ".join(str(link) for link in chain[:_MAX_LINKS])
+    who = str(subject)
+    if namespace_assumed:
+        who += f" (namespace assumed: {subject.namespace})"
+    texts = [path_text(who, link, shown) for link in chain]
+    via = "; ".join(texts[:_MAX_LINKS])
     if len(chain) > _MAX_LINKS:
         via += f"; and {len(chain) - _MAX_LINKS} more rule(s)"
-    message = f"{subject} {_what(control_id, scope, paths, reached_names)} via {via}"
+    message = f"{who} {_what(control_id, scope, paths, reached_names)}: {via}"
     also_hows = sorted({p.how for p in also})
     if also_hows:
         message += f"; the same binding also allows {_names(also_hows)}"
+    subject_dict: dict[str, Any] = dict(subject.as_dict())
+    if namespace_assumed:
+        subject_dict["namespaceAssumed"] = True
     details: dict[str, Any] = {
-        "subject": subject.as_dict(),
+        "subject": subject_dict,
         "scope": scope,
         "how": sorted({p.how for p in paths}),
         "families": sorted({p.family for p in paths}),
         "chain": [link.as_dict() for link in chain],
+        "path": texts,
     }
     names = sorted({n for p in paths if p.names is not None for n in p.names})
     if names and all(p.names is not None for p in paths):

@@ -20,14 +20,22 @@ Which control applies:
 
 Subjects matching :attr:`RbacSettings.allowed_subjects` raise nothing (``who-can-read`` still
 lists them). Messages name subjects, bindings, roles, rules and Secret *names* only.
+
+Each cluster of the input (:func:`sealbox.audit.rbac.split_clusters`: every ``--cluster-root``,
+else every entry kustomization, and the rest together) is analysed on its own, so a binding
+only finds roles and service accounts of its own cluster. ``get`` without ``resourceNames`` in
+every namespace is SBX-307 rather than SBX-303. Token paths (SBX-314) count only when an
+account reached certainly reads Secret values (:attr:`RbacAnalysis.certain_hot`).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import NamedTuple
 
 from sealbox.audit.checks._rbac_controls import (
@@ -35,6 +43,7 @@ from sealbox.audit.checks._rbac_controls import (
     CONTROLS,
     DEFAULT_SA,
     FAMILY_CONTROLS,
+    GET_CLUSTER,
     GET_SECRETS,
     LIST_CLUSTER,
     LIST_NAMESPACE,
@@ -49,9 +58,14 @@ from sealbox.audit.rbac import (
     Identity,
     PathGrant,
     RbacAnalysis,
+    split_clusters,
 )
+from sealbox.errors import InputError
 
-__all__ = ["CONTROLS", "RbacSettings", "check"]
+__all__ = ["CONTROLS", "RbacSettings", "check", "check_placement"]
+
+# A namespace name: an RFC 1123 label.
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 _BROAD = frozenset(
     {
@@ -71,10 +85,16 @@ class RbacSettings:
     ``allowed_subjects`` are fnmatch patterns (case-sensitive) over ``Kind:name``, with
     ``namespace/name`` for service accounts: ``User:alice``, ``Group:platform-admins``,
     ``ServiceAccount:kube-system/*``, ``ServiceAccount:*/argocd-*``. A subject that matches
-    raises no finding.
+    raises no finding. ``scan_roots`` are the paths scanned (messages show files relative to
+    them, and kustomizations are looked for up to them); ``cluster_roots`` the
+    ``--cluster-root`` directories; ``namespace`` the ``--namespace`` for objects nothing
+    else places.
     """
 
     allowed_subjects: tuple[str, ...] = ()
+    scan_roots: tuple[str, ...] = ()
+    cluster_roots: tuple[str, ...] = ()
+    namespace: str | None = None
 
     def allows(self, subject: Identity) -> bool:
         key = subject.pattern_key
@@ -103,9 +123,48 @@ class _Paths:
     reached: dict[Identity, None] = field(default_factory=dict)
 
 
+def check_placement(cluster_roots: Sequence[str], namespace: str | None) -> None:
+    """InputError for a ``--cluster-root`` that is not a directory or a bad ``--namespace``."""
+    for root in cluster_roots:
+        if not Path(root).is_dir():
+            raise InputError(
+                f"--cluster-root {root}: not a directory; give a directory that holds the "
+                "manifests of one cluster"
+            )
+    if namespace is not None and not _NAMESPACE.fullmatch(namespace):
+        raise InputError(
+            f"--namespace {namespace!r}: not a namespace name (lowercase letters, digits and "
+            "'-', at most 63, starting and ending with a letter or digit)"
+        )
+
+
 def check(manifests: Sequence[Manifest], settings: RbacSettings) -> Iterator[Finding]:
     """Findings for every subject outside the allowlist that has a path to Secret values."""
-    analysis = RbacAnalysis(manifests)
+    shown = _shown(settings.scan_roots)
+    clusters = split_clusters(
+        manifests, settings.scan_roots, settings.cluster_roots, settings.namespace
+    )
+    findings: dict[tuple[str, Location, ObjectRef | None, str], Finding] = {}
+    for cluster in clusters:
+        analysis = RbacAnalysis(cluster.manifests, cluster.namespaces)
+        for finding in _cluster_findings(analysis, settings, shown):
+            key = (finding.control.id, finding.location, finding.obj, finding.message)
+            findings.setdefault(key, finding)
+    ordered = sorted(
+        findings.values(),
+        key=lambda f: (f.location.path, f.location.line, f.control.id, f.message),
+    )
+    yield from ordered
+
+
+def _cluster_findings(
+    analysis: RbacAnalysis, settings: RbacSettings, shown: Callable[[str], str]
+) -> Iterator[Finding]:
+    assumed = {
+        (grant.subject, grant.binding, grant.binding_location)
+        for grant in analysis.graph.grants
+        if grant.namespace_assumed
+    }
     groups: defaultdict[_FindingKey, _Paths] = defaultdict(_Paths)
     for subject in analysis.graph.subjects:
         if subject == MASTERS or settings.allows(subject):
@@ -122,9 +181,34 @@ def check(manifests: Sequence[Manifest], settings: RbacSettings) -> Iterator[Fin
             group = groups[key]
             (group.also if also else group.own).append(path)
             group.reached.update(dict.fromkeys(reached))
-    findings = [_finding(key, group) for key, group in groups.items() if group.own]
-    findings.sort(key=lambda f: (f.location.path, f.location.line, f.control.id, f.message))
-    yield from findings
+    for key, group in groups.items():
+        if group.own:
+            flagged = (key.identity, key.binding, key.location) in assumed
+            yield _finding(key, group, flagged, shown)
+
+
+def _shown(scan_roots: Sequence[str]) -> Callable[[str], str]:
+    """Files as messages show them: relative to the scanned directory holding them."""
+    roots = sorted(
+        (Path(raw).resolve() for raw in scan_roots if raw != "-" and Path(raw).is_dir()),
+        key=lambda p: -len(p.parts),
+    )
+    cache: dict[str, str] = {}
+
+    def shown(path: str) -> str:
+        found = cache.get(path)
+        if found is None:
+            found = path
+            if roots and not path.startswith("("):
+                resolved = Path(path).resolve()
+                for root in roots:
+                    if root in resolved.parents:
+                        found = resolved.relative_to(root).as_posix()
+                        break
+            cache[path] = found
+        return found
+
+    return shown
 
 
 _Item = tuple[Control, str, PathGrant, tuple[Identity, ...], bool]
@@ -153,13 +237,16 @@ def _classify(analysis: RbacAnalysis, subject: Identity) -> Iterator[_Item]:
         reached: tuple[Identity, ...] = ()
         if path.family in _REACH_FAMILIES:
             members = path.targets.members if path.targets is not None else ()
-            if not any(m in analysis.hot for m in members):
+            hot = analysis.certain_hot if path.family == "token" else analysis.hot
+            if not any(m in hot for m in members):
                 continue
             reached = tuple(m for m in members if m in analysis.readers and m != subject)
             if not reached:  # only through others: make sure it does not cycle back
                 if readers is None:
                     readers = analysis.hot_without(subject)
                 reached = tuple(m for m in members if m in readers)
+            if path.family == "token":  # the token must lead to a certain read
+                reached = tuple(m for m in reached if m in hot)
             if not reached:
                 continue
         elif path.family not in TERMINAL_FAMILIES:
@@ -181,7 +268,7 @@ def _classify(analysis: RbacAnalysis, subject: Identity) -> Iterator[_Item]:
                     continue
             if path.family == "get":
                 continue  # list already reveals every Secret that get could
-        control = GET_SECRETS if path.family == "get" else FAMILY_CONTROLS[path.family]
+        control = _get_control(path) if path.family == "get" else FAMILY_CONTROLS[path.family]
         yield control, path.scope, path, reached, False
 
 
@@ -189,7 +276,14 @@ def _list_control(scope: str) -> Control:
     return LIST_CLUSTER if scope == ALL_SCOPES else LIST_NAMESPACE
 
 
-def _finding(key: _FindingKey, paths: _Paths) -> Finding:
+def _get_control(path: PathGrant) -> Control:
+    """Any name in every namespace is SBX-307: names are predictable."""
+    return GET_CLUSTER if path.scope == ALL_SCOPES and path.names is None else GET_SECRETS
+
+
+def _finding(
+    key: _FindingKey, paths: _Paths, assumed: bool, shown: Callable[[str], str]
+) -> Finding:
     message, details = describe(
         key.control.id,
         key.identity,
@@ -197,5 +291,7 @@ def _finding(key: _FindingKey, paths: _Paths) -> Finding:
         paths.own,
         also=paths.also,
         reached=paths.reached,
+        namespace_assumed=assumed,
+        shown=shown,
     )
     return Finding(key.control, message, key.location, key.binding, details)

@@ -5,7 +5,11 @@ What is modelled, following kubernetes/website ``reference/access-authn-authz/rb
 * **Identities** are the subjects of bindings: ``User``, ``Group`` and ``ServiceAccount``. A
   User subject named ``system:serviceaccount:<ns>:<name>`` *is* that service account. A
   ServiceAccount subject without a namespace takes the RoleBinding's namespace (as the
-  authorizer does); in a ClusterRoleBinding it matches nothing and is dropped. A service
+  authorizer does). The API server rejects one in a ClusterRoleBinding, yet kustomize bases
+  write them and expect the namespace they are deployed to: it is taken from the file's
+  kustomization or ``--namespace`` (:class:`~sealbox.audit.rbac.namespaces.Namespaces`).
+  When neither a RoleBinding's own namespace nor those say, ``default`` is assumed and the
+  grant is marked (:attr:`Grant.namespace_assumed`): it is never dropped. A service
   account is also in the groups ``system:serviceaccounts`` and ``system:serviceaccounts:<ns>``;
   every authenticated identity is in ``system:authenticated``, which is left out of what an
   identity *inherits* because anyone who could act as it already has that group's rights.
@@ -17,6 +21,9 @@ What is modelled, following kubernetes/website ``reference/access-authn-authz/rb
   dump of a live cluster lists the aggregated rules there. Duplicate definitions (overlays,
   several files) are merged. The default ClusterRoles stand in when the input lacks them
   (:mod:`sealbox.audit.rbac.builtin`).
+* **Namespaces**: an object without ``metadata.namespace`` lands where
+  :class:`~sealbox.audit.rbac.namespaces.Namespaces` says (the file's kustomization
+  ``namespace:``, ``--namespace``, else ``default``).
 * **Grants**: a RoleBinding gives its role's rules in its own namespace only, even when the
   role is a ClusterRole; a ClusterRoleBinding gives a ClusterRole's rules in every namespace
   (scope ``*``). A binding to a role that is neither in the input nor built in is skipped.
@@ -30,7 +37,8 @@ from typing import Any
 
 from sealbox.audit.model import Location, Manifest, ObjectRef
 from sealbox.audit.rbac.builtin import builtin_cluster_roles
-from sealbox.audit.rbac.pods import PodIndex, namespace_of
+from sealbox.audit.rbac.namespaces import DEFAULT_NAMESPACE, Namespaces
+from sealbox.audit.rbac.pods import PodIndex
 from sealbox.audit.rbac.rules import Rule, parse_rules
 
 __all__ = [
@@ -108,7 +116,11 @@ class BoundRule:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """One subject of one binding: the role's rules, applying in ``scope`` (ns or ``*``)."""
+    """One subject of one binding: the role's rules, applying in ``scope`` (ns or ``*``).
+
+    ``binding`` is the binding as written (what suppressions name). ``namespace_assumed`` is
+    True for a ServiceAccount subject whose namespace nothing in the input gave (``default``).
+    """
 
     subject: Identity
     binding: ObjectRef
@@ -116,6 +128,7 @@ class Grant:
     role: ObjectRef
     scope: str
     rules: tuple[BoundRule, ...]
+    namespace_assumed: bool = False
 
 
 def _labels(manifest: Manifest) -> dict[str, str]:
@@ -187,7 +200,8 @@ class _RoleDef:
 class RbacGraph:
     """Everything RBAC in the input, indexed by subject and by namespace."""
 
-    def __init__(self, manifests: Sequence[Manifest]) -> None:
+    def __init__(self, manifests: Sequence[Manifest], namespaces: Namespaces | None = None) -> None:
+        self.placement = namespaces if namespaces is not None else Namespaces()
         self._roles: dict[tuple[str, str], _RoleDef] = {}
         self._cluster_roles: dict[str, _RoleDef] = {}
         self.namespaces: set[str] = set()
@@ -198,7 +212,7 @@ class RbacGraph:
             if manifest.namespace:
                 self.namespaces.add(manifest.namespace)
             if manifest.kind == "Role":
-                key = (namespace_of(manifest), manifest.name)
+                key = (self.placement.of(manifest), manifest.name)
                 ref = ObjectRef("Role", key[0], key[1])
                 self._roles.setdefault(key, _RoleDef(ref)).add(manifest)
             elif manifest.kind == "ClusterRole":
@@ -206,7 +220,7 @@ class RbacGraph:
             elif manifest.kind in ("RoleBinding", "ClusterRoleBinding"):
                 bindings.append(manifest)
             elif manifest.kind == "ServiceAccount":
-                namespace = namespace_of(manifest)
+                namespace = self.placement.of(manifest)
                 self._add_account(namespace, manifest.name)
                 setting = manifest.body.get("automountServiceAccountToken")
                 automount[(namespace, manifest.name)] = (
@@ -218,7 +232,7 @@ class RbacGraph:
             if builtin.name not in self._cluster_roles:
                 self._add_cluster_role(builtin)
         self._effective = self._aggregate()
-        self.pods = PodIndex(manifests, automount)
+        self.pods = PodIndex(manifests, automount, self.placement)
         for pod in self.pods.in_scope(ALL_SCOPES):
             self._add_account(pod.namespace, pod.service_account)
         self.grants: list[Grant] = []
@@ -284,7 +298,7 @@ class RbacGraph:
 
     def _grants(self, binding: Manifest) -> list[Grant]:
         cluster = binding.kind == "ClusterRoleBinding"
-        namespace = "" if cluster else namespace_of(binding)
+        namespace = "" if cluster else self.placement.of(binding)
         role_ref = binding.body.get("roleRef")
         if not isinstance(role_ref, Mapping):
             return []
@@ -305,11 +319,16 @@ class RbacGraph:
         subjects = binding.body.get("subjects")
         out: list[Grant] = []
         seen: set[Identity] = set()
+        # Where a namespace-less ServiceAccount subject lives (None: nothing says, assume).
+        account_ns = binding.namespace if not cluster else None
+        account_ns = account_ns or self.placement.default_for(binding)
         for subject in subjects if isinstance(subjects, list) else ():
-            identity = _subject(subject, namespace)
+            identity, assumed = _subject(subject, account_ns)
             if identity is not None and identity not in seen:
                 seen.add(identity)
-                out.append(Grant(identity, binding.ref, binding.location, role, scope, rules))
+                out.append(
+                    Grant(identity, binding.ref, binding.location, role, scope, rules, assumed)
+                )
         return out
 
     # -- identities ------------------------------------------------------------------------
@@ -337,18 +356,22 @@ class RbacGraph:
         return [s for s in self.subjects if s.kind == kind]
 
 
-def _subject(subject: object, namespace: str) -> Identity | None:
+def _subject(subject: object, account_ns: str | None) -> tuple[Identity | None, bool]:
+    """The identity of one subject entry, and whether its namespace was assumed."""
     if not isinstance(subject, Mapping):
-        return None
+        return None, False
     kind, name = subject.get("kind"), subject.get("name")
     if not isinstance(name, str) or not name:
-        return None
+        return None, False
     if kind == "User":
-        return user_identity(name)
+        return user_identity(name), False
     if kind == "Group":
-        return Identity("Group", name)
+        return Identity("Group", name), False
     if kind == "ServiceAccount":
         raw = subject.get("namespace")
-        account_ns = raw if isinstance(raw, str) and raw else namespace
-        return Identity("ServiceAccount", name, account_ns) if account_ns else None
-    return None
+        if isinstance(raw, str) and raw:
+            return Identity("ServiceAccount", name, raw), False
+        if account_ns:
+            return Identity("ServiceAccount", name, account_ns), False
+        return Identity("ServiceAccount", name, DEFAULT_NAMESPACE), True
+    return None, False

@@ -41,6 +41,7 @@ from sealbox.audit.rbac.access import ReadAccess
 from sealbox.audit.rbac.capabilities import TERMINAL_FAMILIES, Link, PathGrant
 from sealbox.audit.rbac.families import Targets, path_grants
 from sealbox.audit.rbac.graph import ALL_SCOPES, MASTERS, Identity, RbacGraph
+from sealbox.audit.rbac.namespaces import Namespaces
 from sealbox.audit.rbac.pods import PodInfo
 
 __all__ = ["ANY_NAME", "CERTAIN_FAMILIES", "RbacAnalysis", "ReadAccess", "who_can_read"]
@@ -88,8 +89,8 @@ def _step(path: PathGrant, target: Identity) -> str:
 class RbacAnalysis:
     """The RBAC graph of some manifests with path grants and reachability, computed once."""
 
-    def __init__(self, manifests: Sequence[Manifest]) -> None:
-        self.graph = RbacGraph(manifests)
+    def __init__(self, manifests: Sequence[Manifest], namespaces: Namespaces | None = None) -> None:
+        self.graph = RbacGraph(manifests, namespaces)
         self._targets = Targets(self.graph)
         self._own: dict[Identity, tuple[PathGrant, ...]] = {}
         self._effective: dict[Identity, tuple[PathGrant, ...]] = {}
@@ -97,6 +98,7 @@ class RbacAnalysis:
         self._sources: dict[str, list[Identity]] = {}
         self._member_of: dict[Identity, list[str]] = {}
         self._hot: frozenset[Identity] | None = None
+        self._certain_hot: frozenset[Identity] | None = None
         self._terminal: set[Identity] | None = None
 
     # -- path grants -----------------------------------------------------------------------
@@ -194,6 +196,23 @@ class RbacAnalysis:
         if self._hot is None:
             self._hot = frozenset(self._closure(self._readers()))
         return self._hot
+
+    @property
+    def certain_hot(self) -> frozenset[Identity]:
+        """Identities that certainly read Secret values (list, get, starting pods, escalate,
+        bind, CSR approval, masters), directly or by acting as one that does.
+
+        Unlike :attr:`hot`, paths that read Secrets only if some pod happens to mount them
+        (exec, nodes/proxy) or only when they are next written (webhooks) do not count.
+        """
+        if self._certain_hot is None:
+            certain = {
+                node
+                for node in self._index()
+                if any(p.family in CERTAIN_FAMILIES for p in self.effective(node))
+            }
+            self._certain_hot = frozenset(self._closure(certain))
+        return self._certain_hot
 
     def hot_without(self, identity: Identity) -> set[Identity]:
         """Identities that read Secrets without help from ``identity`` (no cycle back to it)."""

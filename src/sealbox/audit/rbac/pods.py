@@ -8,7 +8,7 @@ the pod or, when the pod does not say, on the ServiceAccount (Kubernetes API def
 getting into a pod also means acting as its service account.
 
 ``PodTemplate`` objects start no pods and are ignored. A namespaced object without
-``metadata.namespace`` counts as being in ``default`` (what ``kubectl apply`` would do).
+``metadata.namespace`` is placed by :class:`~sealbox.audit.rbac.namespaces.Namespaces`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,9 @@ from dataclasses import dataclass
 
 from sealbox.audit.model import Manifest, ObjectRef
 from sealbox.audit.podspec import UNNAMED, PodSpec, as_mapping, mappings, pod_spec
+from sealbox.audit.rbac.namespaces import Namespaces
 
-__all__ = ["DEFAULT_NAMESPACE", "PodIndex", "PodInfo", "namespace_of"]
-
-DEFAULT_NAMESPACE = "default"
-
-
-def namespace_of(manifest: Manifest) -> str:
-    """``metadata.namespace``, or ``default`` when it is not written."""
-    return manifest.namespace or DEFAULT_NAMESPACE
+__all__ = ["PodIndex", "PodInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +64,14 @@ class PodIndex:
         self,
         manifests: Iterable[Manifest],
         automount: Mapping[tuple[str, str], bool | None],
+        namespaces: Namespaces,
     ) -> None:
         self._by_namespace: dict[str, list[PodInfo]] = {}
         for manifest in manifests:
             spec = pod_spec(manifest)
             if spec is None or manifest.kind == "PodTemplate":  # a template starts no pods
                 continue
-            namespace = namespace_of(manifest)
+            namespace = namespaces.of(manifest)
             account = spec.service_account
             pod_setting = spec.body.get("automountServiceAccountToken")
             if isinstance(pod_setting, bool):
