@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -77,6 +78,28 @@ def _b64(text: str) -> str:
         ("key", False),
         ("TOKENIZER", False),
         ("BYPASS", False),
+        ("max_num_batched_tokens", False),
+        ("MAX_TOTAL_TOKENS", False),
+        ("requestedIDTokenClaims", False),
+        ("pad_token", False),
+        ("token_limit", False),
+        ("secretEnv", False),
+        ("secretRef", False),
+        ("secret_name", False),
+        ("imagePullSecrets", False),
+        ("tls_secret", False),
+        ("create-secret.sh", False),
+        ("passwordPolicy", False),
+        ("password_encryption", False),
+        ("passwordless", False),
+        ("access_token", True),
+        ("id_token", True),
+        ("HF_TOKEN", True),
+        ("api_tokens", True),
+        ("client_secrets", True),
+        ("channel_creds", True),
+        ("MYSQL_ALLOW_EMPTY_PASSWORD", True),
+        ("password2", True),
         ("SECRETS_MANAGER_REGION", False),
         ("", False),
         ("__", False),
@@ -90,8 +113,16 @@ def test_sensitive_names(name: str, sensitive: bool) -> None:
     ("value", "literal"),
     [
         ("hunter2", True),
-        ("changeme", True),
-        (123456, True),
+        (84629173, True),
+        ("changeme", False),
+        (123456, False),
+        (4096, False),
+        ("1", False),
+        ("0.9", False),
+        ("OIDC_CLIENT_SECRET", False),
+        ("os.environ['DB_PASSWORD']", False),
+        ('[{"type": "google_default"}]', False),
+        ("-----BEGIN DH PARAMETERS-----\nMIIB\n-----END DH PARAMETERS-----\n", False),
         ("", False),
         ("   ", False),
         (None, False),
@@ -165,7 +196,8 @@ def _secret(body: str, api_version: str = "v1") -> str:
 @pytest.mark.parametrize(
     ("body", "keys"),
     [
-        (f"data: {{password: {_b64('x')}, user: {_b64('u')}}}\n", [["password", "user"]]),
+        (f"data: {{password: {_b64('x')}, user: {_b64('u')}}}\n", [["password"]]),
+        (f"data: {{password: {_b64('x')}, tls.crt: {_b64('u')}}}\n", [["password", "tls.crt"]]),
         ("stringData: {pin: 1234}\n", [["pin"]]),
         (f"data: {{a: {_b64('x')}}}\nstringData: {{b: y}}\n", [["a"], ["b"]]),
         ("data: {a: '', b: null}\n", []),
@@ -175,11 +207,13 @@ def _secret(body: str, api_version: str = "v1") -> str:
         ("stringData: {a: '${A}'}\n", []),
         ("stringData: {a: 'ENC[AES256_GCM,data:x,type:str]'}\n", []),
         ("stringData: {a: plain}\nsops: {version: 3.9.0}\n", []),
-        ("type: kubernetes.io/service-account-token\n", []),
+        ("stringData: {username: admin, enabled: 'true'}\n", []),
+        (f"data: {{dhparam.pem: {_b64('-----BEGIN DH PARAMETERS-----')}}}\n", []),
+        (f"data: {{blob: {base64.b64encode(bytes(range(256))).decode()}}}\n", [["blob"]]),
     ],
 )
 def test_plaintext_secrets(body: str, keys: list[list[str]]) -> None:
-    findings = _check(_secret(body))
+    findings = [f for f in _check(_secret(body)) if f.control is repo.PLAINTEXT_SECRET]
     assert [f.details["keys"] for f in findings] == keys
     assert all(f.severity is Severity.HIGH for f in findings)
 
@@ -283,14 +317,93 @@ _TREE = st.recursive(
 @given(st.dictionaries(st.sampled_from(_VALUES_KEYS), _TREE, max_size=5))
 def test_arbitrary_values_never_crash(body: dict[str, Any]) -> None:
     for finding in repo.check([], [ValuesDocument(body, Location("values.yaml", 1))]):
-        assert finding.control is repo.VALUES_CREDENTIALS
+        assert finding.control in (repo.VALUES_CREDENTIALS, repo.PLACEHOLDER_CREDENTIAL)
+
+
+# --- SBX-204 placeholders, SBX-205 legacy token Secrets, SBX-206 API credentials -----------------
+
+
+def _ids(findings: list[Finding]) -> list[tuple[str, list[str]]]:
+    return [(f.control.id, list(f.details.get("keys", []))) for f in findings]
+
+
+def test_placeholders_are_low_notes_not_literal_credentials() -> None:
+    secret = _secret(f"data: {{password: {_b64('changeme')}, api-key: {_b64('real-one')}}}\n")
+    assert _ids(_check(secret)) == [("SBX-201", ["api-key"]), ("SBX-204", ["password"])]
+    (note,) = _configmap({"SESSION_SECRET": "REPLACE_ME", "app.ini": "password = changeme\n"})
+    assert note.severity is Severity.LOW
+    assert note.details["keys"] == ["SESSION_SECRET", "app.ini"]
+    (values,) = _values({"auth": {"password": "<password>", "user": "admin"}})
+    assert (values.control.id, values.obj) == ("SBX-204", None)
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - name: c\n    env:\n    - {name: ADMIN_PASSWORD, value: changeme}\n"
+        "    - {name: MAX_TOTAL_TOKENS, value: '8192'}\n    - {name: DB_PASSWORD, value: x}\n"
+    )
+    (env,) = _check(pod)
+    assert (
+        env.message == "container 'c' env sets a placeholder or default credential: "
+        "'ADMIN_PASSWORD'"
+    )
+
+
+def test_legacy_token_secrets_are_reported_even_without_data() -> None:
+    body = (
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/service-account-token\n"
+        "metadata:\n  name: t\n  namespace: n\n  annotations:\n"
+        "    kubernetes.io/service-account.name: {account}\n"
+    )
+    (finding,) = _check(body.format(account="deployer"))
+    assert finding.control is repo.LEGACY_TOKEN_SECRET
+    assert finding.severity is Severity.MEDIUM
+    assert "'deployer'" in finding.message
+    (odd,) = _check(body.format(account="'s3cr3t-marker-annotation value'"))
+    assert "s3cr3t" not in odd.message
+    assert "s3cr3t" not in repr(odd.details)
+
+
+def _sa_jwt(namespace: str, name: str) -> str:
+    def segment(claims: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+
+    claims = {
+        "iss": "kubernetes/serviceaccount",
+        "sub": f"system:serviceaccount:{namespace}:{name}",
+    }
+    return f"{segment({'alg': 'RS256'})}.{segment(claims)}.s3cr3t-marker-unit-signature"
+
+
+def test_api_credentials_are_critical_and_replace_the_plaintext_finding() -> None:
+    token = _sa_jwt("ci", "deployer")
+    findings = _check(_secret(f"data: {{token: {_b64(token)}, extra: {_b64('other')}}}\n"))
+    assert _ids(findings) == [("SBX-206", ["token"]), ("SBX-201", ["extra"])]
+    api = findings[0]
+    assert api.severity is Severity.CRITICAL
+    assert api.details["keys"] == {
+        "token": ["a service-account JWT for system:serviceaccount:ci:deployer"]
+    }
+    assert "s3cr3t" not in api.message
+    (configmap,) = _configmap({"bearer": token, "bearer.b64": _b64(token)})
+    assert configmap.control is repo.KUBE_CREDENTIALS
+    assert list(configmap.details["keys"]) == ["bearer", "bearer.b64"]
+
+
+def test_a_token_secret_lists_only_its_token() -> None:
+    body = (
+        f"type: kubernetes.io/service-account-token\ndata: {{ca.crt: {_b64('x')}, token: eA==}}\n"
+    )
+    assert [(f.control.id, f.details.get("keys")) for f in _check(_secret(body))] == [
+        ("SBX-205", None),
+        ("SBX-201", ["token"]),
+    ]
 
 
 # --- controls, corpus and leaks -------------------------------------------------------------
 
 
 def test_controls_are_complete_and_in_area_two() -> None:
-    assert [c.id for c in repo.CONTROLS] == ["SBX-201", "SBX-202", "SBX-203"]
+    ids = [c.id for c in repo.CONTROLS]
+    assert ids[:6] == ["SBX-201", "SBX-202", "SBX-203", "SBX-204", "SBX-205", "SBX-206"]
     for control in repo.CONTROLS:
         assert control.area == "manifests"
         assert control.rationale
@@ -320,7 +433,8 @@ def test_corpus_matches_expected_findings_exactly() -> None:
     expected: list[dict[str, Any]] = yaml.safe_load(EXPECTED.read_text())
     keys = [(e["file"], e["line"], e["id"], e["object"]) for e in expected]
     assert keys == sorted(keys, key=lambda k: (k[0], k[1], k[2]))
-    assert Counter(rows) == Counter(keys)
+    ours = {control.id for control in repo.CONTROLS}
+    assert Counter(rows) == Counter(key for key in keys if key[2] in ours)
     assert {row[2] for row in rows} == {control.id for control in repo.CONTROLS}
 
 
@@ -328,6 +442,8 @@ def test_no_value_leaks_into_findings() -> None:
     findings, _ = _corpus()
     needles = marker_needles(CORPUS / "manifests", MARKER)
     assert "s3cr3t-marker-registry" in needles  # found inside base64 inside base64
+    assert "s3cr3t-marker-sa-jwt-signature" in needles  # a JWT inside a Secret's data
+    assert "s3cr3t-marker-kubeconfig-client-key" in needles  # base64 in a kubeconfig in base64
     assert len(needles) >= 36
     for finding in findings:
         text = f"{finding.message}|{finding!r}|{finding.details!r}"

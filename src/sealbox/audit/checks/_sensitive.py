@@ -1,24 +1,39 @@
 """What looks like a credential: key names, literal values and credential formats, in one place.
 
-Used by the env-var control (workloads), the ConfigMap and Helm values controls (repo). The
-lists lean towards precision, because the noise users report on existing scanners is exactly
+Used by the env-var control (workloads), the ConfigMap, Secret and Helm values controls (repo).
+The rules lean towards precision, because the noise users report on existing scanners is exactly
 here (kubescape/regolibrary#563 and #697: ``*_FILE`` / ``*_PATH`` variables that hold a path
 to a mounted Secret; FairwindsOps/polaris#1046: ``$(VAR)`` interpolation of a Secret-backed
-variable; kubescape/kubescape#1364: ``key`` and ``*_access_key_id`` matching identifiers).
+variable; kubescape/kubescape#1364: ``key`` and ``*_access_key_id`` matching identifiers), and
+on real repositories substrings were the worst of it: ``token`` in ``MAX_TOTAL_TOKENS``.
 
-* A **name** is split into words (``dbPassword``, ``DB_PASSWORD``, ``db.password`` all give
-  ``db password``). It is sensitive when a word is a credential word (``password``, ``token``,
-  ``secret`` ...) and the *last* word does not turn it into something about a credential (a
-  ``..._FILE`` path, a ``...SecretName`` reference, a ``...TokenTTL`` setting). A trailing
-  ``key`` counts only after ``api``, ``private``, ``secret``, ... (``passwordKey`` names a key
-  inside an existing Secret; ``apiKey`` is one). Names that mention ``existing`` are references.
-* A **literal** is a value someone typed: not empty, not a boolean, not a file path and not a
-  reference or template (``$(VAR)``, ``${VAR}``, ``{{ .Values.x }}``, SOPS ``ENC[...]``, ...).
+* A **name** is split into words at case changes, ``_``, ``-``, ``.`` and digits
+  (``requestedIDTokenClaims`` gives ``requested id token claims``), and its *last* word, the head
+  noun, decides, after dropping trailing digits and words that only say how the credential is
+  written (``value``, ``base``, ``b64``, ``hash``, ``salt`` ...: ``SECRET_KEY_BASE``):
+
+  - ``password``, ``passwd``, ``passphrase``, ``pwd``, ``pass``, ``credential(s)``, ``creds``
+    and ``secret`` are credentials, except a ``secret`` that names a Kubernetes Secret object
+    (``tls_secret``, ``pullSecret``); ``dbPassword``, ``MYSQL_ROOT_PASSWORD``, ``client_secret``.
+    One-word compounds count when they end in one (``pgpassword``, ``apikey``, ``authtoken``).
+  - ``token`` is one unless the word before makes it a unit of text (``max_token``,
+    ``pad_token``, ``eos_token``); plural ``tokens``, ``secrets`` and ``keys`` only after an
+    auth word (``api_tokens``, ``client_secrets``): ``max_num_batched_tokens``,
+    ``imagePullSecrets`` are not.
+  - ``key`` only after ``api``, ``private``, ``secret``, ``signing`` ... (``passwordKey`` names
+    a key inside an existing Secret; ``apiKey`` is one).
+  - Any other head is *about* a credential, not one: ``PASSWORD_FILE``, ``secretName``,
+    ``secretRef``, ``token_limit``, ``tokenTTL``, ``secretEnv``, ``passwordPolicy``. Names that
+    mention ``existing`` are references, and a key named like a script or config file
+    (``create-secret.sh``, ``secrets.yaml``) is judged by its content, not its name.
+
+* A **value** is judged by :mod:`._values`: only a ``literal`` can be a credential; numbers,
+  booleans, references, templates, paths and public PEM blocks cannot; placeholders are noted.
 * **Credential formats** are matched in text, and in base64-decoded text: PEM private keys,
   AWS access key ids, GitHub, Slack and Google API tokens, JWTs, URIs with a password, and
-  ``password=...`` / ``token: ...`` assignments (commented-out lines skipped). Only the kind
-  of match (and for assignments the key name) is returned, never matched value text, so
-  callers cannot leak it into a finding.
+  ``password=...`` / ``token: ...`` assignments (commented-out lines skipped; nsswitch's
+  ``passwd: files`` names a user database). Only the kind of match (and for assignments the key
+  name) is returned, never matched value text, so callers cannot leak it into a finding.
 """
 
 from __future__ import annotations
@@ -27,33 +42,31 @@ import base64
 import binascii
 import re
 
+from sealbox.audit.checks._values import ValueKind, classify_value, is_literal, is_placeholder
+
 __all__ = [
+    "ValueKind",
+    "classify_value",
     "credential_kinds",
+    "decode_base64",
     "is_literal",
+    "is_placeholder",
     "is_sensitive_name",
+    "is_username_name",
+    "name_judgement",
     "name_words",
+    "placeholder_assignments",
 ]
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_CREDENTIAL_WORDS = frozenset(
+_CREDENTIAL_HEADS = frozenset(
     {
-        "password",
-        "passwords",
-        "passwd",
-        "passphrase",
-        "pass",
-        "pwd",
-        "secret",
-        "secrets",
-        "token",
-        "tokens",
-        "credential",
-        "credentials",
-        "creds",
+        *("password", "passwords", "passwd", "passphrase", "pass", "pwd", "secret"),
+        *("credential", "credentials", "creds", "token"),
     }
 )
-# Compounds written as one lowercase word (``adminpassword``, ``apikey``).
-_CREDENTIAL_PARTS = (
+# One-word compounds (``adminpassword``, ``apikey``): the head word ends with one of these.
+_CREDENTIAL_ENDINGS = (
     "password",
     "passwd",
     "passphrase",
@@ -67,47 +80,52 @@ _CREDENTIAL_PARTS = (
 # ``... key`` is a credential only after one of these words (``AWS_SECRET_ACCESS_KEY``).
 _KEY_PREFIXES = frozenset(
     {
-        "api",
-        "private",
-        "secret",
-        "signing",
-        "encryption",
-        "master",
-        "auth",
-        "client",
-        "license",
-        "hmac",
-        "session",
-        "shared",
-        "account",
-        "crypto",
+        *("api", "private", "secret", "signing", "encryption", "master", "auth", "client"),
+        *("license", "hmac", "session", "shared", "account", "crypto"),
     }
 )
-# A last word that makes the name *about* a credential rather than the credential itself.
-_QUALIFIERS = frozenset(
+# Plural heads (``tokens``, ``secrets``, ``keys``) are credentials only after one of these.
+_AUTH_WORDS = frozenset(
     {
-        *("file", "files", "path", "paths", "dir", "directory", "mount", "location"),
-        *("name", "names", "ref", "reference", "url", "uri", "endpoint", "host", "hostname"),
-        *("port", "user", "username", "id", "ids", "length", "len", "min", "max", "size"),
-        *("count", "ttl", "timeout", "expiry", "expires", "expiration", "duration", "lifetime"),
-        *("seconds", "secs", "minutes", "hours", "days", "interval", "period", "enabled"),
-        *("enable", "disabled", "required", "optional", "type", "policy", "mode", "header"),
-        *("field", "format", "prefix", "suffix", "audience", "issuer", "algorithm", "alg"),
-        *("version", "provider", "store", "backend", "selector", "annotation", "annotations"),
-        *("label", "labels", "namespace", "kind", "regex", "pattern", "template", "strength"),
-        *("threshold", "region", "zone", "arn", "bucket", "role", "scope", "scopes", "method"),
-        *("strategy", "source", "class", "level", "group", "owner", "cache"),
+        *("api", "access", "auth", "bearer", "refresh", "session", "client", "bot", "service"),
+        *("webhook", "signing", "app", "private", "secret"),
     }
 )
+# ``<word> token`` where the token is a unit of text (LLM serving and tokenizer configs).
+_TEXT_TOKEN_WORDS = frozenset(
+    {
+        *("max", "min", "num", "total", "batched", "batch", "prompt", "completion", "input"),
+        *("output", "new", "context", "special", "pad", "eos", "bos", "unk", "sep", "cls"),
+        *("mask", "stop", "start", "end", "per", "generated", "reserved", "vocab", "image"),
+    }
+)
+# ``<word> secret`` that names a Kubernetes Secret object rather than holding a value.
+_SECRET_OBJECT_WORDS = frozenset(
+    {"tls", "pull", "k8s", "kube", "kubernetes", "sealed", "external", "cert", "certificate"}
+)
+# Trailing words that say how a credential is written, not what the name is about.
+_ENCODING_WORDS = frozenset(
+    {
+        *("value", "val", "data", "string", "str", "text", "base", "b64", "base64", "hex"),
+        *("raw", "plain", "plaintext", "literal", "encoded", "hash", "hashed", "salt", "pepper"),
+    }
+)
+_USERNAME_HEADS = frozenset({"user", "username", "login", "email", "userid", "account"})
 _REFERENCE_WORDS = frozenset({"existing"})
-
-_BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none", "nil", "~"})
-_REFERENCE = re.compile(
-    r"\{\{|\$\{|\$\(|^\$[A-Za-z_]|%\(|^ENC\[|^<[^<>]*>$|^(?:ref\+|vault:|secretref\+)"
-    r"|^(?:\*+|x+|\.+|-+)$",
+_FILE_NAME = re.compile(
+    r"\.(?:sh|bash|zsh|py|rb|js|mjs|ts|pl|ps1|go|yaml|yml|json|toml|ini|conf|cfg|properties"
+    r"|xml|sql|tpl|tmpl|j2|lua|md|html|env)$",
     re.IGNORECASE,
 )
-_PATH = re.compile(r"^(?:/|\./|\.\./|~/|file:)")
+# nsswitch.conf ``passwd: files systemd``: the user database and where it is looked up.
+_UNIX_DATABASES = frozenset({"passwd", "shadow", "gshadow", "group"})
+_NSS_SOURCES = frozenset(
+    {
+        *("files", "compat", "db", "dns", "nis", "nisplus", "ldap", "sss", "systemd"),
+        *("winbind", "myhostname", "mymachines", "resolve", "hesiod", "altfiles", "cache"),
+    }
+)
+_PASSWD_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*:[^:\n]*:\d+:\d+:", re.MULTILINE)
 _K8S_REF = re.compile(r"\$\$|\$\([^)]*\)")
 
 _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -138,37 +156,63 @@ def name_words(name: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(name)]
 
 
+def _head(name: str) -> tuple[str, list[str]] | None:
+    """The head word of ``name`` and the words before it (None for a reference or no word)."""
+    words = name_words(name)
+    if not words or _REFERENCE_WORDS.intersection(words) or _FILE_NAME.search(name):
+        return None
+    while len(words) > 1 and (words[-1].isdigit() or words[-1] in _ENCODING_WORDS):
+        words.pop()
+    return words[-1], words[:-1]
+
+
 def is_sensitive_name(name: str) -> bool:
     """True when a key or variable name says it holds a credential (see the module doc)."""
-    words = name_words(name)
-    if not words or _REFERENCE_WORDS.intersection(words):
+    found = _head(name)
+    if found is None:
         return False
-    last = words[-1]
-    if last in _QUALIFIERS:
-        return False
-    if last == "key":
-        return bool(_KEY_PREFIXES.intersection(words[:-1]))
-    if _CREDENTIAL_WORDS.intersection(words):
+    head, before = found
+    previous = before[-1] if before else ""
+    if head == "token":
+        return previous not in _TEXT_TOKEN_WORDS
+    if head == "secret":
+        return previous not in _SECRET_OBJECT_WORDS
+    if head in _CREDENTIAL_HEADS:
         return True
-    return any(part in word for word in words for part in _CREDENTIAL_PARTS)
+    if head in ("tokens", "secrets", "keys"):
+        return previous not in _TEXT_TOKEN_WORDS and bool(_AUTH_WORDS.intersection(before))
+    if head == "key":
+        return bool(_KEY_PREFIXES.intersection(before))
+    return head.endswith(_CREDENTIAL_ENDINGS)
 
 
-def is_literal(value: object) -> bool:
-    """True for a value somebody typed in, as opposed to empty, boolean, path or reference.
+def is_username_name(name: str) -> bool:
+    """True for ``username``, ``DB_USER``, ``login``: an identity, which alone is no secret."""
+    found = _head(name)
+    return found is not None and found[0] in _USERNAME_HEADS
 
-    Integers count (``password: 123456`` in a Helm values file is a literal password); booleans,
-    floats, None and collections do not.
+
+def name_judgement(name: str, value: object) -> ValueKind | None:
+    """For ``name: value``: LITERAL (a credential), PLACEHOLDER (a stand-in), or None.
+
+    None when the name does not say credential, or the value cannot be one (a number, a
+    reference, nsswitch's ``passwd: compat`` or an ``/etc/passwd`` file under ``passwd``).
     """
-    if isinstance(value, bool):
+    if not is_sensitive_name(name):
+        return None
+    kind = classify_value(value)
+    if kind is ValueKind.LITERAL and _unix_database(name, value):
+        return None
+    return kind if kind in (ValueKind.LITERAL, ValueKind.PLACEHOLDER) else None
+
+
+def _unix_database(name: str, value: object) -> bool:
+    if name.strip().lower() not in _UNIX_DATABASES or not isinstance(value, str):
         return False
-    if isinstance(value, int):
+    first = value.strip().strip("\"'").split()
+    if first and first[0].lower() in _NSS_SOURCES:
         return True
-    if not isinstance(value, str):
-        return False
-    text = value.strip().strip("\"'").strip()
-    if not text or text.lower() in _BOOLEANS:
-        return False
-    return not (_REFERENCE.search(text) or _PATH.match(text))
+    return bool(_PASSWD_LINE.search(value))
 
 
 def credential_kinds(text: str, *, decode: bool = True) -> list[str]:
@@ -185,15 +229,9 @@ def credential_kinds(text: str, *, decode: bool = True) -> list[str]:
             found.append(label)
     if any(is_literal(match.group(1)) for match in _URI_PASSWORD.finditer(text)):
         found.append("a password in a URI")
-    for line in text.splitlines():
-        if line.lstrip().startswith(_COMMENTS):
-            continue
-        for match in _ASSIGNMENT.finditer(line):
-            key = match.group("key")
-            if is_sensitive_name(key) and is_literal(match.group("value")):
-                found.append(f"an assignment to {key!r}")
+    found.extend(f"an assignment to {key!r}" for key in _assignments(text, ValueKind.LITERAL))
     if decode:
-        decoded = _decode_base64(text)
+        decoded = decode_base64(text)
         if decoded is not None:
             found.extend(
                 f"{kind} (base64-encoded)" for kind in credential_kinds(decoded, decode=False)
@@ -201,7 +239,26 @@ def credential_kinds(text: str, *, decode: bool = True) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _decode_base64(text: str) -> str | None:
+def placeholder_assignments(text: str) -> list[str]:
+    """The keys a config file assigns a placeholder credential to (``password = changeme``)."""
+    return list(
+        dict.fromkeys(_assignments(_K8S_REF.sub("", text[:_MAX_SCAN]), ValueKind.PLACEHOLDER))
+    )
+
+
+def _assignments(text: str, wanted: ValueKind) -> list[str]:
+    keys: list[str] = []
+    for line in text.splitlines():
+        if line.lstrip().startswith(_COMMENTS):
+            continue
+        for match in _ASSIGNMENT.finditer(line):
+            key = match.group("key")
+            if name_judgement(key, match.group("value")) is wanted:
+                keys.append(key)
+    return keys
+
+
+def decode_base64(text: str) -> str | None:
     """The text of a base64 value (standard or URL-safe), or None if it is not base64 text."""
     compact = "".join(text.split())
     if not _BASE64.match(compact):
