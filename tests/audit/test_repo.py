@@ -373,19 +373,29 @@ def _sa_jwt(namespace: str, name: str) -> str:
     return f"{segment({'alg': 'RS256'})}.{segment(claims)}.s3cr3t-marker-unit-signature"
 
 
-def test_api_credentials_are_critical_and_replace_the_plaintext_finding() -> None:
+def test_api_credentials_are_critical_on_top_of_the_plaintext_finding() -> None:
     token = _sa_jwt("ci", "deployer")
     findings = _check(_secret(f"data: {{token: {_b64(token)}, extra: {_b64('other')}}}\n"))
-    assert _ids(findings) == [("SBX-206", ["token"]), ("SBX-201", ["extra"])]
+    assert _ids(findings) == [("SBX-206", ["token"]), ("SBX-201", ["token", "extra"])]
     api = findings[0]
     assert api.severity is Severity.CRITICAL
     assert api.details["keys"] == {
         "token": ["a service-account JWT for system:serviceaccount:ci:deployer"]
     }
     assert "s3cr3t" not in api.message
-    (configmap,) = _configmap({"bearer": token, "bearer.b64": _b64(token)})
-    assert configmap.control is repo.KUBE_CREDENTIALS
-    assert list(configmap.details["keys"]) == ["bearer", "bearer.b64"]
+    api_cm, plain_cm = _configmap({"bearer": token, "bearer.b64": _b64(token)})
+    assert (api_cm.control, plain_cm.control) == (repo.KUBE_CREDENTIALS, repo.CONFIGMAP_CREDENTIALS)
+    assert list(api_cm.details["keys"]) == ["bearer", "bearer.b64"]
+
+
+def test_argo_cd_cluster_secrets_hold_api_credentials() -> None:
+    config = '{"bearerToken": "s3cr3t-marker-unit-argo", "tlsClientConfig": {"insecure": false}}'
+    body = f"stringData:\n  name: staging\n  config: '{config}'\n"
+    api = next(f for f in _check(_secret(body)) if f.control is repo.KUBE_CREDENTIALS)
+    assert api.details["keys"] == {"config": ["Argo CD cluster credentials (bearerToken)"]}
+    exec_only = '{"execProviderConfig": {"command": "argocd-k8s-auth"}, "bearerToken": ""}'
+    quiet = _check(_secret(f"stringData:\n  config: '{exec_only}'\n"))
+    assert all(f.control is not repo.KUBE_CREDENTIALS for f in quiet)
 
 
 def test_a_token_secret_lists_only_its_token() -> None:

@@ -8,7 +8,9 @@ server as that identity. Detection is by shape, on untrusted text, and never rai
   with ``iss: kubernetes/serviceaccount`` (legacy Secret-based tokens), a ``kubernetes.io``
   claim (TokenRequest tokens) or a ``system:serviceaccount:`` subject;
 * a **kubeconfig** is YAML or JSON with a ``users`` list whose ``user`` mappings carry a literal
-  ``token``, ``client-key-data``, ``password`` or an ``auth-provider`` token or client secret.
+  ``token``, ``client-key-data``, ``password`` or an ``auth-provider`` token or client secret;
+* an **Argo CD cluster config** (the ``config`` key of a ``secret-type: cluster`` Secret) is a
+  JSON object with a literal ``bearerToken`` or ``tlsClientConfig.keyData``.
 
 Labels name the kind, the service-account subject (``system:serviceaccount:ns:name``) and the
 kubeconfig user name, which identify without granting anything, and only when they have the
@@ -39,16 +41,28 @@ _DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9@:._/-]{1,128}$")
 _USER_FIELDS = ("token", "client-key-data", "password")
 _PROVIDER_FIELDS = ("id-token", "refresh-token", "access-token", "client-secret")
+_ARGOCD_FIELDS = ("bearerToken",)
 _CREDENTIAL_KINDS = (ValueKind.LITERAL, ValueKind.NUMBER)
 
 
 def kube_credentials(text: str) -> list[str]:
-    """Labels for each service-account JWT and kubeconfig user with credentials in ``text``."""
+    """Labels for each service-account JWT, kubeconfig user and Argo CD cluster config with
+    credentials in ``text``."""
     text = text[:_MAX_TEXT]
     found = [_jwt_label(subject) for subject in _service_account_subjects(text)]
-    if "users" in text:
-        found.extend(_kubeconfig_labels(text))
+    if "users" in text or "bearerToken" in text or "keyData" in text:
+        document = _load(text)
+        if isinstance(document, dict):
+            found.extend(_kubeconfig_labels(document))
+            found.extend(_argocd_labels(document))
     return list(dict.fromkeys(found))
+
+
+def _load(text: str) -> object:
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
 
 
 def _jwt_label(subject: str | None) -> str:
@@ -97,13 +111,7 @@ def _subject(claims: Mapping[str, object]) -> str | None:
     return None
 
 
-def _kubeconfig_labels(text: str) -> list[str]:
-    try:
-        document = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError, ValueError):
-        return []
-    if not isinstance(document, dict):
-        return []
+def _kubeconfig_labels(document: Mapping[str, object]) -> list[str]:
     users = document.get("users")
     labels: list[str] = []
     for entry in users if isinstance(users, list) else ():
@@ -129,3 +137,11 @@ def _credential_fields(user: Mapping[str, object]) -> list[str]:
             if classify_value(config.get(f)) in _CREDENTIAL_KINDS
         )
     return fields
+
+
+def _argocd_labels(document: Mapping[str, object]) -> list[str]:
+    fields = [f for f in _ARGOCD_FIELDS if classify_value(document.get(f)) in _CREDENTIAL_KINDS]
+    tls = document.get("tlsClientConfig")
+    if isinstance(tls, dict) and classify_value(tls.get("keyData")) in _CREDENTIAL_KINDS:
+        fields.append("tlsClientConfig.keyData")
+    return [f"Argo CD cluster credentials ({', '.join(fields)})"] if fields else []

@@ -3,9 +3,9 @@
 * A Secret of type ``kubernetes.io/service-account-token`` asks the token controller for a
   token that never expires; it is reported even without ``data``, since the controller fills
   it in once the manifest is applied. The ServiceAccount is named from its annotation.
-* A value that holds a service-account JWT or kubeconfig credentials (:mod:`._kubecreds`) is
-  worth more than any other secret: :func:`api_finding` reports it as critical, and the
-  Secret and ConfigMap controls leave that key out of their own findings.
+* A value that holds a service-account JWT, kubeconfig or Argo CD cluster credentials
+  (:mod:`._kubecreds`) is worth more than any other secret: :func:`api_finding` reports it as
+  critical, next to the Secret or ConfigMap finding for the same object.
 """
 
 from __future__ import annotations
