@@ -191,3 +191,14 @@ def test_any_bytes_on_disk_are_handled(data: bytes) -> None:
         path.write_bytes(data)
         result = load_paths([str(path)])
     assert result.files == 1
+
+
+def test_a_kustomization_without_kind_is_a_kustomization_not_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("namespace: shop\nresources: [app.yaml]\n")
+    (tmp_path / "settings.yaml").write_text("namespace: shop\n")  # any other kind-less file
+    result = load_paths([str(tmp_path)])
+    assert [(m.kind, m.api_version) for m in result.manifests] == [
+        ("Kustomization", "kustomize.config.k8s.io/v1beta1")
+    ]
+    assert [Path(p.location.path).name for p in result.problems] == ["settings.yaml"]
+    assert result.not_audited == []

@@ -4,6 +4,7 @@ collapsed into one finding that says where else it was raised."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,20 @@ def test_the_same_name_in_another_namespace_is_another_object(tmp_path: Path) ->
     (tmp_path / "staging" / "web.yaml").write_text(DEPLOYMENT.replace("shop", "shop-staging"))
     report = run_audit(AuditOptions(paths=(str(tmp_path),)))
     assert [f.also for f in _env_findings(report.findings)] == [(), ()]
+
+
+def test_places_named_in_the_message_point_into_each_copy_and_do_not_keep_copies_apart() -> None:
+    def chain(bundle: str, rule_file: str = "rbac.yaml") -> Finding:
+        message = (
+            f"User alice can list every Secret: User alice → ClusterRoleBinding r "
+            f"({bundle}/rbac.yaml:9) → ClusterRole r → rule 0 ({bundle}/{rule_file}:5)"
+        )
+        obj = ObjectRef("ClusterRoleBinding", None, "r")
+        return Finding(WILDCARD, message, Location(f"/repo/{bundle}/rbac.yaml", 9), obj)
+
+    out = collapse([chain("bundle-a"), chain("bundle-b"), chain("bundle-c", "other-role.json")])
+    assert [f.location.path for f in out] == ["/repo/bundle-a/rbac.yaml"]
+    assert [w.path for w in out[0].also] == ["/repo/bundle-b/rbac.yaml", "/repo/bundle-c/rbac.yaml"]
+    # anything else in the message still tells findings apart
+    other = replace(chain("bundle-b"), message=chain("bundle-b").message.replace("alice", "bob"))
+    assert len(collapse([chain("bundle-a"), other])) == 2

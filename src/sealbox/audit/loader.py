@@ -62,6 +62,8 @@ _CONFIG_KINDS = frozenset({"EncryptionConfiguration", "EncryptionConfig", "Polic
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$")
 _VALUES_NAME = re.compile(r"(^|[-_.])values([-_.][^/]*)?\.ya?ml$", re.IGNORECASE)
 _BINARY_PROBE = 8192
+_KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+_KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
 # Kinds some control reads, plus built-in and common kinds that hold nothing the audit checks.
 # Anything else is listed once per kind as "not audited", so a typo in `kind:` is visible.
@@ -175,6 +177,12 @@ def config_role(kind: str, api_version: str) -> str | None:
     if kind == "Policy" and api_version.startswith("audit.k8s.io/"):
         return AUDIT_POLICY
     return None
+
+
+def _is_kustomization(path: str) -> bool:
+    """A kustomize file, which may leave out ``kind`` and ``apiVersion``: a Kustomization like
+    any other (nothing to audit in it), not a document that could not be read."""
+    return os.path.basename(path) in _KUSTOMIZATION_FILES
 
 
 def is_values_file(path: str) -> bool:
@@ -319,6 +327,8 @@ def _add_document(
         result.problems.append(InputProblem(where, f"not a Kubernetes object (a YAML {what})"))
         return
     kind, api_version = document.get("kind"), document.get("apiVersion")
+    if kind is None and api_version is None and _is_kustomization(where.path):
+        kind, api_version = "Kustomization", _KUSTOMIZE_API  # what kustomize assumes
     if not isinstance(kind, str) or not kind or not isinstance(api_version, str):
         if is_values_file(where.path):
             result.values.append(ValuesDocument(document, where))

@@ -23,6 +23,7 @@ instead of repeating itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -66,6 +67,8 @@ _EVERYONE = frozenset(
         "system:serviceaccounts",
     }
 )
+# A place a message names, such as the binding and rule of an RBAC path: "(rbac/role.yaml:12)".
+_PLACE = re.compile(r"\((?:[^()\s]*/)?[^()\s/]+\.(?:ya?ml|json)(?::\d+)?\)")
 _SCOPE_RANK = {CLUSTER: 0, NAMESPACE: 1}
 _UNKNOWN_SCOPE = 2
 _EVERYONE_RANK, _PEOPLE_RANK, _WORKLOAD_RANK, _CONTROLLER_RANK = range(4)
@@ -75,7 +78,7 @@ def finding_scope(finding: Finding) -> str | None:
     """``"cluster"``, ``"namespace"`` or None (unknown), as set or as inferred."""
     if finding.scope in _SCOPE_RANK:
         return finding.scope
-    scope = finding.details.get("scope") if isinstance(finding.details, Mapping) else None
+    scope = finding.details.get("scope")
     if scope in ("*", CLUSTER):
         return CLUSTER
     if isinstance(scope, str) and scope:
@@ -94,8 +97,10 @@ def finding_subject(finding: Finding) -> ObjectRef | None:
     """The subject holding the access, as set or as found in ``details["subject"]``."""
     if finding.subject is not None:
         return finding.subject
-    raw: Any = finding.details.get("subject") if isinstance(finding.details, Mapping) else None
-    if isinstance(raw, Mapping) and isinstance(raw.get("kind"), str):
+    raw: Any = finding.details.get("subject")
+    if raw is None:
+        return None
+    if isinstance(raw, dict | Mapping) and isinstance(raw.get("kind"), str):
         namespace = raw.get("namespace")
         return ObjectRef(
             raw["kind"], namespace if isinstance(namespace, str) else None, str(raw.get("name"))
@@ -148,7 +153,9 @@ def collapse(findings: Iterable[Finding]) -> list[Finding]:
 
     Only findings about an object collapse, and only across files: the same object (kind,
     namespace, name) in two files is one object applied twice, while two findings in one file,
-    or two without an object (two values files with the same key), are two things to fix.
+    or two without an object (two values files with the same key), are two things to fix. The
+    places a message names (``(overlay-a/rbac.yaml:12)``) are not compared: in each copy they
+    point into that copy.
     """
     kept: list[Finding] = []
     first: dict[tuple[str, ObjectRef, str], int] = {}
@@ -157,7 +164,7 @@ def collapse(findings: Iterable[Finding]) -> list[Finding]:
         if finding.obj is None:
             kept.append(finding)
             continue
-        key = (finding.control.id, finding.obj, finding.message)
+        key = (finding.control.id, finding.obj, _PLACE.sub("(…)", finding.message))
         index = first.get(key)
         if index is None:
             first[key] = len(kept)
