@@ -29,6 +29,9 @@ FILE_AREAS: dict[str, tuple[Callable[[Path], AuditOptions], str]] = {
     "audit-log": (lambda path: AuditOptions(audit_log=path), "*.jsonl"),
 }
 
+# Judged on what a live cluster's etcd holds, not on files: tests/audit/test_etcd_state.py.
+STORED_STATE = frozenset({"SBX-410", "SBX-411"})
+
 
 def _rows(report: AuditReport, area: str) -> list[dict[str, Any]]:
     rows = []
@@ -76,7 +79,7 @@ def test_corpus_findings_match_the_expected_file_exactly(area: str) -> None:
 
 def test_every_control_fires_somewhere_in_the_corpus() -> None:
     fired = {row["id"] for area in (*MANIFEST_AREAS, *FILE_AREAS) for row in _expected(area)}
-    missing = sorted(c.id for c in ALL_CONTROLS if c.id not in fired)
+    missing = sorted(c.id for c in ALL_CONTROLS if c.id not in fired | STORED_STATE)
     assert missing == [], f"controls with no positive case in the corpus: {missing}"
 
 

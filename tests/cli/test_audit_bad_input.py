@@ -250,6 +250,18 @@ SCAN_CASES: dict[str, tuple[Case, list[str]]] = {
         lambda f: ["repo", "--max-file-size", "0"],
         ["--max-file-size", "greater than or equal to 1"],
     ),
+    "kubeconfig missing": (
+        lambda f: ["--kubeconfig", f.path("absent.kubeconfig")],
+        ["--kubeconfig", "absent.kubeconfig", "no such file"],
+    ),
+    "kubeconfig not a kubeconfig": (
+        lambda f: ["repo", "--kubeconfig", f.path("policy.yaml")],
+        ["policy.yaml", "no current-context", "--context"],
+    ),
+    "etcd flags without endpoints": (
+        lambda f: ["--kubeconfig", f.path("absent.kubeconfig"), "--etcd-cert", f.path("a-dir")],
+        ["--etcd-cert", "only used with --etcd-endpoints"],
+    ),
     "allow-subject without a kind": (
         lambda f: ["repo", "--allow-subject", "alice"],
         ["--allow-subject 'alice'", "KIND:NAME", "ServiceAccount"],

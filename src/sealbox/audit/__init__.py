@@ -1,4 +1,4 @@
-"""``sealbox audit``: where Secrets leak in manifests, RBAC, encryption and audit configs, offline.
+"""``sealbox audit``: where Secrets leak in manifests, RBAC, encryption and audit configs.
 
 * :func:`run_audit` runs every check an :class:`AuditOptions` asks for and returns one
   :class:`AuditReport`: :class:`Finding` objects (each naming a :class:`Control`, with its
@@ -11,6 +11,10 @@
   :data:`DEFAULT_MAX_BYTES` are skipped. Suppressions are read from :data:`IGNORE_FILE`.
   :func:`load_manifests` does the same for a command that needs objects, and raises
   :class:`~sealbox.errors.InputError` for a missing path or inputs without any.
+* A live cluster is an input too: :func:`read_cluster` lists its objects read-only (Secrets by
+  metadata alone) as the same :class:`Manifest` objects, and :func:`scan_secrets` scans how
+  etcd stores its Secrets; an :class:`AuditOptions` ``source`` hands them to the engine as
+  :class:`SourceInputs`.
 
 The parts are subpackages with faces of their own: :mod:`sealbox.audit.checks` (one module per
 area), :mod:`sealbox.audit.rbac` (who can read a Secret, and how) and
@@ -19,6 +23,7 @@ area), :mod:`sealbox.audit.rbac` (who can read a Secret, and how) and
 
 from __future__ import annotations
 
+import importlib
 import typing
 
 from sealbox.audit.inputs import load_manifests
@@ -43,7 +48,9 @@ from sealbox.audit.model import (
 )
 
 if typing.TYPE_CHECKING:
-    from sealbox.audit.engine import ALL_CONTROLS, AuditOptions, run_audit
+    from sealbox.audit.engine import ALL_CONTROLS, AuditOptions, SourceInputs, run_audit
+    from sealbox.audit.etcd_state import scan_secrets
+    from sealbox.audit.live import read_cluster
 
 __all__ = [
     "ALL_CONTROLS",
@@ -60,24 +67,34 @@ __all__ = [
     "NotAudited",
     "ObjectRef",
     "Severity",
+    "SourceInputs",
     "Suppressed",
     "ValuesDocument",
     "load_manifests",
     "load_paths",
+    "read_cluster",
     "run_audit",
+    "scan_secrets",
 ]
 
 # The engine imports every check (the RBAC analysis, the audit-policy simulator, ...), and the
 # ``sealbox`` command imports this package at each start to build its CLI: the engine's names
-# are imported when first used, so the other commands do not pay for them.
-_ENGINE_NAMES = frozenset({"ALL_CONTROLS", "AuditOptions", "run_audit"})
+# are imported when first used, so the other commands do not pay for them. So are the live
+# inputs' (a cluster's objects, the etcd scan).
+_LAZY_NAMES = {
+    "ALL_CONTROLS": "engine",
+    "AuditOptions": "engine",
+    "SourceInputs": "engine",
+    "run_audit": "engine",
+    "read_cluster": "live",
+    "scan_secrets": "etcd_state",
+}
 
 
 def __getattr__(name: str) -> object:
-    if name not in _ENGINE_NAMES:
+    if name not in _LAZY_NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from sealbox.audit import engine
-
-    value = getattr(engine, name)
+    module = importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}")
+    value = getattr(module, name)
     globals()[name] = value  # found directly from now on
     return value

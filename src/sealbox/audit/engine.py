@@ -13,8 +13,8 @@ nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +23,7 @@ from sealbox.audit.checks import (
     ALL_CONTROLS,
     RbacSettings,
     check_audit_log,
+    check_last_applied,
     check_rbac,
     check_rbac_placement,
     check_repository,
@@ -50,7 +51,23 @@ from sealbox.audit.ordering import collapse
 from sealbox.errors import InputError
 from sealbox.words import plural
 
-__all__ = ["ALL_CONTROLS", "AuditOptions", "find_ignore_file", "run_audit"]
+__all__ = [
+    "ALL_CONTROLS",
+    "AuditOptions",
+    "SourceInputs",
+    "find_ignore_file",
+    "run_audit",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInputs:
+    """What an input other than files gave (a live cluster, :mod:`sealbox.audit.live`): objects
+    audited like manifests, findings of its own (the etcd scan) and report sections."""
+
+    loaded: LoadResult
+    findings: tuple[Finding, ...] = ()
+    sections: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +86,7 @@ class AuditOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     cluster_roots: tuple[str, ...] = ()  # --cluster-root: each directory is its own cluster
     namespace: str | None = None  # --namespace: where namespace-less objects are applied
+    source: Callable[[], SourceInputs] | None = None  # read after the arguments are checked
 
 
 def find_ignore_file(paths: Sequence[str]) -> Path | None:
@@ -92,12 +110,20 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
         if not named and options.audit_log is None:
             inputs.manifests_or_error(options.paths, loaded, configs=True)
     configs = audited_configs(named, loaded.configs, options.paths)
-    problems: list[InputProblem] = [*loaded.problems, *configs.problems]
     findings: list[Finding] = []
     sections: dict[str, Any] = {"inputs": configs.inputs(options.paths, options.audit_log)}
-    if options.paths:
+    if options.source is not None:
+        extra = options.source()
+        loaded.extend(extra.loaded)
+        findings += extra.findings
+        extra_sections = dict(extra.sections)
+        sections["inputs"] += extra_sections.pop("inputs", [])
+        sections.update(extra_sections)
+    problems: list[InputProblem] = [*loaded.problems, *configs.problems]
+    if options.paths or options.source is not None:
         findings += check_workloads(loaded.manifests)
         findings += check_repository(loaded.manifests, loaded.values)
+        findings += check_last_applied(loaded.manifests)
         findings += check_rbac(loaded.manifests, _rbac_settings(options))
     findings += configs.findings()
     if options.audit_log is not None:
@@ -132,10 +158,10 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
 
 def _check_arguments(options: AuditOptions) -> None:
     named = _flag_files(options)
-    if not options.paths and not any(path for _, path in named):
+    if not options.paths and options.source is None and not any(path for _, path in named):
         raise InputError(
-            "nothing to audit: give manifest paths (or - for stdin), --encryption-config, "
-            "--audit-policy or --audit-log"
+            "nothing to audit: give manifest paths (or - for stdin), --kubeconfig/--context, "
+            "--encryption-config, --audit-policy or --audit-log"
         )
     inputs.check_paths(options.paths)
     for flag, path in (*named, ("--ignore-file", options.ignore_file)):

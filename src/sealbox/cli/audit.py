@@ -26,7 +26,9 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from sealbox.audit import DEFAULT_MAX_BYTES, IGNORE_FILE, AuditReport, Severity, load_manifests
+from sealbox.cli.audit_live import LiveEtcdOptions, live_source, with_live_etcd_options
 from sealbox.cli.io import check_output_file, write_private_file
+from sealbox.cli.kube_options import KubeOptions, with_kube_options
 from sealbox.errors import InputError
 from sealbox.render import OutputFormat, emit, stdout_console, table, to_json, to_yaml
 
@@ -46,12 +48,14 @@ app = typer.Typer(
     cls=_DefaultScanGroup,
     help=(
         "Audit how Secrets are protected: workloads, committed manifests, RBAC read paths, "
-        "EncryptionConfiguration, audit policy and audit logs. All offline, on files.\n\n"
+        "EncryptionConfiguration, audit policy and audit logs: on files, or read-only on a live "
+        "cluster with --kubeconfig/--context (Secrets by metadata only).\n\n"
         "Examples:\n\n"
         "  sealbox audit ./deploy\n\n"
         "  helm template my-release ./chart | sealbox audit -\n\n"
         "  sealbox audit ./deploy --encryption-config encryption.yaml -o sarif > audit.sarif\n\n"
-        "  sealbox audit who-can-read team-a/db-password ./deploy"
+        "  sealbox audit who-can-read team-a/db-password ./deploy\n\n"
+        "  sealbox audit --kubeconfig ~/.kube/config --context prod"
     ),
     no_args_is_help=True,
 )
@@ -95,8 +99,13 @@ _FORCE = typer.Option(False, "--force", help="Replace an existing --output-file.
 
 
 @app.command("scan")
+@with_kube_options
+@with_live_etcd_options
 def scan_command(
     paths: list[str] | None = _PATHS,
+    *,
+    kube: KubeOptions,
+    etcd: LiveEtcdOptions,
     encryption_config: Path | None = typer.Option(
         None, "--encryption-config", help="A kube-apiserver EncryptionConfiguration to grade."
     ),
@@ -171,6 +180,8 @@ def scan_command(
             --output-file audit.sarif
 
         helm template my-release ./chart | sealbox audit scan - -o json
+
+        sealbox audit scan --kubeconfig ~/.kube/config --context prod
     """
     from sealbox.audit import AuditOptions, run_audit  # the checks load on demand
 
@@ -190,6 +201,7 @@ def scan_command(
         max_bytes=max_file_size,
         cluster_roots=tuple(cluster_root),
         namespace=namespace,
+        source=live_source(kube, etcd, encryption_config),
     )
     report = run_audit(options)
     if output is AuditFormat.table and output_file is None:
