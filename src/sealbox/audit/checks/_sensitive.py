@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 
 from sealbox.audit.checks._values import ValueKind, classify_value, is_literal, is_placeholder
@@ -156,16 +157,18 @@ def name_words(name: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(name)]
 
 
-def _head(name: str) -> tuple[str, list[str]] | None:
+@functools.lru_cache(maxsize=8192)  # key names repeat across files: judge each once
+def _head(name: str) -> tuple[str, tuple[str, ...]] | None:
     """The head word of ``name`` and the words before it (None for a reference or no word)."""
     words = name_words(name)
     if not words or _REFERENCE_WORDS.intersection(words) or _FILE_NAME.search(name):
         return None
     while len(words) > 1 and (words[-1].isdigit() or words[-1] in _ENCODING_WORDS):
         words.pop()
-    return words[-1], words[:-1]
+    return words[-1], tuple(words[:-1])
 
 
+@functools.lru_cache(maxsize=8192)
 def is_sensitive_name(name: str) -> bool:
     """True when a key or variable name says it holds a credential (see the module doc)."""
     found = _head(name)
@@ -247,15 +250,21 @@ def placeholder_assignments(text: str) -> list[str]:
 
 
 def _assignments(text: str, wanted: ValueKind) -> list[str]:
-    keys: list[str] = []
+    return [key for key, kind in _judged_assignments(text) if kind is wanted]
+
+
+@functools.lru_cache(maxsize=256)  # credential_kinds and placeholder_assignments scan one text
+def _judged_assignments(text: str) -> tuple[tuple[str, ValueKind], ...]:
+    judged: list[tuple[str, ValueKind]] = []
     for line in text.splitlines():
         if line.lstrip().startswith(_COMMENTS):
             continue
         for match in _ASSIGNMENT.finditer(line):
             key = match.group("key")
-            if name_judgement(key, match.group("value")) is wanted:
-                keys.append(key)
-    return keys
+            kind = name_judgement(key, match.group("value"))
+            if kind is not None:
+                judged.append((key, kind))
+    return tuple(judged)
 
 
 def decode_base64(text: str) -> str | None:

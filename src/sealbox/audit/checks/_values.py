@@ -46,6 +46,8 @@ _BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", "ena
 _NULLS = frozenset({"null", "none", "nil", "~"})
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _MAX_SETTING_DIGITS = 7
+_MAX_PLACEHOLDER = 100  # stand-ins are short; longer text is a file, judged by its content
+_SEPARATORS = re.compile(r"[-_ .]")
 _REFERENCE = re.compile(
     r"\{\{|\$\{|\$\(|^\$[A-Za-z_]|%\(|<%=?|^ENC\[|^(?:ref\+|vault:|secretref\+|op://)"
     r"|\bos\.environ\b|\bos\.getenv\(|\bprocess\.env\.|\bSystem\.getenv\(|\bENV\[",
@@ -110,8 +112,9 @@ def _classify_text(raw: str) -> ValueKind:
         return ValueKind.BOOLEAN
     if _REFERENCE.search(text):
         return ValueKind.REFERENCE
-    compact = re.sub(r"[-_ .]", "", lowered)
-    if compact in _PLACEHOLDER_WORDS or _PLACEHOLDER.search(text):
+    if len(text) <= _MAX_PLACEHOLDER and (
+        _SEPARATORS.sub("", lowered) in _PLACEHOLDER_WORDS or _PLACEHOLDER.search(text)
+    ):
         return ValueKind.PLACEHOLDER  # before the identifier test: INSERT_TOKEN_HERE
     if _NUMBER.match(text):
         digits = sum(ch.isdigit() for ch in text)
