@@ -143,6 +143,36 @@ def _apply_corpus(server: KubeApiserver) -> tuple[list[Manifest], dict[str, str]
     return applied, refused
 
 
+_AUDITOR_BINDING = Manifest(
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "sealbox-auditor"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "sealbox-auditor",
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
+    },
+    Location("<fixture>"),
+    "ClusterRoleBinding",
+    "rbac.authorization.k8s.io/v1",
+    "sealbox-auditor",
+    None,
+)
+
+
+def _create(server: KubeApiserver, manifests: list[Manifest]) -> None:
+    """Create objects as the admin (the auditor's role exactly as deploy/ has it)."""
+    with sync_client(KubeTarget(kubeconfig=server.kubeconfig)) as client:
+        for manifest in manifests:
+            resource = codecs.resource_registry.load(manifest.api_version, manifest.kind)
+            path = _collection(resource, manifest.namespace)
+            answer = client._client._client.post(path, json=_plain(manifest.body))
+            assert answer.status_code == 201, answer.text
+
+
 def _collection(resource: type[Any], namespace: str | None) -> str:
     info = api_info(resource)
     group, version = info.resource.group, info.resource.version
@@ -169,11 +199,7 @@ def cluster(etcd_server: EtcdServer, tmp_path_factory: pytest.TempPathFactory) -
     with running_apiserver(directory / "apiserver", etcd_server, flags=flags) as server:
         applied, refused = _apply_corpus(server)
         server.kubectl("apply", "-f", "-", stdin=APPLIED_SECRET)  # client-side: annotates
-        server.kubectl("apply", "-f", str(AUDITOR_ROLE))
-        server.kubectl(
-            "create", "clusterrolebinding", "sealbox-auditor",
-            "--clusterrole=sealbox-auditor", "--user=alice",
-        )  # fmt: skip
+        _create(server, [*load_paths([str(AUDITOR_ROLE)]).manifests, _AUDITOR_BINDING])
         yield Cluster(server, log, applied, refused)
 
 
@@ -301,6 +327,39 @@ def test_a_user_who_may_list_nothing_is_an_error_not_a_pass(cluster: Cluster) ->
     assert result.stderr.count("error:") == 1
     assert "forbidden to list anything" in result.stderr
     assert "sealbox-auditor" in result.stderr
+
+
+def test_a_list_the_user_may_not_make_is_an_input_problem(cluster: Cluster, tmp_path: Path) -> None:
+    """An account that may read RBAC and nothing else: the RBAC is audited, the rest is named."""
+    server = cluster.server
+    server.kubectl("create", "serviceaccount", "rbac-reader", "-n", "default")
+    server.kubectl(
+        "create", "clusterrolebinding", "rbac-reader", "--clusterrole=sealbox-rbac-reader",
+        "--serviceaccount=default:rbac-reader",
+    )  # fmt: skip
+    server.kubectl(
+        "create", "clusterrole", "sealbox-rbac-reader", "--verb=list",
+        "--resource=roles,clusterroles,rolebindings,clusterrolebindings",
+    )  # fmt: skip
+    token = server.kubectl("create", "token", "rbac-reader", "-n", "default").stdout.strip()
+    document = server.kubeconfig_document("admin")
+    document["users"] = [{"name": "admin", "user": {"token": token}}]
+    kubeconfig = tmp_path / "kubeconfig.json"
+    kubeconfig.write_text(json.dumps(document))
+    result = runner.invoke(app, ["audit", "--kubeconfig", str(kubeconfig), "-o", "json"])
+    assert result.exit_code == 1, result.output  # RBAC findings: the audit did run
+    report = json.loads(result.stdout)
+    problems = {p["message"].split(":")[0] for p in report["inputProblems"]}
+    assert problems == {
+        f"forbidden to list {resource}"
+        for resource in (
+            "serviceaccounts", "configmaps", "pods", "podtemplates", "replicationcontrollers",
+            "deployments.apps", "statefulsets.apps", "daemonsets.apps", "replicasets.apps",
+            "jobs.batch", "cronjobs.batch", "secrets",
+        )
+    }  # fmt: skip
+    assert {f["id"][:5] for f in report["findings"]} == {"SBX-3"}
+    assert token not in result.output
 
 
 def _resource(event: Mapping[str, Any]) -> str:
