@@ -30,12 +30,12 @@ account reached certainly reads Secret values (:attr:`RbacAnalysis.certain_hot`)
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import NamedTuple
 
 from sealbox.audit.checks._rbac_controls import (
@@ -126,7 +126,7 @@ class _Paths:
 def check_placement(cluster_roots: Sequence[str], namespace: str | None) -> None:
     """InputError for a ``--cluster-root`` that is not a directory or a bad ``--namespace``."""
     for root in cluster_roots:
-        if not Path(root).is_dir():
+        if not os.path.isdir(root):
             raise InputError(
                 f"--cluster-root {root}: not a directory; give a directory that holds the "
                 "manifests of one cluster"
@@ -190,8 +190,9 @@ def _cluster_findings(
 def _shown(scan_roots: Sequence[str]) -> Callable[[str], str]:
     """Files as messages show them: relative to the scanned directory holding them."""
     roots = sorted(
-        (Path(raw).resolve() for raw in scan_roots if raw != "-" and Path(raw).is_dir()),
-        key=lambda p: -len(p.parts),
+        (os.path.abspath(raw) for raw in scan_roots if raw != "-" and os.path.isdir(raw)),
+        key=len,
+        reverse=True,
     )
     cache: dict[str, str] = {}
 
@@ -200,10 +201,11 @@ def _shown(scan_roots: Sequence[str]) -> Callable[[str], str]:
         if found is None:
             found = path
             if roots and not path.startswith("("):
-                resolved = Path(path).resolve()
+                absolute = os.path.abspath(path)
                 for root in roots:
-                    if root in resolved.parents:
-                        found = resolved.relative_to(root).as_posix()
+                    prefix = root.rstrip(os.sep) + os.sep
+                    if absolute.startswith(prefix):
+                        found = absolute[len(prefix) :].replace(os.sep, "/")
                         break
             cache[path] = found
         return found

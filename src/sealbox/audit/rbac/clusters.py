@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
@@ -56,16 +55,27 @@ class Cluster:
 @dataclass(slots=True)
 class _Kustomization:
     namespace: str | None
-    references: list[Path] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
 
 
-def _read_kustomization(directory: Path) -> _Kustomization | None:
+# Paths are absolute, normalised strings (no symlink resolution: a kustomization names its
+# resources relative to where it is written, and string work keeps large trees fast).
+def _absolute(path: str) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def _parent(path: str) -> str:
+    return os.path.dirname(path)
+
+
+def _read_kustomization(directory: str) -> _Kustomization | None:
     for name in KUSTOMIZATION_FILES:
-        path = directory / name
-        if not path.is_file():
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
             continue
         try:
-            body = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+            with open(path, encoding="utf-8-sig") as stream:
+                body = yaml.safe_load(stream)
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             return None
         if not isinstance(body, Mapping):
@@ -76,58 +86,56 @@ def _read_kustomization(directory: Path) -> _Kustomization | None:
             entries = body.get(key)
             for entry in entries if isinstance(entries, list) else ():
                 if isinstance(entry, str) and "://" not in entry:
-                    found.references.append(_resolved(directory / entry))
+                    found.references.append(_absolute(os.path.join(directory, entry)))
         return found
     return None
 
 
-def _resolved(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except OSError:
-        return path.absolute()
+def _scan_dirs(scan_roots: Sequence[str]) -> list[str]:
+    return [_absolute(raw) for raw in scan_roots if raw != "-" and os.path.isdir(raw)]
 
 
-def _scan_dirs(scan_roots: Sequence[str]) -> list[Path]:
-    return [_resolved(Path(raw)) for raw in scan_roots if raw != "-" and Path(raw).is_dir()]
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _top(path: str, tops: Sequence[str]) -> str | None:
+    return next((t for t in tops if _within(path, t)), None)
 
 
-def _directories(files: Iterable[Path], tops: Sequence[Path]) -> set[Path]:
+def _directories(files: Iterable[str], tops: Sequence[str]) -> set[str]:
     """Every directory holding an input file, and those above it up to its scanned directory."""
-    found: set[Path] = set()
+    found: set[str] = set()
     for file in files:
-        top = next((t for t in tops if _within(file, t)), None)
-        directory = file.parent
+        top = _top(file, tops)
+        directory = _parent(file)
         while directory not in found:
             found.add(directory)
-            if top is None or directory == top or directory.parent == directory:
+            if top is None or directory == top or _parent(directory) == directory:
                 break
-            directory = directory.parent
+            directory = _parent(directory)
     return found
 
 
-def _kustomization_dirs(tops: Sequence[Path]) -> set[Path]:
+def _kustomization_dirs(tops: Sequence[str]) -> set[str]:
     """Directories of the scanned trees with a kustomization (an overlay may hold nothing else;
     hidden directories are skipped, as the loader skips them)."""
-    found: set[Path] = set()
+    found: set[str] = set()
     for top in tops:
         for directory, dirnames, filenames in os.walk(top):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             if any(name in filenames for name in KUSTOMIZATION_FILES):
-                found.add(Path(directory))
+                found.add(_absolute(directory))
     return found
 
 
 class _Layout:
     """The kustomizations among the inputs, what each includes, and the namespaces given."""
 
-    def __init__(self, files: Iterable[Path], tops: Sequence[Path]) -> None:
+    def __init__(self, files: Iterable[str], tops: Sequence[str]) -> None:
         self._tops = tops
-        self.kustomizations: dict[Path, _Kustomization] = {}
+        self._nearest: dict[str, str | None] = {}
+        self.kustomizations: dict[str, _Kustomization] = {}
         for directory in sorted(_directories(files, tops) | _kustomization_dirs(tops)):
             found = _read_kustomization(directory)
             if found is not None:
@@ -135,12 +143,12 @@ class _Layout:
         referenced = {r for k in self.kustomizations.values() for r in k.references}
         self.entries = [d for d in self.kustomizations if d not in referenced]
 
-    def included(self, entry: Path) -> dict[Path, str | None]:
+    def included(self, entry: str) -> dict[str, str | None]:
         """Files an entry kustomization includes, each with the namespace it lands in."""
-        files: dict[Path, str | None] = {}
-        seen: set[Path] = set()
+        files: dict[str, str | None] = {}
+        seen: set[str] = set()
 
-        def visit(directory: Path, namespace: str | None) -> None:
+        def visit(directory: str, namespace: str | None) -> None:
             if directory in seen:
                 return
             seen.add(directory)
@@ -155,26 +163,33 @@ class _Layout:
         visit(entry, None)
         return files
 
-    def nearest_namespace(self, file: Path) -> str | None:
+    def nearest_namespace(self, file: str) -> str | None:
         """The ``namespace:`` of the nearest kustomization above ``file`` (scanned tree only)."""
-        top = next((t for t in self._tops if _within(file, t)), None)
-        directory = file.parent
-        while True:
-            found = self.kustomizations.get(directory)
-            if found is not None and found.namespace:
-                return found.namespace
-            if top is None or directory == top or directory.parent == directory:
-                return None
-            directory = directory.parent
+        if not self.kustomizations:
+            return None
+        return self._namespace_above(_parent(file), _top(file, self._tops))
+
+    def _namespace_above(self, directory: str, top: str | None) -> str | None:
+        if directory in self._nearest:
+            return self._nearest[directory]
+        found = self.kustomizations.get(directory)
+        if found is not None and found.namespace:
+            namespace: str | None = found.namespace
+        elif top is None or directory == top or _parent(directory) == directory:
+            namespace = None
+        else:
+            namespace = self._namespace_above(_parent(directory), top)
+        self._nearest[directory] = namespace
+        return namespace
 
 
-def _file_paths(manifests: Sequence[Manifest]) -> dict[str, Path]:
-    """Each file path the manifests carry (stdin has none), resolved once."""
-    out: dict[str, Path] = {}
+def _file_paths(manifests: Sequence[Manifest]) -> dict[str, str]:
+    """Each file path the manifests carry (stdin has none), made absolute once."""
+    out: dict[str, str] = {}
     for manifest in manifests:
         raw = manifest.location.path
-        if raw not in out and Path(raw).is_file():
-            out[raw] = _resolved(Path(raw))
+        if raw not in out and os.path.isfile(raw):
+            out[raw] = _absolute(raw)
     return out
 
 
@@ -194,10 +209,10 @@ def split_clusters(
     paths = _file_paths(manifests)
     files = set(paths.values())
     layout = _Layout(files, _scan_dirs(scan_roots))
-    groups: list[tuple[str, dict[Path, str | None]]] = []
+    groups: list[tuple[str, dict[str, str | None]]] = []
     if cluster_roots:
-        roots = sorted({_resolved(Path(r)) for r in cluster_roots}, key=lambda p: -len(p.parts))
-        members: dict[Path, dict[Path, str | None]] = {}
+        roots = sorted({_absolute(r) for r in cluster_roots}, key=len, reverse=True)
+        members: dict[str, dict[str, str | None]] = {}
         for file in sorted(files):
             root = next((r for r in roots if _within(file, r)), None)
             if root is not None:
@@ -209,28 +224,35 @@ def split_clusters(
             if included:
                 groups.append((str(entry), included))
     claimed = {f for _, chosen in groups for f in chosen}
-    claimed |= {f for f in files if f.name in KUSTOMIZATION_FILES}  # no RBAC in them
-    clusters = [_cluster(root, chosen, manifests, paths, namespace) for root, chosen in groups]
-    if len(claimed) < len(files) or len(paths) < len(manifests) or not clusters:
+    claimed |= {f for f in files if os.path.basename(f) in KUSTOMIZATION_FILES}  # no RBAC
+    by_file: dict[str, list[Manifest]] = {}  # in input order
+    unnamed: list[Manifest] = []
+    for manifest in manifests:
+        where = paths.get(manifest.location.path)
+        if where is None:
+            unnamed.append(manifest)
+        else:
+            by_file.setdefault(where, []).append(manifest)
+    clusters = [_cluster(root, chosen, by_file, paths, namespace) for root, chosen in groups]
+    if len(claimed) < len(files) or unnamed or not clusters:
         loose = {f: layout.nearest_namespace(f) for f in files if f not in claimed}
-        rest = _cluster("", loose, manifests, paths, namespace)
-        unnamed = tuple(m for m in manifests if m.location.path not in paths)
-        clusters.append(Cluster("", rest.manifests + unnamed, rest.namespaces))
+        rest = _cluster("", loose, by_file, paths, namespace)
+        clusters.append(Cluster("", rest.manifests + tuple(unnamed), rest.namespaces))
     return [c for c in clusters if c.manifests] or clusters[-1:]
 
 
 def _cluster(
     root: str,
-    chosen: Mapping[Path, str | None],
-    manifests: Sequence[Manifest],
-    paths: Mapping[str, Path],
+    chosen: Mapping[str, str | None],
+    by_file: Mapping[str, list[Manifest]],
+    paths: Mapping[str, str],
     fallback: str | None,
 ) -> Cluster:
     """The manifests of the ``chosen`` files, in input order, with their namespaces."""
-    members = tuple(m for m in manifests if paths.get(m.location.path) in chosen)
-    by_file: dict[str, str] = {}
+    members = tuple(m for file, group in by_file.items() if file in chosen for m in group)
+    namespaces: dict[str, str] = {}
     for raw, path in paths.items():
         found = chosen.get(path)
         if found:
-            by_file[raw] = found
-    return Cluster(root, members, Namespaces(by_file, fallback))
+            namespaces[raw] = found
+    return Cluster(root, members, Namespaces(namespaces, fallback))
