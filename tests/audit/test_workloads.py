@@ -1,4 +1,4 @@
-"""Workload controls SBX-101..107: unit cases per control, the corpus, and no value leaks."""
+"""Workload controls SBX-101..108: unit cases per control, the corpus, and no value leaks."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _container(lines: str) -> str:
 
 def test_controls_are_complete_and_in_area_one() -> None:
     ids = [control.id for control in workloads.CONTROLS]
-    assert ids == sorted(ids) == [f"SBX-10{n}" for n in range(1, 8)]
+    assert ids == sorted(ids) == [f"SBX-10{n}" for n in range(1, 9)]
     for control in workloads.CONTROLS:
         assert control.area == "workloads"
         assert control.title
@@ -217,7 +217,6 @@ def test_command_line_expansion(lines: str, expected: list[str]) -> None:
         ("REDIS_URL", "redis://:s3cr3t-marker-unit-7@redis:6379/0"),
         ("SLACK", "xoxb-000000000000-s3cr3t-marker"),
         ("ID", "AKIAMARKER0000000003"),
-        ("DEFAULT_PASSWORD", "changeme"),
     ],
 )
 def test_literal_credential_env_is_reported(name: str, value: str) -> None:
@@ -246,6 +245,7 @@ def test_literal_credential_env_is_reported(name: str, value: str) -> None:
         ("TOKENIZER", "bert-base"),
         ("DATABASE_URL", "postgres://app:$(DB_PASSWORD)@db/app"),
         ("PASSWORD", "********"),
+        ("DEFAULT_PASSWORD", "changeme"),  # a well-known placeholder, not a credential
     ],
 )
 def test_env_that_only_mentions_credentials_is_not_reported(name: str, value: str) -> None:

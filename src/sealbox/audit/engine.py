@@ -31,11 +31,13 @@ from sealbox.audit.checks import (
     read_yaml_file,
 )
 from sealbox.audit.configs import NamedConfig, audited_configs
+from sealbox.audit.custom_workloads import custom_workloads
 from sealbox.audit.loader import (
     AUDIT_POLICY,
     DEFAULT_MAX_BYTES,
     ENCRYPTION_CONFIG,
     IGNORE_FILE,
+    KNOWN_KINDS,
     LoadResult,
     load_paths,
 )
@@ -121,7 +123,10 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
         sections.update(extra_sections)
     problems: list[InputProblem] = [*loaded.problems, *configs.problems]
     if options.paths or options.source is not None:
-        findings += check_workloads(loaded.manifests)
+        findings += check_workloads(loaded.manifests, _rbac_settings(options))
+        custom = custom_workloads(loaded.manifests, known=KNOWN_KINDS)
+        if custom:  # custom resources whose pod specs were audited, and how they were found
+            sections["customWorkloads"] = custom
         findings += check_repository(loaded.manifests, loaded.values)
         findings += check_last_applied(loaded.manifests)
         findings += check_rbac(loaded.manifests, _rbac_settings(options))

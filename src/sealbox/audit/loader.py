@@ -16,6 +16,8 @@ files, files over ``max_bytes``, binary files, malformed YAML or JSON, documents
 mappings, mappings without ``kind``/``apiVersion`` (except Helm values files, which are kept as
 :class:`ValuesDocument`). Kinds the audit does not know were read fine and are not problems: they
 are listed once per kind as :class:`NotAudited` (``LoadResult.not_audited``), for the report.
+Custom resources that hold pod specs (found by :mod:`sealbox.audit.custom_workloads`) are
+kept and audited like workloads.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from sealbox.audit.custom_workloads import pod_specs
 from sealbox.audit.model import InputProblem, Location, Manifest, NotAudited
 from sealbox.yamldoc import YamlMapping, error_line, load_yaml
 
@@ -211,8 +214,10 @@ def load_paths(
             result.extend(_load_file(path, max_bytes))
         else:
             result.problems.append(InputProblem(Location(raw), "no such file or directory"))
-    result.not_audited.extend(_unknown_kinds(result.manifests))
-    result.manifests = [m for m in result.manifests if m.kind in KNOWN_KINDS]
+    # Custom resources that hold pod specs (Argo Rollouts, RayClusters, ...) are audited too.
+    audited = {id(m) for m in result.manifests if m.kind in KNOWN_KINDS or pod_specs(m)}
+    result.not_audited.extend(_unknown_kinds(m for m in result.manifests if id(m) not in audited))
+    result.manifests = [m for m in result.manifests if id(m) in audited]
     return result
 
 

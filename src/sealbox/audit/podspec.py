@@ -65,14 +65,28 @@ class Container:
 
 @dataclass(frozen=True, slots=True)
 class PodSpec:
-    """The pod spec of one workload manifest and the field path it sits at."""
+    """The pod spec of one workload manifest and the field path it sits at.
+
+    ``found_by`` says how it was found (``"kind"`` here; custom resources are found by
+    :mod:`sealbox.audit.custom_workloads`). ``listed`` holds the containers of a template that
+    keeps them elsewhere than a pod spec's container lists (an Argo template's ``container``, a
+    SparkApplication's ``driver``); ``body`` then holds the pod-level fields gathered for it.
+    ``own_account`` is False for templates whose pods run as another object's ServiceAccount
+    (a KServe ServingRuntime runs as the InferenceService's): their token is judged there.
+    """
 
     manifest: Manifest
     body: Mapping[str, Any]
     path: str
+    found_by: str = "kind"
+    listed: tuple[Container, ...] | None = None
+    own_account: bool = True
 
     def containers(self) -> Iterator[Container]:
         """Init containers, containers and ephemeral containers, in that order."""
+        if self.listed is not None:
+            yield from self.listed
+            return
         for field_name in CONTAINER_FIELDS:
             for index, body in mappings(self.body.get(field_name)):
                 name = body.get("name")

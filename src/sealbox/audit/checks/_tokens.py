@@ -1,4 +1,4 @@
-"""Service account tokens a pod gets but does not need (SBX-107).
+"""Service account tokens in pods: not needed (SBX-107), or able to read Secrets (SBX-108).
 
 A pod gets its ServiceAccount's API token mounted unless ``automountServiceAccountToken`` is
 false on the pod spec, or unset there and false on the ServiceAccount (the pod's setting wins).
@@ -16,6 +16,13 @@ An explicit ``true`` on a non-default account, or a binding to it, is taken as "
 the API". Bindings to groups (``system:serviceaccounts:<ns>``) do not count: they are not
 grants to this app. When a namespace is missing on either side (``helm template`` output
 often has none) names are matched without it.
+
+SBX-108 is the stronger finding: the mounted token belongs to a ServiceAccount the RBAC
+analysis shows reading Secrets for certain (:mod:`._token_readers`), so every container of the
+pod, sidecars included, holds a Secret-reading credential. It is raised whatever the account,
+``default`` included (a default account that reads Secrets is worse: every pod that names no
+account gets it), and whether or not the token was asked for; a pod raises SBX-108 or SBX-107,
+never both.
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sealbox.audit.checks._token_readers import TokenReaders
 from sealbox.audit.model import Control, Finding, Manifest, Severity
 from sealbox.audit.podspec import PodSpec, mappings
 
-__all__ = ["TOKEN", "Accounts", "token_findings"]
+__all__ = ["READER_TOKEN", "TOKEN", "Accounts", "TokenReaders", "token_findings"]
 
 TOKEN = Control(
     id="SBX-107",
@@ -50,6 +58,24 @@ TOKEN = Control(
         "Polaris automountServiceAccountToken",
         "kubeaudit AutomountServiceAccountTokenTrueAndDefaultSA",
     ),
+)
+READER_TOKEN = Control(
+    id="SBX-108",
+    title="Pod mounts the token of a service account that can read Secrets",
+    severity=Severity.HIGH,
+    rationale=(
+        "Every container of a pod that automounts its ServiceAccount's token can read the token "
+        "file (https://kubernetes.io/docs/concepts/security/service-accounts/), so when RBAC "
+        "lets that account list or get Secrets, create pods or escalate, a compromise of any "
+        "container, sidecar or init container reads the Secrets too (Kubernetes RBAC good "
+        "practices, https://kubernetes.io/docs/concepts/security/rbac-good-practices/)."
+    ),
+    remediation=(
+        "Set automountServiceAccountToken: false on pods that do not call the API; for those "
+        "that do, narrow the account's role (resourceNames, one namespace) or move the "
+        "Secret-reading work into a separate workload with its own ServiceAccount."
+    ),
+    mappings=("kubescape C-0034", "kubescape C-0190"),
 )
 
 
@@ -101,13 +127,28 @@ class Accounts:
         return any(_matches(namespace, other) for other in self.bound.get(name, []))
 
 
-def token_findings(pod: PodSpec, accounts: Accounts) -> Iterator[Finding]:
-    """At most one SBX-107 finding for the pod spec (see the module doc for the rule)."""
+def token_findings(pod: PodSpec, accounts: Accounts, readers: TokenReaders) -> Iterator[Finding]:
+    """At most one SBX-108 or SBX-107 finding for the pod spec (see the module doc)."""
+    if not pod.own_account:
+        return
     namespace, account = pod.manifest.namespace, pod.service_account
     pod_setting = pod.body.get("automountServiceAccountToken")
     pod_setting = pod_setting if isinstance(pod_setting, bool) else None
     account_setting = accounts.automount_setting(namespace, account)
     if pod_setting is False or (pod_setting is None and account_setting is False):
+        return
+    field_path = f"{pod.path}.automountServiceAccountToken"
+    reach = readers.reach(pod.manifest, account)
+    if reach is not None:
+        containers = len(list(pod.containers()))
+        message = (
+            f"pod mounts the API token of ServiceAccount {reach.account.qualified_name!r}, which "
+            f"can {reach.how} ({reach.binding} -> {reach.role}): each of its {containers} "
+            "container(s) holds a Secret-reading credential"
+        )
+        facts: dict[str, object] = {"serviceAccount": account, "field": field_path}
+        facts |= {"namespace": reach.account.namespace, "access": reach.as_dict()}
+        yield Finding(READER_TOKEN, message, pod.manifest.at(pod.body), pod.manifest.ref, facts)
         return
     explicit = pod_setting is True or (pod_setting is None and account_setting is True)
     if account == "default":
@@ -120,8 +161,5 @@ def token_findings(pod: PodSpec, accounts: Accounts) -> Iterator[Finding]:
             f"pod mounts the API token of ServiceAccount {account!r}, which no RoleBinding or "
             "ClusterRoleBinding in the input names, and nothing asked for it"
         )
-    details: Mapping[str, object] = {
-        "serviceAccount": account,
-        "field": f"{pod.path}.automountServiceAccountToken",
-    }
+    details: Mapping[str, object] = {"serviceAccount": account, "field": field_path}
     yield Finding(TOKEN, message, pod.manifest.at(pod.body), pod.manifest.ref, details)

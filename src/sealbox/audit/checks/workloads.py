@@ -1,11 +1,13 @@
 """Workload controls (SBX-1xx): how Pods and pod templates consume Secrets and their API token.
 
-Every workload kind is reduced to its pod spec (:mod:`sealbox.audit.podspec`), and each container
-of it (init, regular and ephemeral) is checked for Secrets passed as environment variables, Secret
-values expanded into the command line, and credential-like literal env values. The pod's
-Secret volumes are checked for file modes, ``readOnly`` and ``subPath`` mounts (no scanner checks
-these), and the pod for a service account token it does not need, judged
-against the ServiceAccounts and bindings found in the same input (:mod:`._tokens`).
+Every workload is reduced to its pod specs (:mod:`sealbox.audit.podspec` for built-in kinds,
+:mod:`sealbox.audit.custom_workloads` for custom resources: Argo, Ray, Kubeflow, ...), and each
+container of them (init, regular and ephemeral) is checked for Secrets passed as environment
+variables, Secret values expanded into the command line, and credential-like literal env values.
+The pod's Secret volumes are checked for file modes, ``readOnly`` and ``subPath`` mounts (no
+scanner checks these), and the pod for a service account token it does not need or that reads
+Secrets, judged against the ServiceAccounts, bindings and roles of the same input
+(:mod:`._tokens`).
 
 Findings point at the mapping that causes them (the env entry, the volume, the mount, the
 container or the pod spec) and name containers, variables, Secrets and keys, never a value.
@@ -20,13 +22,17 @@ from typing import Any
 from sealbox.audit.checks import _tokens
 from sealbox.audit.checks._sensitive import credential_kinds, is_literal, is_sensitive_name
 from sealbox.audit.checks._volumes import FILE_MODE, SUBPATH, WRITABLE_MOUNT, volume_findings
+from sealbox.audit.checks.rbac import RbacSettings
+from sealbox.audit.custom_workloads import pod_specs
+from sealbox.audit.loader import KNOWN_KINDS
 from sealbox.audit.model import Control, Finding, Manifest, Severity
-from sealbox.audit.podspec import Container, PodSpec, as_mapping, mappings, pod_spec
+from sealbox.audit.podspec import Container, PodSpec, as_mapping, mappings
 
 __all__ = [
     "CONTROLS",
     "FILE_MODE",
     "LITERAL_ENV",
+    "READER_TOKEN",
     "SECRET_ARGS",
     "SECRET_ENV",
     "SUBPATH",
@@ -82,6 +88,7 @@ LITERAL_ENV = Control(
     mappings=("kubescape C-0012", "kubescape C-0259", "Polaris sensitiveContainerEnvVar"),
 )
 TOKEN = _tokens.TOKEN
+READER_TOKEN = _tokens.READER_TOKEN
 
 CONTROLS: tuple[Control, ...] = (
     SECRET_ENV,
@@ -91,24 +98,40 @@ CONTROLS: tuple[Control, ...] = (
     WRITABLE_MOUNT,
     SUBPATH,
     TOKEN,
+    READER_TOKEN,
 )
 
 # The kubelet expands $(VAR) in command, args and env values; $$ escapes a literal $.
 _EXPANSION = re.compile(r"\$\$|\$\(([^)]*)\)")
 
 
-def check(manifests: Sequence[Manifest]) -> Iterator[Finding]:
-    """Run every workload control over ``manifests`` (all kinds; non-workloads give context)."""
+def check(manifests: Sequence[Manifest], settings: RbacSettings | None = None) -> Iterator[Finding]:
+    """Run every workload control over ``manifests`` (all kinds; non-workloads give context).
+
+    ``settings`` place the input in clusters and namespaces for SBX-108, as for the RBAC
+    controls. The pod specs of one object may share volumes (an Argo workflow's, a
+    SparkApplication's): a finding repeated at the same place is given once.
+    """
     accounts = _tokens.Accounts.from_manifests(manifests)
+    readers = _tokens.TokenReaders(manifests, settings or RbacSettings())
     for manifest in manifests:
-        pod = pod_spec(manifest)
-        if pod is None:
-            continue
-        for container in pod.containers():
-            yield from _env_findings(pod, container)
-            yield from _argument_findings(pod, container)
-        yield from volume_findings(pod)
-        yield from _tokens.token_findings(pod, accounts)
+        seen: set[tuple[str, int, str]] = set()
+        for pod in pod_specs(manifest, known=KNOWN_KINDS):
+            for finding in _pod_findings(pod, accounts, readers):
+                key = (finding.control.id, finding.location.line, finding.message)
+                if key not in seen:
+                    seen.add(key)
+                    yield finding
+
+
+def _pod_findings(
+    pod: PodSpec, accounts: _tokens.Accounts, readers: _tokens.TokenReaders
+) -> Iterator[Finding]:
+    for container in pod.containers():
+        yield from _env_findings(pod, container)
+        yield from _argument_findings(pod, container)
+    yield from volume_findings(pod)
+    yield from _tokens.token_findings(pod, accounts, readers)
 
 
 def _finding(
