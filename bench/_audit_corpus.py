@@ -17,6 +17,14 @@ secrets in ``args``, ``get`` with and without ``resourceNames``, ``list``/``watc
 ``system:authenticated`` and to default service accounts, plaintext ``data``/``stringData``,
 ConfigMaps with and without credential-like content. Every value is fake and generated.
 
+The generator also labels what it planted: :class:`CorpusStats` ``exposures`` lists every true
+exposure (a committed credential, a Secret in env or on a command line, a binding whose role
+reads Secrets or leads to them) with the objects a finding about it may name, so the benchmark
+can count what each tool finds. Bindings whose only risk is ``impersonate`` or
+``serviceaccounts/token`` are not labelled: whether those reach a Secret depends on the other
+accounts of the namespace, which this generator does not track. Nor is ``escalate``/``bind`` on
+roles without the ``update``/``create`` verbs that would use them: alone they grant nothing.
+
 The output depends only on ``count`` and ``seed``.
 """
 
@@ -32,9 +40,40 @@ from typing import Any
 
 import yaml
 
-__all__ = ["CorpusStats", "write_corpus"]
+__all__ = ["CATEGORIES", "CorpusStats", "Exposure", "ObjectKey", "write_corpus"]
 
 Obj = dict[str, Any]
+ObjectKey = tuple[str, str | None, str]  # kind, namespace (None: cluster-scoped), name
+
+# What each exposure category means; the labels say which objects carry it.
+CATEGORIES = {
+    "committed-secret": "Secret manifest with values in data/stringData",
+    "configmap-credential": "ConfigMap holding a password, DSN or encoded credential",
+    "literal-credential": "credential written as a literal env value",
+    "secret-env": "Secret passed to a container as env (secretKeyRef, envFrom)",
+    "secret-in-args": "Secret value expanded into a container's args",
+    "rbac-reader": "binding whose role reads Secrets (get/list/watch without names, wildcards)",
+    "rbac-escalation": "binding whose role creates pods or pod controllers, or execs into pods",
+}
+_READ_VERBS = frozenset({"get", "list", "watch", "*"})
+# (resources, verbs) that lead to Secret values without reading them directly.
+# ``escalate`` and ``bind`` alone are not: escalate needs update (or create) on the role, bind
+# needs create on a binding, and the corpus never grants those next to them.
+_ESCALATIONS = (
+    ({"pods", "deployments", "*"}, {"create", "patch", "*"}),
+    ({"pods/exec"}, {"create", "get", "*"}),
+    ({"*"}, {"*"}),
+)
+# Built-in ClusterRoles the corpus binds: edit and admin read Secrets and create pods.
+_BUILTIN_RULES: dict[str, list[Obj]] = {
+    "view": [{"apiGroups": [""], "resources": ["configmaps", "pods"], "verbs": ["get", "list"]}],
+    "edit": [
+        {"apiGroups": [""], "resources": ["secrets", "pods"], "verbs": ["get", "list", "create"]}
+    ],
+    "admin": [
+        {"apiGroups": [""], "resources": ["secrets", "pods"], "verbs": ["get", "list", "create"]}
+    ],
+}
 
 TEAMS = ("payments", "search", "identity", "data", "platform", "web", "mobile", "ml", "ops")
 STAGES = ("dev", "staging", "prod")
@@ -64,13 +103,68 @@ EXTRA_RULES: tuple[tuple[float, tuple[list[str], list[str], list[str]]], ...] = 
 )
 
 
+@dataclass(frozen=True)
+class Exposure:
+    """One planted exposure: its category, the labelled object (first of ``objects``; the others,
+    such as the role of a binding, also count when a tool names them), and that object's file
+    and line range, for tools that report lines rather than objects."""
+
+    category: str
+    file: str
+    lines: tuple[int, int]
+    objects: tuple[ObjectKey, ...]
+
+
 @dataclass
 class CorpusStats:
-    """What was written: file count, object count (List items counted one by one), per kind."""
+    """What was written: file count, object count (List items counted one by one), per kind,
+    and the exposures among the written objects."""
 
     files: int = 0
     objects: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    exposures: list[Exposure] = field(default_factory=list)
+
+
+def _key(obj: Obj) -> ObjectKey:
+    meta = obj["metadata"]
+    return (obj["kind"], meta.get("namespace"), meta["name"])
+
+
+def rbac_categories(rules: list[Obj]) -> list[str]:
+    """The exposure categories a set of rules gives whoever is bound to it."""
+    found: list[str] = []
+    for rule in rules:
+        groups, resources = set(rule["apiGroups"]), set(rule["resources"])
+        verbs = set(rule["verbs"])
+        core = bool(groups & {"", "*"})
+        if (
+            core
+            and resources & {"secrets", "*"}
+            and verbs & _READ_VERBS
+            and not rule.get("resourceNames")
+        ):
+            found.append("rbac-reader")
+        for wanted, how in _ESCALATIONS:
+            if resources & wanted and verbs & how:
+                found.append("rbac-escalation")
+    return sorted(set(found))
+
+
+def workload_categories(pod_spec: Obj) -> list[str]:
+    """The exposure categories of one pod spec's containers."""
+    found: set[str] = set()
+    for container in pod_spec["containers"]:
+        env = container.get("env", [])
+        if any("secretKeyRef" in e.get("valueFrom", {}) for e in env) or any(
+            "secretRef" in e for e in container.get("envFrom", [])
+        ):
+            found.add("secret-env")
+        if any("$(DB_PASSWORD)" in arg for arg in container.get("args", [])):
+            found.add("secret-in-args")
+        if any(e["name"] == "API_TOKEN" and "value" in e for e in env):
+            found.add("literal-credential")
+    return sorted(found)
 
 
 def _fake(rng: random.Random, label: str) -> str:
@@ -102,6 +196,26 @@ class _Generator:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        # id(object) -> the object (kept alive, so its id is not reused) and its labels:
+        # (category, other objects that count)
+        self.labels: dict[int, tuple[Obj, list[tuple[str, tuple[ObjectKey, ...]]]]] = {}
+        self.cluster_rules: dict[str, list[Obj]] = dict(_BUILTIN_RULES)
+        self.cluster_parts: dict[str, list[ObjectKey]] = {}
+        self.role_rules: dict[tuple[str, str], list[Obj]] = {}
+
+    def label(self, obj: Obj, categories: list[str], *also: ObjectKey) -> None:
+        for category in categories:
+            self.labels.setdefault(id(obj), (obj, []))[1].append((category, also))
+
+    def label_binding(self, binding: Obj, role_kind: str, role: str) -> None:
+        """Label a binding with what its role gives; its role (and aggregated parts) count too."""
+        if role_kind == "Role":
+            rules = self.role_rules[(binding["metadata"]["namespace"], role)]
+            also: list[ObjectKey] = [("Role", binding["metadata"]["namespace"], role)]
+        else:
+            rules = self.cluster_rules.get(role, [])
+            also = [("ClusterRole", None, role), *self.cluster_parts.get(role, [])]
+        self.label(binding, rbac_categories(rules), *also)
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
@@ -218,6 +332,13 @@ class _Generator:
             "metadata": {"labels": dict(labels)},
             "spec": self.pod_spec(sa, secrets, configmaps),
         }
+        body = self._workload_body(kind, name, namespace, labels, template)
+        self.label(body, workload_categories(template["spec"]))
+        return body
+
+    def _workload_body(
+        self, kind: str, name: str, namespace: str, labels: Obj, template: Obj
+    ) -> Obj:
         meta = _meta(name, namespace, labels=labels)
         if kind == "Pod":
             return _obj("v1", "Pod", meta, spec=template["spec"])
@@ -264,6 +385,7 @@ class _Generator:
                 body["data"] = {key: _b64(value) for key, value in values.items()}
             else:
                 body["stringData"] = values
+        self.label(body, ["committed-secret"])
         return body
 
     def sealed_secret(self, name: str, namespace: str) -> Obj:
@@ -292,7 +414,9 @@ class _Generator:
         elif style < 0.24:
             secret = _fake(rng, "props")
             data["app.properties"] += f"spring.datasource.password={secret}\n"
-        return _obj("v1", "ConfigMap", _meta(name, namespace), data=data)
+        body = _obj("v1", "ConfigMap", _meta(name, namespace), data=data)
+        self.label(body, ["configmap-credential"] if style < 0.24 else [])
+        return body
 
     # --- RBAC ------------------------------------------------------------------------------
 
@@ -329,7 +453,14 @@ class _Generator:
     def role_binding(self, name: str, namespace: str, role: str, role_kind: str, sa: str) -> Obj:
         ref = {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": role}
         subjects = [self.subject(namespace, sa)]
-        return _obj(RBAC, "RoleBinding", _meta(name, namespace), roleRef=ref, subjects=subjects)
+        body = _obj(RBAC, "RoleBinding", _meta(name, namespace), roleRef=ref, subjects=subjects)
+        self.label_binding(body, role_kind, role)
+        return body
+
+    def role(self, name: str, namespace: str, secrets: list[str]) -> Obj:
+        rules = self.rules(secrets)
+        self.role_rules[(namespace, name)] = rules
+        return _obj(RBAC, "Role", _meta(name, namespace), rules=rules)
 
     def service_account(self, name: str, namespace: str) -> Obj:
         body = _obj("v1", "ServiceAccount", _meta(name, namespace))
@@ -338,6 +469,11 @@ class _Generator:
         return body
 
     def cluster_role(self, name: str, aggregate_to: str | None, rules: list[Obj]) -> Obj:
+        self.cluster_rules[name] = rules
+        if aggregate_to is not None:
+            collector = f"aggregate-{aggregate_to}"
+            self.cluster_rules.setdefault(collector, []).extend(rules)
+            self.cluster_parts.setdefault(collector, []).append(("ClusterRole", None, name))
         labels = {"rbac.example.com/aggregate-to-" + aggregate_to: "true"} if aggregate_to else {}
         meta = _meta(name, None, labels=labels) if labels else _meta(name, None)
         return _obj(RBAC, "ClusterRole", meta, rules=rules)
@@ -349,7 +485,9 @@ class _Generator:
 
     def cluster_role_binding(self, name: str, role: str, subject: Obj) -> Obj:
         ref = {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role}
-        return _obj(RBAC, "ClusterRoleBinding", _meta(name, None), roleRef=ref, subjects=[subject])
+        body = _obj(RBAC, "ClusterRoleBinding", _meta(name, None), roleRef=ref, subjects=[subject])
+        self.label_binding(body, "ClusterRole", role)
+        return body
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -379,11 +517,26 @@ def _dump_json(objects: list[Obj]) -> str:
     return json.dumps(body, indent=2) + "\n"
 
 
+def _line_ranges(text: str, fmt: str, count: int) -> list[tuple[int, int]]:
+    """The first and last line of each of ``count`` objects in a file written as ``fmt``."""
+    lines = text.splitlines()
+    if fmt == "yaml":
+        starts = [1] + [n + 2 for n, line in enumerate(lines) if line == "---"]
+    elif fmt == "list":
+        starts = [n + 1 for n, line in enumerate(lines) if line.startswith("- ")]
+    elif count == 1:
+        starts = [1]
+    else:  # a JSON List: items open at four spaces of indent
+        starts = [n + 1 for n, line in enumerate(lines) if line == "    {"]
+    ends = [start - 1 for start in starts[1:]] + [len(lines)]
+    return list(zip(starts, ends, strict=True))
+
+
 class _Writer:
     """Writes files and counts objects until the budget is spent (the last file is cut short)."""
 
-    def __init__(self, root: Path, budget: int, rng: random.Random) -> None:
-        self.root, self.budget, self.rng = root, budget, rng
+    def __init__(self, root: Path, budget: int, gen: _Generator) -> None:
+        self.root, self.budget, self.rng, self.gen = root, budget, gen.rng, gen
         self.stats = CorpusStats()
 
     @property
@@ -402,11 +555,17 @@ class _Writer:
         if fmt == "json":
             path = path.with_suffix(".json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump(objects))
+        text = dump(objects)
+        path.write_text(text)
         self.stats.files += 1
         self.stats.objects += len(objects)
-        for obj in objects:
+        file = path.relative_to(self.root).as_posix()
+        for obj, lines in zip(objects, _line_ranges(text, fmt, len(objects)), strict=True):
             self.stats.kinds[obj["kind"]] = self.stats.kinds.get(obj["kind"], 0) + 1
+            _, labels = self.gen.labels.get(id(obj), (obj, []))
+            for category, also in labels:
+                exposure = Exposure(category, file, lines, (_key(obj), *also))
+                self.stats.exposures.append(exposure)
 
 
 def _app(gen: _Generator, out: _Writer, namespace: str, app: str, cluster_roles: list[str]) -> None:
@@ -437,7 +596,7 @@ def _app(gen: _Generator, out: _Writer, namespace: str, app: str, cluster_roles:
     if sa == app:
         rbac.append(gen.service_account(app, namespace))
     if gen.chance(0.7):
-        rbac.append(_obj(RBAC, "Role", _meta(app, namespace), rules=gen.rules(secrets)))
+        rbac.append(gen.role(app, namespace, secrets))
         rbac.append(gen.role_binding(app, namespace, app, "Role", sa or "default"))
     if gen.chance(0.15):
         role = rng.choice(cluster_roles)
@@ -482,7 +641,7 @@ def _cluster_rbac(gen: _Generator, out: _Writer, part: int, namespaces: list[str
 def write_corpus(root: Path, count: int, seed: int = 5) -> CorpusStats:
     """Write exactly ``count`` objects under ``root`` (created if missing) and describe them."""
     gen = _Generator(seed)
-    out = _Writer(root, count, gen.rng)
+    out = _Writer(root, count, gen)
     namespace_count = max(1, count // 60)
     namespaces = [
         f"{TEAMS[i % len(TEAMS)]}-{STAGES[(i // len(TEAMS)) % len(STAGES)]}-{i // 27}"

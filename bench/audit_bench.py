@@ -10,10 +10,19 @@ file, some ``List`` kinds and JSON) from a fixed seed, then times, each run as i
 * ``sealbox audit DIR -o json``
 * ``checkov -d DIR --framework kubernetes -o json --quiet``, with and without ``--compact``
   (which leaves the code blocks out of its report)
+* ``checkov ... --framework kubernetes secrets --compact``: checkov's best recall, since its
+  secret scanner is the only part of it that looks at values
 
 and prints wall time (best and median of REPEAT runs), memory, the files, objects and findings
-each tool reports, and the speed-up of sealbox over the faster checkov (target: at least 5x).
+each tool reports, and the speed-up of sealbox over the fastest checkov (target: at least 5x).
 It also fails if the sealbox report contains any of the corpus's fake secret values.
+
+Recall is counted on the generator's own labels (``CorpusStats.exposures``): an exposure is found
+when a tool reports a check *about that kind of exposure* on the labelled object (or, for a
+binding, on its role): see ``SEALBOX_CONTROLS`` and ``CHECKOV_CHECKS``. checkov's secret
+scanner names lines, not objects, so its findings count for the credential categories when
+they fall inside the object's lines. Generic checks (image tags, probes, resources) count for
+nothing: they fire on every workload whatever it exposes.
 
 Memory is measured twice per run: peak RSS is ``ru_maxrss`` of the largest single process
 (getrusage of a fresh wrapper process's children); tree PSS is the largest sum of proportional
@@ -42,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _audit_corpus import CorpusStats, write_corpus
+from _audit_corpus import CATEGORIES, CorpusStats, Exposure, ObjectKey, write_corpus
 
 CHECKOV_VERSION = "3.3.30"
 DEFAULT_CHECKOV_VENV = Path.home() / ".cache" / "sealbox-bench" / "checkov-venv"
@@ -52,7 +61,44 @@ CHECKOV_ENV = {
     "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE",
     "LOG_LEVEL": "WARNING",
 }
-CHECKOV_ARGS = ("--framework", "kubernetes", "-o", "json", "--quiet", "--skip-download")
+CHECKOV_ARGS = ("-o", "json", "--quiet", "--skip-download")
+CHECKOV_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("checkov", ("--framework", "kubernetes")),
+    ("checkov --compact", ("--framework", "kubernetes", "--compact")),
+    ("checkov +secrets", ("--framework", "kubernetes", "secrets", "--compact")),
+)
+_RBAC_CONTROLS = tuple(f"SBX-3{n:02d}" for n in range(1, 20))
+# The controls of each tool that are about each exposure category.
+SEALBOX_CONTROLS: dict[str, tuple[str, ...]] = {
+    "committed-secret": ("SBX-201", "SBX-206"),
+    "configmap-credential": ("SBX-202",),
+    "literal-credential": ("SBX-103",),
+    "secret-env": ("SBX-101",),
+    "secret-in-args": ("SBX-102",),
+    "rbac-reader": _RBAC_CONTROLS,
+    "rbac-escalation": _RBAC_CONTROLS,
+}
+_CHECKOV_RBAC = (
+    "CKV2_K8S_1",  # bind to escalate through RoleBindings
+    "CKV2_K8S_2",  # create pods/exec or nodes/proxy
+    "CKV2_K8S_3",  # impersonate
+    "CKV2_K8S_5",  # read all secrets
+    "CKV_K8S_42",  # default service account bound
+    "CKV_K8S_49",  # wildcards in Roles
+    "CKV_K8S_155",  # admission webhooks
+    "CKV_K8S_156",  # approve CSRs
+    "CKV_K8S_157",  # bind
+    "CKV_K8S_158",  # escalate
+)
+CHECKOV_CHECKS: dict[str, tuple[str, ...]] = {
+    "secret-env": ("CKV_K8S_35",),
+    "rbac-reader": _CHECKOV_RBAC,
+    "rbac-escalation": _CHECKOV_RBAC,
+}
+# Categories where a checkov secret-scanner hit (CKV_SECRET_*) inside the object counts.
+CHECKOV_SECRET_CATEGORIES = frozenset(
+    {"committed-secret", "configmap-credential", "literal-credential"}
+)
 # Every plaintext value in the corpus starts with "fake-" (base64: "ZmFrZS"); the sealbox
 # report must show key names only, so neither may appear in it.
 VALUE_MARKERS = ("fake-", "ZmFrZS")
@@ -119,6 +165,7 @@ class Result:
 
     tool: str
     counts: Counts = field(default_factory=Counts)
+    found: dict[str, int] = field(default_factory=dict)  # exposures found, per category
     seconds: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     tree_mb: list[float] = field(default_factory=list)
@@ -148,7 +195,14 @@ def timed(argv: Sequence[str], output: Path, env: Mapping[str, str] | None = Non
     return [float(seconds), int(maxrss) / 1024, int(tree) / 1024, load]
 
 
-def measure(tool: str, argv: Sequence[str], repeat: int, work: Path, **kw: Any) -> Result:
+def measure(
+    tool: str,
+    argv: Sequence[str],
+    repeat: int,
+    work: Path,
+    exposures: Sequence[Exposure],
+    **kw: Any,
+) -> Result:
     result = Result(tool)
     output = work / f"{tool.replace(' ', '_').replace('-', '')}.json"
     for run in range(repeat):
@@ -163,6 +217,7 @@ def measure(tool: str, argv: Sequence[str], repeat: int, work: Path, **kw: Any) 
             flush=True,
         )
     result.counts = sealbox_counts(output) if tool.startswith("sealbox") else checkov_counts(output)
+    result.found = found_exposures(tool, output, exposures)
     return result
 
 
@@ -205,6 +260,80 @@ def checkov_counts(path: Path) -> Counts:
             files.update(check["file_path"] for check in checks)
     # checkov names no file it found nothing in, so the count is "files with a failed check".
     return Counts(files=len(files), objects=objects, findings=findings)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding, reduced to what recall needs: check id, object, file and lines."""
+
+    check: str
+    obj: ObjectKey | None
+    file: str
+    lines: tuple[int, int]
+
+
+def _same_object(hit: ObjectKey, labelled: ObjectKey) -> bool:
+    kind, namespace, name = labelled
+    return hit[0] == kind and hit[2] == name and (namespace is None or hit[1] == namespace)
+
+
+def sealbox_hits(path: Path) -> list[Hit]:
+    hits = []
+    for finding in json.loads(path.read_text())["findings"]:
+        obj = finding.get("object")
+        key = None if obj is None else (obj["kind"], obj["namespace"], obj["name"])
+        line = finding.get("line") or 0
+        hits.append(Hit(finding["id"], key, finding.get("file", ""), (line, line)))
+    return hits
+
+
+def checkov_hits(path: Path) -> list[Hit]:
+    """checkov names objects as ``Kind.namespace.name`` (pods add their labels after it)."""
+    data = json.loads(path.read_text())
+    hits = []
+    for report in data if isinstance(data, list) else [data]:
+        for check in report.get("results", {}).get("failed_checks", []):
+            parts = str(check.get("resource", "")).split(".")
+            key = (parts[0], parts[1], parts[2]) if len(parts) >= 3 else None
+            first, last = (check.get("file_line_range") or [0, 0])[:2]
+            file = str(check.get("file_path", "")).lstrip("/")
+            hits.append(Hit(check["check_id"], key, file, (first, last)))
+    return hits
+
+
+def _finds(tool: str, hit: Hit, exposure: Exposure) -> bool:
+    if tool.startswith("sealbox"):
+        if hit.check not in SEALBOX_CONTROLS[exposure.category]:
+            return False
+    elif hit.check.startswith("CKV_SECRET_"):
+        first, last = exposure.lines
+        return (
+            exposure.category in CHECKOV_SECRET_CATEGORIES
+            and hit.file == exposure.file
+            and hit.lines[0] <= last
+            and hit.lines[1] >= first
+        )
+    elif hit.check not in CHECKOV_CHECKS.get(exposure.category, ()):
+        return False
+    return hit.obj is not None and any(_same_object(hit.obj, key) for key in exposure.objects)
+
+
+def found_exposures(tool: str, output: Path, exposures: Sequence[Exposure]) -> dict[str, int]:
+    """How many labelled exposures of each category the tool's report finds."""
+    hits = sealbox_hits(output) if tool.startswith("sealbox") else checkov_hits(output)
+    by_object: dict[tuple[str, str], list[Hit]] = {}
+    by_file: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_file.setdefault(hit.file, []).append(hit)
+        if hit.obj is not None:
+            by_object.setdefault((hit.obj[0], hit.obj[2]), []).append(hit)
+    found = dict.fromkeys(CATEGORIES, 0)
+    for exposure in exposures:
+        candidates = [h for key in exposure.objects for h in by_object.get((key[0], key[2]), [])]
+        candidates += by_file.get(exposure.file, [])
+        if any(_finds(tool, hit, exposure) for hit in candidates):
+            found[exposure.category] += 1
+    return found
 
 
 def ensure_checkov(venv: Path) -> Path:
@@ -267,9 +396,34 @@ def print_table(corpus: CorpusStats, results: list[Result]) -> None:
     )
     print(
         "checkov's objects are its resource count, which adds the pod template of every "
-        "Deployment, StatefulSet, DaemonSet and Job; its files are the files it names in a "
-        "failed check."
+        "Deployment, StatefulSet, DaemonSet and Job (and one resource per secret-scanner hit); "
+        "its files are the files it names in a failed check."
     )
+
+
+def print_recall(corpus: CorpusStats, results: list[Result]) -> None:
+    """Exposures found per category and in all, and whether sealbox's recall is at least the
+    best checkov's."""
+    labelled = {category: 0 for category in CATEGORIES}
+    for exposure in corpus.exposures:
+        labelled[exposure.category] += 1
+    print("\nrecall on the corpus's labelled exposures (found / labelled):\n")
+    print("| exposure | labelled | " + " | ".join(r.tool for r in results) + " |")
+    print("|---|---:|" + "---:|" * len(results))
+    for category, count in labelled.items():
+        cells = " | ".join(f"{r.found.get(category, 0):,}" for r in results)
+        print(f"| {category} | {count:,} | {cells} |")
+    total = sum(labelled.values())
+    recalls = [sum(r.found.values()) / total if total else 0.0 for r in results]
+    print(f"| all | {total:,} | " + " | ".join(f"{x:.1%}" for x in recalls) + " |")
+    if len(results) > 1:
+        best = max(range(1, len(results)), key=lambda i: recalls[i])
+        verdict = "met" if recalls[0] >= recalls[best] else "MISSED"
+        print(
+            f"\nrecall: sealbox {recalls[0]:.1%}, best checkov ({results[best].tool}) "
+            f"{recalls[best]:.1%} (target: equal or better: {verdict})"
+        )
+    print("; ".join(f"{name}: {text}" for name, text in CATEGORIES.items()))
 
 
 def main() -> None:
@@ -292,12 +446,15 @@ def main() -> None:
         corpus = write_corpus(root, args.count, args.seed)
         print(f"wrote {corpus.objects:,} objects in {corpus.files:,} files under {root}")
         sealbox = [sealbox_executable(), "audit", str(root), "-o", "json"]
-        results = [measure("sealbox audit", sealbox, args.repeat, work)]
+        exposures = corpus.exposures
+        results = [measure("sealbox audit", sealbox, args.repeat, work, exposures)]
         if checkov is not None:
             base = [str(checkov), "-d", str(root), *CHECKOV_ARGS]
-            for name, extra in (("checkov", []), ("checkov --compact", ["--compact"])):
-                results.append(measure(name, [*base, *extra], args.repeat, work, env=CHECKOV_ENV))
+            for name, extra in CHECKOV_RUNS:
+                argv = [*base, *extra]
+                results.append(measure(name, argv, args.repeat, work, exposures, env=CHECKOV_ENV))
         print_table(corpus, results)
+        print_recall(corpus, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
