@@ -87,8 +87,8 @@ def test_message_and_details_name_subject_binding_role_and_rule() -> None:
     ]
     assert finding.message == (
         "User alice can list and watch every Secret in namespace team-a: "
-        "User alice \u2192 RoleBinding team-a/alice-lists (list-vs-get.yaml:13) "
-        "\u2192 Role team-a/secret-lister \u2192 rule 0 (list-vs-get.yaml:8)"
+        "User alice \u2192 RoleBinding team-a/alice-lists (line 13) "
+        "\u2192 Role team-a/secret-lister \u2192 rule 0 (line 8)"
     )
     assert finding.details["path"] == [finding.message.partition(": ")[2]]
     details = dict(finding.details)

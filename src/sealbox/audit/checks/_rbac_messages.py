@@ -1,18 +1,19 @@
 """Finding messages and details for the RBAC controls, built from the path grants they report.
 
 A message reads ``<subject> <what it can do>: <path>``, where the path is readable at a glance,
-``subject → binding (file:line) → role → rule N (file:line)``, one per rule used (at most
+``subject → binding (line N) → role → rule N (line N, or file:line)``, one per rule used (at most
 :data:`_MAX_LINKS`). A ServiceAccount subject whose namespace nothing in the input gave is shown
-``(namespace assumed: default)``. Files are shown relative to the scanned directory that holds
-them. Messages name subjects, bindings, roles, rules and Secret *names* only. Details carry the
-same facts as JSON-ready values: subject, scope, how, the chain of links (and its readable
-``path``), restricting ``resourceNames``, the identities reached (impersonation, tokens) and
-what the same binding also allows.
+``(namespace assumed: default)``. Places in the finding's own file (which the report shows) are
+given by line, others by their path relative to it. Messages name subjects, bindings, roles,
+rules and Secret *names* only. Details carry the same facts as JSON-ready values: subject,
+scope, how, the chain of links (and its readable ``path``), restricting ``resourceNames``, the
+identities reached (impersonation, tokens) and what the same binding also allows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sealbox.audit.model import Location
@@ -25,12 +26,12 @@ _MAX_LINKS = 3
 ARROW = " \u2192 "  # " → "
 
 
-def _plain(path: str) -> str:
-    return path
+def path_text(subject: str, link: Link, anchor: str = "") -> str:
+    """``subject → binding (line N) → role → rule N (file:line)`` for one link.
 
-
-def path_text(subject: str, link: Link, shown: Callable[[str], str] = _plain) -> str:
-    """``subject → binding (file:line) → role → rule N (file:line)`` for one link."""
+    Places in ``anchor`` (the finding's own file, which the report already shows) are given
+    by line; others by their path relative to that file's directory.
+    """
     binding = link.binding
     name = f"{binding.namespace}/{binding.name}" if binding.namespace else binding.name
     rule = f"rule {link.rule_index}"
@@ -38,19 +39,24 @@ def path_text(subject: str, link: Link, shown: Callable[[str], str] = _plain) ->
         rule += f" of {link.source}"
     steps = (
         subject,
-        f"{binding.kind} {name} {_at(link.binding_location, shown)}",
+        f"{binding.kind} {name} {_at(link.binding_location, anchor)}",
         str(link.role),
-        f"{rule} {_at(link.rule_location, shown)}",
+        f"{rule} {_at(link.rule_location, anchor)}",
     )
     return ARROW.join(steps)
 
 
-def _at(location: Location, shown: Callable[[str], str]) -> str:
-    """``(file:line)``; a place that is no file, such as ``(built-in)``, as it is."""
-    if location.path.startswith("("):
-        return location.path
-    where = shown(location.path)
-    return f"({where}:{location.line})" if location.line else f"({where})"
+def _at(location: Location, anchor: str) -> str:
+    """``(line N)`` in the anchor file, ``(file:N)`` elsewhere, ``(built-in)`` as it is."""
+    path = location.path
+    if path.startswith("("):
+        return path
+    if path == anchor:
+        return f"(line {location.line})" if location.line else "(this file)"
+    if anchor and not anchor.startswith("<") and not path.startswith("<"):
+        base = os.path.dirname(os.path.abspath(anchor))
+        path = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+    return f"({path}:{location.line})" if location.line else f"({path})"
 
 
 def _where(scope: str) -> str:
@@ -102,11 +108,11 @@ def describe(
     also: Sequence[PathGrant] = (),
     reached: Mapping[Identity, None] | Sequence[Identity] = (),
     namespace_assumed: bool = False,
-    shown: Callable[[str], str] = _plain,
+    anchor: str = "",
 ) -> tuple[str, dict[str, Any]]:
     """The message and details of one finding reporting ``paths`` (and ``also``).
 
-    ``shown`` turns a file path into the form the message shows (relative to its scan root).
+    ``anchor`` is the file the finding is located in (see :func:`path_text`).
     """
     reached_names = [str(i) for i in reached]
     links: dict[Link, None] = {}
@@ -116,7 +122,7 @@ def describe(
     who = str(subject)
     if namespace_assumed:
         who += f" (namespace assumed: {subject.namespace})"
-    texts = [path_text(who, link, shown) for link in chain]
+    texts = [path_text(who, link, anchor) for link in chain]
     via = "; ".join(texts[:_MAX_LINKS])
     if len(chain) > _MAX_LINKS:
         via += f"; and {len(chain) - _MAX_LINKS} more rule(s)"

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import NamedTuple
@@ -85,8 +85,8 @@ class RbacSettings:
     ``allowed_subjects`` are fnmatch patterns (case-sensitive) over ``Kind:name``, with
     ``namespace/name`` for service accounts: ``User:alice``, ``Group:platform-admins``,
     ``ServiceAccount:kube-system/*``, ``ServiceAccount:*/argocd-*``. A subject that matches
-    raises no finding. ``scan_roots`` are the paths scanned (messages show files relative to
-    them, and kustomizations are looked for up to them); ``cluster_roots`` the
+    raises no finding. ``scan_roots`` are the paths scanned (kustomizations are looked for
+    in and up to them); ``cluster_roots`` the
     ``--cluster-root`` directories; ``namespace`` the ``--namespace`` for objects nothing
     else places.
     """
@@ -140,14 +140,13 @@ def check_placement(cluster_roots: Sequence[str], namespace: str | None) -> None
 
 def check(manifests: Sequence[Manifest], settings: RbacSettings) -> Iterator[Finding]:
     """Findings for every subject outside the allowlist that has a path to Secret values."""
-    shown = _shown(settings.scan_roots)
     clusters = split_clusters(
         manifests, settings.scan_roots, settings.cluster_roots, settings.namespace
     )
     findings: dict[tuple[str, Location, ObjectRef | None, str], Finding] = {}
     for cluster in clusters:
         analysis = RbacAnalysis(cluster.manifests, cluster.namespaces)
-        for finding in _cluster_findings(analysis, settings, shown):
+        for finding in _cluster_findings(analysis, settings):
             key = (finding.control.id, finding.location, finding.obj, finding.message)
             findings.setdefault(key, finding)
     ordered = sorted(
@@ -157,9 +156,7 @@ def check(manifests: Sequence[Manifest], settings: RbacSettings) -> Iterator[Fin
     yield from ordered
 
 
-def _cluster_findings(
-    analysis: RbacAnalysis, settings: RbacSettings, shown: Callable[[str], str]
-) -> Iterator[Finding]:
+def _cluster_findings(analysis: RbacAnalysis, settings: RbacSettings) -> Iterator[Finding]:
     assumed = {
         (grant.subject, grant.binding, grant.binding_location)
         for grant in analysis.graph.grants
@@ -184,33 +181,7 @@ def _cluster_findings(
     for key, group in groups.items():
         if group.own:
             flagged = (key.identity, key.binding, key.location) in assumed
-            yield _finding(key, group, flagged, shown)
-
-
-def _shown(scan_roots: Sequence[str]) -> Callable[[str], str]:
-    """Files as messages show them: relative to the scanned directory holding them."""
-    roots = sorted(
-        (os.path.abspath(raw) for raw in scan_roots if raw != "-" and os.path.isdir(raw)),
-        key=len,
-        reverse=True,
-    )
-    cache: dict[str, str] = {}
-
-    def shown(path: str) -> str:
-        found = cache.get(path)
-        if found is None:
-            found = path
-            if roots and not path.startswith("("):
-                absolute = os.path.abspath(path)
-                for root in roots:
-                    prefix = root.rstrip(os.sep) + os.sep
-                    if absolute.startswith(prefix):
-                        found = absolute[len(prefix) :].replace(os.sep, "/")
-                        break
-            cache[path] = found
-        return found
-
-    return shown
+            yield _finding(key, group, flagged)
 
 
 _Item = tuple[Control, str, PathGrant, tuple[Identity, ...], bool]
@@ -283,9 +254,7 @@ def _get_control(path: PathGrant) -> Control:
     return GET_CLUSTER if path.scope == ALL_SCOPES and path.names is None else GET_SECRETS
 
 
-def _finding(
-    key: _FindingKey, paths: _Paths, assumed: bool, shown: Callable[[str], str]
-) -> Finding:
+def _finding(key: _FindingKey, paths: _Paths, assumed: bool) -> Finding:
     message, details = describe(
         key.control.id,
         key.identity,
@@ -294,6 +263,6 @@ def _finding(
         also=paths.also,
         reached=paths.reached,
         namespace_assumed=assumed,
-        shown=shown,
+        anchor=key.location.path,
     )
     return Finding(key.control, message, key.location, key.binding, details)
