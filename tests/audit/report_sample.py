@@ -19,6 +19,7 @@ from sealbox.audit.model import (
     Severity,
     Suppressed,
 )
+from sealbox.audit.ordering import order_key
 
 MARKER = "s3cr3t-marker-report-7f41"
 HOSTILE_NAME = '<script>alert("pwned")</script>'
@@ -118,7 +119,7 @@ F_READS = Finding(
     Location("audit.log", 0),
 )
 FINDINGS = tuple(
-    sorted((F_WILDCARD, F_PLAINTEXT, F_IDENTITY, F_ENV, F_AUTOMOUNT, F_READS), key=Finding.sort_key)
+    sorted((F_WILDCARD, F_PLAINTEXT, F_IDENTITY, F_ENV, F_AUTOMOUNT, F_READS), key=order_key)
 )
 
 S_ENV = Suppressed(

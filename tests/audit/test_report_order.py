@@ -10,7 +10,7 @@ from typing import Any
 
 from sealbox.audit.engine import AuditOptions, run_audit
 from sealbox.audit.model import Finding, Location, ObjectRef
-from sealbox.audit.ordering import blast_radius, collapse, finding_scope
+from sealbox.audit.ordering import blast_radius, collapse, finding_scope, order_key
 from tests.audit.report_sample import ENV, IDENTITY, PLAINTEXT, WILDCARD
 
 
@@ -45,7 +45,7 @@ def test_cluster_wide_before_namespaced_then_people_before_controllers() -> None
         _rbac("f-everyone", EVERYONE, "*", "f.yaml"),
         _rbac("g-alice", USER, "*", "g.yaml"),
     ]
-    ordered = [f.obj.name for f in sorted(findings, key=Finding.sort_key) if f.obj]
+    ordered = [f.obj.name for f in sorted(findings, key=order_key) if f.obj]
     assert ordered == [
         "f-everyone",  # every authenticated user, cluster-wide
         "e-dev",  # people, cluster-wide (then by file)
@@ -60,7 +60,7 @@ def test_cluster_wide_before_namespaced_then_people_before_controllers() -> None
 def test_severity_still_comes_first() -> None:
     namespaced_critical = _rbac("ns", APP_SA, "shop")
     cluster_high = Finding(IDENTITY, "identity first", Location("enc.yaml", 3))
-    assert sorted([cluster_high, namespaced_critical], key=Finding.sort_key) == [
+    assert sorted([cluster_high, namespaced_critical], key=order_key) == [
         namespaced_critical,
         cluster_high,
     ]

@@ -49,7 +49,7 @@ from sealbox.audit.model import (
     Severity,
     Suppressed,
 )
-from sealbox.audit.ordering import collapse
+from sealbox.audit.ordering import collapse, order_key
 from sealbox.errors import InputError
 from sealbox.words import plural
 
@@ -148,8 +148,8 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
             base=ignore_path.parent if ignore_path is not None else None,
         )
     return AuditReport(
-        findings=tuple(sorted(collapse(kept), key=Finding.sort_key)),
-        suppressed=tuple(sorted(suppressed, key=lambda s: s.finding.sort_key())),
+        findings=tuple(sorted(collapse(kept), key=order_key)),
+        suppressed=tuple(sorted(suppressed, key=lambda s: order_key(s.finding))),
         problems=tuple(problems + stale),
         controls=ALL_CONTROLS,
         fail_on=options.fail_on,

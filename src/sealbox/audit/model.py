@@ -133,13 +133,6 @@ class Finding:
     def severity(self) -> Severity:
         return self.control.severity
 
-    def sort_key(self) -> tuple[Any, ...]:
-        """Severity, then blast radius (cluster-wide before namespaced, people before
-        controllers), then file and line: see :func:`sealbox.audit.ordering.order_key`."""
-        from sealbox.audit.ordering import order_key  # it reads this module's types
-
-        return order_key(self)
-
 
 @dataclass(frozen=True, slots=True)
 class InputProblem:
@@ -217,7 +210,8 @@ class Suppressed:
 class AuditReport:
     """The whole result of one ``sealbox audit`` run, ready for any output format.
 
-    ``findings`` are sorted by :meth:`Finding.sort_key` (severity, blast radius, file, line).
+    ``findings`` are sorted by :func:`sealbox.audit.ordering.order_key` (severity, blast radius,
+    file, line).
     ``sections`` carries extra, JSON-serialisable summaries keyed by name (``"inputs"``: what each
     input was audited as; ``"auditLog"``: reads per identity, ...), which the table and HTML
     outputs render as tables of their own. ``files`` counts the files read, ``objects`` the
