@@ -304,4 +304,4 @@ def test_fuzz_whole_log_only_reports(tmp_path: Path, lines: list[Any]) -> None:
     findings, _problems, summary = audit_log.check(path)
     assert all(isinstance(f, Finding) for f in findings)
     json.dumps(summary)
-    assert summary["lines"] == len(lines)
+    assert summary["lines"] == path.read_text().count("\n")  # a generated string may hold "\n"
