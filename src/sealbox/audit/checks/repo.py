@@ -20,8 +20,8 @@
 * A Secret of type ``kubernetes.io/service-account-token`` asks the token controller for a
   token that never expires (SBX-205), reported even without data since the controller fills it.
 * A service-account JWT, kubeconfig or Argo CD cluster credentials in a Secret or ConfigMap
-  value are API credentials (SBX-206, critical, :mod:`._kubecreds`), reported on top of the
-  SBX-201/202 finding for the same object, which stays about the manifest as a whole.
+  value are API credentials (SBX-206, critical, :mod:`._kubecreds`), reported as such instead
+  of as generic values: SBX-201/202 then list only the object's other credential keys.
 
 Messages list key names and the kind of match, never a value.
 """
@@ -160,6 +160,7 @@ def _secret_findings(manifest: Manifest) -> Iterator[Finding]:
             text = _secret_text(value, encoded=field_name == "data")
             if text is not None and (labels := kube_credentials(text)):
                 api[key] = labels
+                continue  # an API credential is reported as such (critical), not as a value
             kind = classify_value(text) if text is not None else ValueKind.LITERAL
             if is_username_name(key):
                 continue  # a username alone is not a secret value
@@ -208,6 +209,7 @@ def _configmap_findings(manifest: Manifest) -> Iterator[Finding]:
             key = str(raw_key)
             if isinstance(value, str) and (labels := _kube_labels(value)):
                 api[key] = labels
+                continue  # an API credential is reported as such (critical), not as a value
             reasons = _reasons(key, value)
             if reasons:
                 hits[key] = reasons
