@@ -125,6 +125,7 @@ KNOWN_KINDS = (
             "VolumeAttachment",
             "CertificateSigningRequest",
             "Kustomization",
+            "Config",  # a kubeconfig file (v1): audited for committed credentials
             "Policy",  # Kyverno's; an audit.k8s.io Policy is a ConfigDocument
         }
     )

@@ -29,7 +29,7 @@ import yaml
 
 from sealbox.audit.checks._values import ValueKind, classify_value
 
-__all__ = ["kube_credentials"]
+__all__ = ["kube_credentials", "kubeconfig_labels"]
 
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.(eyJ[A-Za-z0-9_-]{2,})\.[A-Za-z0-9_-]+")
 _MAX_PAYLOAD = 64 * 1024
@@ -53,7 +53,7 @@ def kube_credentials(text: str) -> list[str]:
     if "users" in text or "bearerToken" in text or "keyData" in text:
         document = _load(text)
         if isinstance(document, dict):
-            found.extend(_kubeconfig_labels(document))
+            found.extend(kubeconfig_labels(document))
             found.extend(_argocd_labels(document))
     return list(dict.fromkeys(found))
 
@@ -111,7 +111,7 @@ def _subject(claims: Mapping[str, object]) -> str | None:
     return None
 
 
-def _kubeconfig_labels(document: Mapping[str, object]) -> list[str]:
+def kubeconfig_labels(document: Mapping[str, object]) -> list[str]:
     users = document.get("users")
     labels: list[str] = []
     for entry in users if isinstance(users, list) else ():

@@ -32,6 +32,7 @@ import base64
 import binascii
 from collections.abc import Iterator, Mapping, Sequence
 
+from sealbox.audit.checks._committed_configs import committed_config_findings
 from sealbox.audit.checks._kubecreds import kube_credentials
 from sealbox.audit.checks._placeholders import (
     PLACEHOLDER_CREDENTIAL,
@@ -137,6 +138,8 @@ def check(manifests: Sequence[Manifest], values: Sequence[ValuesDocument]) -> It
             yield from _secret_findings(manifest)
         elif manifest.kind == "ConfigMap" and manifest.api_version == "v1":
             yield from _configmap_findings(manifest)
+        elif manifest.kind in ("Config", "Kustomization"):
+            yield from committed_config_findings(manifest, PLAINTEXT_SECRET)
         else:
             yield from env_placeholder_findings(manifest)
     for document in values:
