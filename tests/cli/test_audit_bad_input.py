@@ -256,7 +256,7 @@ SCAN_CASES: dict[str, tuple[Case, list[str]]] = {
     ),
     "kubeconfig not a kubeconfig": (
         lambda f: ["repo", "--kubeconfig", f.path("policy.yaml")],
-        ["policy.yaml", "no current-context", "--context"],
+        ["--kubeconfig", "policy.yaml", "a Policy, not a kubeconfig", "kind: Config"],
     ),
     "etcd flags without endpoints": (
         lambda f: ["--kubeconfig", f.path("absent.kubeconfig"), "--etcd-cert", f.path("a-dir")],

@@ -64,6 +64,7 @@ def test_an_unknown_context_lists_the_ones_there_are(kube_apiserver: KubeApiserv
         ("a: [", r"malformed YAML"),
         ("- 1", r"not a kubeconfig"),
         ("clusters: [{cluster: {}}]", r"each entry needs a name"),
+        ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: []", r"a Policy, not a kubeconfig"),
     ],
 )
 def test_a_broken_kubeconfig_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:

@@ -127,6 +127,12 @@ def _read(path: Path, *, flag: str) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict):
         raise KubeConfigError(f"{flag} {path}: not a kubeconfig (a YAML mapping with clusters)")
+    kind = document.get("kind")
+    if kind is not None and kind != "Config":
+        raise KubeConfigError(
+            f"{flag} {path}: a {kind}, not a kubeconfig (apiVersion: v1, kind: Config, with "
+            "clusters, users and contexts)"
+        )
     return document
 
 
