@@ -23,6 +23,7 @@ CORE_MODULES = [
     "sealbox.ops.decode",
     "sealbox.audit.engine",
     "sealbox.audit.rbac",
+    "sealbox.sealing",
 ]
 EDGE_MODULES = ["grpc", "typer", "rich", "click"]
 

@@ -11,6 +11,11 @@
     ├── ObjectDecodeError            decrypted bytes are not a Kubernetes object Sealbox reads
     ├── EncryptError                 a value cannot be written with the chosen provider
     ├── KMSPluginError               a KMS plugin (or a key backend) broke the KMS API contract
+    ├── SealError                    a value cannot be sealed: the certificate or key is unusable
+    ├── UnsealError                  a Sealed Secrets value cannot be opened
+    │   ├── SealedValueNotBase64     the text is not standard base64
+    │   ├── SealedValueTooShort      fewer bytes than the length prefix promises
+    │   └── NoMatchingKey            no key could decrypt it: wrong key, scope or a tampered value
     ├── EtcdError                    etcd answered but refused or failed the request
     │   ├── EtcdCompacted            the snapshot a scan reads was compacted: start again
     │   └── EtcdResponseTooLarge     an answer exceeded the client's size limit
@@ -67,11 +72,16 @@ __all__ = [
     "KubeGone",
     "KubeNotFound",
     "KubeUnavailable",
+    "NoMatchingKey",
     "ObjectDecodeError",
     "PluginUnhealthy",
     "RequestRefused",
+    "SealError",
     "SealboxError",
+    "SealedValueNotBase64",
+    "SealedValueTooShort",
     "ServerFailed",
+    "UnsealError",
 ]
 
 
@@ -146,6 +156,38 @@ class EncryptError(SealboxError):
 class KMSPluginError(SealboxError):
     """A KMS plugin (or a key backend) answered outside the KMS API contract: a wrong version,
     key_id or response shape, or bytes the apiserver would reject."""
+
+
+class SealError(SealboxError):
+    """A value cannot be sealed: the certificate holds no RSA key, is not PEM, or has expired.
+
+    The message names the certificate source; it never carries the value being sealed.
+    """
+
+
+class UnsealError(SealboxError):
+    """A Sealed Secrets value cannot be opened.
+
+    The subclasses follow the upstream controller's error classes so a status reason can be
+    chosen from the type. Messages say *that* a value failed, never which cryptographic step
+    rejected it, and never carry plaintext or key material.
+    """
+
+
+class SealedValueNotBase64(UnsealError):
+    """An ``encryptedData`` item is not standard base64 (upstream: a per-item base64 error)."""
+
+
+class SealedValueTooShort(UnsealError):
+    """The value is shorter than its 2-byte length prefix says (upstream ``ErrTooShort``)."""
+
+
+class NoMatchingKey(UnsealError):
+    """None of the private keys opens the value (upstream "no key could decrypt secret").
+
+    A wrong scope (label), a key the controller does not hold and a tampered value all look the
+    same here, as they do upstream: telling them apart would be a decryption oracle.
+    """
 
 
 class EtcdError(SealboxError):
