@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -164,6 +165,23 @@ def test_a_short_rsa_part_is_zero_padded_as_go_reads_it(
     )
     shortened = (255).to_bytes(2, "big") + sealed[3:]
     assert unseal([key], shortened, b"") == b"value"
+
+
+@pytest.mark.parametrize(("session_key_size", "opens"), [(16, True), (24, True), (20, False)])
+def test_the_session_key_size_is_checked_as_go_checks_it(
+    rsa_keys: dict[int, rsa.RSAPrivateKey], session_key_size: int, opens: bool
+) -> None:
+    """Upstream opens with ``aes.NewCipher(sessionKey)``: AES-128/192 keys open, others do not."""
+    key = rsa_keys[2048]
+    session_key = bytes(range(session_key_size))
+    wrapped = reference.oaep_encrypt(key.public_key().public_numbers(), session_key, b"")
+    body = AESGCM(session_key).encrypt(bytes(12), b"v", None) if opens else bytes(17)
+    sealed = len(wrapped).to_bytes(2, "big") + wrapped + body
+    if opens:
+        assert unseal([key], sealed, b"") == b"v"
+    else:
+        with pytest.raises(NoMatchingKey):
+            unseal([key], sealed, b"")
 
 
 @settings(

@@ -67,10 +67,9 @@ def unseal(private_keys: Sequence[rsa.RSAPrivateKey], ciphertext: bytes, label: 
             session_key = key.decrypt(wrapped.rjust(modulus_size, b"\0"), _oaep(label))
         except ValueError:
             continue
-        if len(session_key) != SESSION_KEY_SIZE:
-            continue
         try:
+            # Like Go's aes.NewCipher, any AES key size opens; other sizes are refused.
             return AESGCM(session_key).decrypt(GCM_NONCE, sealed, None)
-        except InvalidTag:
+        except (InvalidTag, ValueError):
             continue
     raise NoMatchingKey(f"no key could decrypt secret ({len(private_keys)} keys tried)")
