@@ -25,7 +25,7 @@ CORE_MODULES = [
     "sealbox.audit.rbac",
     "sealbox.sealing",
 ]
-EDGE_MODULES = ["grpc", "typer", "rich", "click"]
+EDGE_MODULES = ["grpc", "typer", "rich", "click", "lightkube", "httpx2"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)
