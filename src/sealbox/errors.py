@@ -11,7 +11,7 @@
     ├── ObjectDecodeError            decrypted bytes are not a Kubernetes object Sealbox reads
     ├── EncryptError                 a value cannot be written with the chosen provider
     ├── KMSPluginError               a KMS plugin (or a key backend) broke the KMS API contract
-    ├── SealError                    a value cannot be sealed: the certificate or key is unusable
+    ├── SealError                    the certificate or the Secret manifest is unusable (exit 2)
     ├── UnsealError                  a Sealed Secrets value cannot be opened
     │   ├── SealedValueNotBase64     the text is not standard base64
     │   ├── SealedValueTooShort      fewer bytes than the length prefix promises
@@ -159,10 +159,13 @@ class KMSPluginError(SealboxError):
 
 
 class SealError(SealboxError):
-    """A value cannot be sealed: the certificate holds no RSA key, is not PEM, or has expired.
+    """A value cannot be sealed: the certificate holds no RSA key, is not PEM, or has expired,
+    or the manifest is not a Secret that can be sealed. Always the user's input: exit 2.
 
-    The message names the certificate source; it never carries the value being sealed.
+    The message names the certificate source or manifest field; it never carries a value.
     """
+
+    exit_code = 2
 
 
 class UnsealError(SealboxError):

@@ -1,4 +1,5 @@
-"""Bad input on the config, kms and demo commands, and the root: one ``error:`` line, no traceback.
+"""Bad input on the config, kms, seal and demo commands, and the root: one ``error:`` line, no
+traceback.
 
 The etcd and audit commands have files of their own (test_etcd_bad_input.py,
 test_audit_bad_input.py); :func:`test_every_command_is_driven_with_bad_input` checks that the
@@ -18,6 +19,7 @@ and nothing secret is printed (the keyring's key material).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -26,11 +28,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
 from sealbox.cli import app
 from sealbox.kms.backends.local import create_keyring, load_keyring
 from tests.cli import test_audit_bad_input, test_etcd_bad_input
+from tests.cli.test_seal_cli import sealing_cert
 
 runner = CliRunner()
 
@@ -80,6 +84,26 @@ def _encryption_config(f: Files) -> str:
         "  - resources: [secrets]\n    providers:\n      - identity: {}\n"
     )
     return str(path)
+
+
+@functools.cache
+def _sealing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _seal(f: Files, manifest: str, *args: str) -> list[str]:
+    """``sealbox seal`` of ``manifest`` to a valid certificate, plus ``args``."""
+    (f.root / "cluster.pem").write_bytes(sealing_cert(_sealing_key()))
+    (f.root / "in.yaml").write_text(manifest)
+    return ["seal", str(f.root / "in.yaml"), "--cert", str(f.root / "cluster.pem"), *args]
+
+
+_SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: b}\nstringData: {k: v}\n"
+
+
+def _existing(f: Files) -> list[str]:
+    (f.root / "sealed.yaml").write_text("kept\n")
+    return _seal(f, _SECRET, "--output-file", f.path("sealed.yaml"))
 
 
 CASES: dict[str, tuple[Case, list[str], int]] = {
@@ -285,6 +309,37 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
     "kms status: bad timeout": (
         lambda f: ["kms", "status", "--socket", f.path("k.sock"), "--timeout", "soon"],
         ["--timeout"],
+        2,
+    ),
+    # seal
+    "seal: file missing": (
+        lambda f: ["seal", f.path("absent.yaml"), "--cert", f.path("absent.pem")],
+        ["FILE", "absent.yaml", "no such file"],
+        2,
+    ),
+    "seal: not a Secret": (
+        lambda f: _seal(f, _SECRET.replace("Secret", "ConfigMap")),
+        ["in.yaml", "kind: ConfigMap", "expected kind: Secret, apiVersion: v1"],
+        2,
+    ),
+    "seal: already sealed": (
+        lambda f: _seal(f, "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\n"),
+        ["in.yaml", "already a SealedSecret", "seal a v1 Secret"],
+        2,
+    ),
+    "seal: cert missing": (
+        lambda f: [*_seal(f, _SECRET)[:2], "--cert", f.path("absent.pem")],
+        ["--cert", "absent.pem", "no such file"],
+        2,
+    ),
+    "seal: bad scope": (
+        lambda f: _seal(f, _SECRET, "--scope", "global"),
+        ["--scope", "'global' is not one of", "namespace-wide"],
+        2,
+    ),
+    "seal: output file exists": (
+        _existing,
+        ["--output-file", "sealed.yaml", "already exists", "--force"],
         2,
     ),
     # demo and the root

@@ -13,6 +13,7 @@ from sealbox.cli import config as config_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
 from sealbox.cli import kms as kms_cli
+from sealbox.cli import seal as seal_cli
 from sealbox.cli.help_text import reflow_tree
 from sealbox.errors import InputError, SealboxError
 
@@ -81,6 +82,7 @@ app.add_typer(config_cli.app, name="config")
 app.add_typer(etcd_cli.app, name="etcd")
 app.add_typer(kms_cli.app, name="kms")
 app.command(name="demo")(demo_cli.demo)
+app.command(name="seal")(seal_cli.seal)
 
 
 def _version(value: bool) -> None:

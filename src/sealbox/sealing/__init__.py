@@ -9,6 +9,7 @@ so the CLI, the controller and the tests share one implementation of the format.
 - :mod:`.encoding`: the base64 text in ``spec.encryptedData``.
 - :mod:`.certificate`: the RSA key in a sealing certificate.
 - :mod:`.legacy`: the old ``spec.data`` blob (read only).
+- :mod:`.sealed_secret`: a whole SealedSecret from a Secret manifest, as kubeseal writes it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sealbox.sealing.scope import (
     scope_annotations,
     scope_from_annotations,
 )
+from sealbox.sealing.sealed_secret import seal_raw, seal_secret
 
 __all__ = [
     "CLUSTER_WIDE_ANNOTATION",
@@ -38,6 +40,8 @@ __all__ = [
     "scope_annotations",
     "scope_from_annotations",
     "seal",
+    "seal_raw",
+    "seal_secret",
     "unseal",
     "unseal_v1_data",
 ]
