@@ -71,7 +71,7 @@ app = typer.Typer(
     help=(
         "Keep Kubernetes Secrets secret: run the KMS v2 plugin kube-apiserver encrypts them with, "
         "read or write etcd values exactly as kube-apiserver does, validate "
-        "EncryptionConfiguration files, and audit how Secrets are protected."
+        "EncryptionConfiguration files, audit how Secrets are protected, and seal them for Git."
     ),
     no_args_is_help=True,
     add_completion=False,
