@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from sealbox.audit import inputs, suppress
 from sealbox.audit.checks import (
     ALL_CONTROLS,
+    ClusterAnalyses,
     RbacSettings,
     check_audit_log,
     check_last_applied,
@@ -123,13 +124,15 @@ def run_audit(options: AuditOptions, *, stdin: TextIO | None = None) -> AuditRep
         sections.update(extra_sections)
     problems: list[InputProblem] = [*loaded.problems, *configs.problems]
     if options.paths or options.source is not None:
-        findings += check_workloads(loaded.manifests, _rbac_settings(options))
+        settings = _rbac_settings(options)
+        analyses = ClusterAnalyses(loaded.manifests, settings)  # split once, for both checks
+        findings += check_workloads(loaded.manifests, settings, analyses)
         custom = custom_workloads(loaded.manifests, known=KNOWN_KINDS)
         if custom:  # custom resources whose pod specs were audited, and how they were found
             sections["customWorkloads"] = custom
         findings += check_repository(loaded.manifests, loaded.values)
         findings += check_last_applied(loaded.manifests)
-        findings += check_rbac(loaded.manifests, _rbac_settings(options))
+        findings += check_rbac(loaded.manifests, settings, analyses)
     findings += configs.findings()
     if options.audit_log is not None:
         found, issues, summary = _audit_log(options.audit_log, options.expected_readers)

@@ -35,7 +35,7 @@ from sealbox.audit.checks.audit_policy import judge as judge_audit_policy
 from sealbox.audit.checks.encryption import check as check_encryption_config
 from sealbox.audit.checks.encryption import judge as judge_encryption_config
 from sealbox.audit.checks.last_applied import check as check_last_applied
-from sealbox.audit.checks.rbac import RbacSettings
+from sealbox.audit.checks.rbac import ClusterAnalyses, RbacSettings
 from sealbox.audit.checks.rbac import check as check_rbac
 from sealbox.audit.checks.rbac import check_placement as check_rbac_placement
 from sealbox.audit.checks.repo import check as check_repository
@@ -44,6 +44,7 @@ from sealbox.audit.checks.workloads import check as check_workloads
 
 __all__ = [
     "ALL_CONTROLS",
+    "ClusterAnalyses",
     "RbacSettings",
     "YamlFile",
     "check_audit_log",

@@ -2,8 +2,9 @@
 
 The workload controls need one answer per pod: does the token it mounts read Secrets, and by
 which binding? The RBAC analysis (:mod:`sealbox.audit.rbac`) answers it per cluster of the input
-(each entry kustomization, as :func:`~sealbox.audit.rbac.split_clusters` splits them), and
-places a pod where that cluster's kustomization puts it. Subjects the user allows to read
+(each entry kustomization, as :func:`~sealbox.audit.rbac.split_clusters` splits them, the same
+:class:`~sealbox.audit.checks.rbac.ClusterAnalyses` the RBAC controls use), and places a pod
+where that cluster's kustomization puts it. Subjects the user allows to read
 Secrets (``--allow-subject``) are not reported. Nothing is built when the
 input has no binding at all, which is the common case for an application repository.
 
@@ -20,16 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sealbox.audit.checks.rbac import RbacSettings
+from sealbox.audit.checks.rbac import ClusterAnalyses, RbacSettings
 from sealbox.audit.model import Manifest
 from sealbox.audit.rbac import (
     ALL_SCOPES,
     Cluster,
     Identity,
-    Namespaces,
     PathGrant,
     RbacAnalysis,
-    split_clusters,
 )
 
 __all__ = ["SecretReach", "TokenReaders"]
@@ -71,41 +70,30 @@ class TokenReaders:
     the same clusters and namespaces, and an allowed subject's token is not reported.
     """
 
-    def __init__(self, manifests: Sequence[Manifest], settings: RbacSettings) -> None:
+    def __init__(
+        self,
+        manifests: Sequence[Manifest],
+        settings: RbacSettings,
+        analyses: ClusterAnalyses | None = None,
+    ) -> None:
         self._manifests = manifests
         self._settings = settings
-        self._clusters: list[tuple[Cluster, RbacAnalysis | None]] | None = None
-        self._cluster_of: dict[int, int] = {}
+        self._analyses = analyses
+        self._cluster_of: dict[int, int] | None = None
 
-    def _build(self) -> list[tuple[Cluster, RbacAnalysis | None]]:
-        if self._clusters is None:
-            self._clusters = []
+    def _clusters(self) -> ClusterAnalyses | None:
+        """The shared analyses, split on first use; None when the input has no binding."""
+        if self._cluster_of is None:
+            self._cluster_of = {}
             if any(m.kind in _BINDINGS for m in self._manifests):
-                clusters = self._split()
-                for index, cluster in enumerate(clusters):
-                    self._clusters.append((cluster, None))
+                if self._analyses is None:
+                    self._analyses = ClusterAnalyses(self._manifests, self._settings)
+                for index, cluster in enumerate(self._analyses.clusters):
                     for manifest in cluster.manifests:
                         self._cluster_of.setdefault(id(manifest), index)
-        return self._clusters
-
-    def _split(self) -> list[Cluster]:
-        """The clusters, as the RBAC controls split them. Without a kustomization or
-        ``--cluster-root`` that is one cluster of everything: said directly, since
-        :func:`split_clusters` would resolve the path of every file to find that out."""
-        settings = self._settings
-        if settings.cluster_roots or any(m.kind == "Kustomization" for m in self._manifests):
-            return split_clusters(
-                self._manifests, settings.scan_roots, settings.cluster_roots, settings.namespace
-            )
-        return [Cluster("", tuple(self._manifests), Namespaces(fallback=settings.namespace))]
-
-    def _analysis(self, index: int) -> tuple[Cluster, RbacAnalysis]:
-        assert self._clusters is not None
-        cluster, analysis = self._clusters[index]
-        if analysis is None:
-            analysis = RbacAnalysis(cluster.manifests, cluster.namespaces)
-            self._clusters[index] = (cluster, analysis)
-        return cluster, analysis
+            else:
+                self._analyses = None
+        return self._analyses
 
     def _reader(
         self, analysis: RbacAnalysis, account: str, namespaces: tuple[str, ...]
@@ -118,11 +106,11 @@ class TokenReaders:
 
     def reach(self, manifest: Manifest, account: str) -> SecretReach | None:
         """How the token of ``account``, mounted by ``manifest``'s pods, reads Secrets."""
-        clusters = self._build()
-        index = self._cluster_of.get(id(manifest))
-        if not clusters or index is None:
+        analyses = self._clusters()
+        index = None if self._cluster_of is None else self._cluster_of.get(id(manifest))
+        if analyses is None or index is None:
             return None
-        cluster, analysis = self._analysis(index)
+        cluster, analysis = analyses.clusters[index], analyses.analysis(index)
         identity = self._reader(analysis, account, _namespaces(cluster, manifest))
         if identity is None:
             return None

@@ -62,7 +62,7 @@ from sealbox.audit.rbac import (
 )
 from sealbox.errors import InputError
 
-__all__ = ["CONTROLS", "RbacSettings", "check", "check_placement"]
+__all__ = ["CONTROLS", "ClusterAnalyses", "RbacSettings", "check", "check_placement"]
 
 # A namespace name: an RFC 1123 label.
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -138,15 +138,35 @@ def check_placement(cluster_roots: Sequence[str], namespace: str | None) -> None
         )
 
 
-def check(manifests: Sequence[Manifest], settings: RbacSettings) -> Iterator[Finding]:
-    """Findings for every subject outside the allowlist that has a path to Secret values."""
-    clusters = split_clusters(
-        manifests, settings.scan_roots, settings.cluster_roots, settings.namespace
-    )
+class ClusterAnalyses:
+    """The input's clusters, split once, and each one's RBAC analysis, built once on first use:
+    the RBAC controls and SBX-108 (which tokens read Secrets) ask the same questions of them."""
+
+    def __init__(self, manifests: Sequence[Manifest], settings: RbacSettings) -> None:
+        self.clusters = split_clusters(
+            manifests, settings.scan_roots, settings.cluster_roots, settings.namespace
+        )
+        self._analyses: dict[int, RbacAnalysis] = {}
+
+    def analysis(self, index: int) -> RbacAnalysis:
+        """The analysis of ``self.clusters[index]``."""
+        if index not in self._analyses:
+            cluster = self.clusters[index]
+            self._analyses[index] = RbacAnalysis(cluster.manifests, cluster.namespaces)
+        return self._analyses[index]
+
+
+def check(
+    manifests: Sequence[Manifest],
+    settings: RbacSettings,
+    analyses: ClusterAnalyses | None = None,
+) -> Iterator[Finding]:
+    """Findings for every subject outside the allowlist that has a path to Secret values
+    (``analyses``: the input's, when another check has already split it)."""
+    analyses = analyses or ClusterAnalyses(manifests, settings)
     findings: dict[tuple[str, Location, ObjectRef | None, str], Finding] = {}
-    for cluster in clusters:
-        analysis = RbacAnalysis(cluster.manifests, cluster.namespaces)
-        for finding in _cluster_findings(analysis, settings):
+    for index in range(len(analyses.clusters)):
+        for finding in _cluster_findings(analyses.analysis(index), settings):
             key = (finding.control.id, finding.location, finding.obj, finding.message)
             findings.setdefault(key, finding)
     ordered = sorted(

@@ -22,7 +22,7 @@ from typing import Any
 from sealbox.audit.checks import _tokens
 from sealbox.audit.checks._sensitive import credential_kinds, is_literal, is_sensitive_name
 from sealbox.audit.checks._volumes import FILE_MODE, SUBPATH, WRITABLE_MOUNT, volume_findings
-from sealbox.audit.checks.rbac import RbacSettings
+from sealbox.audit.checks.rbac import ClusterAnalyses, RbacSettings
 from sealbox.audit.custom_workloads import pod_specs
 from sealbox.audit.loader import KNOWN_KINDS
 from sealbox.audit.model import Control, Finding, Manifest, Severity
@@ -105,15 +105,20 @@ CONTROLS: tuple[Control, ...] = (
 _EXPANSION = re.compile(r"\$\$|\$\(([^)]*)\)")
 
 
-def check(manifests: Sequence[Manifest], settings: RbacSettings | None = None) -> Iterator[Finding]:
+def check(
+    manifests: Sequence[Manifest],
+    settings: RbacSettings | None = None,
+    analyses: ClusterAnalyses | None = None,
+) -> Iterator[Finding]:
     """Run every workload control over ``manifests`` (all kinds; non-workloads give context).
 
     ``settings`` place the input in clusters and namespaces for SBX-108, as for the RBAC
-    controls. The pod specs of one object may share volumes (an Argo workflow's, a
-    SparkApplication's): a finding repeated at the same place is given once.
+    controls (``analyses``: theirs, when the RBAC check has split the input already). The pod
+    specs of one object may share volumes (an Argo workflow's, a SparkApplication's): a finding
+    repeated at the same place is given once.
     """
     accounts = _tokens.Accounts.from_manifests(manifests)
-    readers = _tokens.TokenReaders(manifests, settings or RbacSettings())
+    readers = _tokens.TokenReaders(manifests, settings or RbacSettings(), analyses)
     for manifest in manifests:
         seen: set[tuple[str, int, str]] = set()
         for pod in pod_specs(manifest, known=KNOWN_KINDS):
