@@ -6,16 +6,19 @@
     ├── ConfigError                  a config file is unreadable or breaks a rule (exit 2)
     ├── InputError                   an argument, etcd key or input file is unusable (exit 2)
     │   ├── EtcdRequestTooLarge      etcd refused a request for its size: send less
-    │   └── KubeConfigError          no usable kubeconfig, context or in-cluster service account
+    │   ├── KubeConfigError          no usable kubeconfig, context or in-cluster service account
+    │   └── InvalidSealingKey        a sealing key or certificate file is not an RSA key pair
     ├── DecryptError                 stored bytes do not decrypt or do not parse
     ├── ObjectDecodeError            decrypted bytes are not a Kubernetes object Sealbox reads
     ├── EncryptError                 a value cannot be written with the chosen provider
     ├── KMSPluginError               a KMS plugin (or a key backend) broke the KMS API contract
     ├── SealError                    the certificate or the Secret manifest is unusable (exit 2)
+    ├── NoSealingKey                 a controller holds no sealing key yet (nothing to seal to)
     ├── UnsealError                  a Sealed Secrets value cannot be opened
     │   ├── SealedValueNotBase64     the text is not standard base64
     │   ├── SealedValueTooShort      fewer bytes than the length prefix promises
-    │   └── NoMatchingKey            no key could decrypt it: wrong key, scope or a tampered value
+    │   ├── NoMatchingKey            no key could decrypt it: wrong key, scope or a tampered value
+    │   └── UnsealFailed             a SealedSecret cannot become a Secret; ``reason`` says why
     ├── EtcdError                    etcd answered but refused or failed the request
     │   ├── EtcdCompacted            the snapshot a scan reads was compacted: start again
     │   └── EtcdResponseTooLarge     an answer exceeded the client's size limit
@@ -64,6 +67,7 @@ __all__ = [
     "EtcdRequestTooLarge",
     "EtcdResponseTooLarge",
     "InputError",
+    "InvalidSealingKey",
     "KMSPluginError",
     "KubeConfigError",
     "KubeConflict",
@@ -73,6 +77,7 @@ __all__ = [
     "KubeNotFound",
     "KubeUnavailable",
     "NoMatchingKey",
+    "NoSealingKey",
     "ObjectDecodeError",
     "PluginUnhealthy",
     "RequestRefused",
@@ -82,6 +87,7 @@ __all__ = [
     "SealedValueTooShort",
     "ServerFailed",
     "UnsealError",
+    "UnsealFailed",
 ]
 
 
@@ -141,6 +147,10 @@ class KubeConfigError(InputError):
     """No usable kubeconfig, context or in-cluster service account; says which was tried."""
 
 
+class InvalidSealingKey(InputError):
+    """A sealing key or certificate (a file, a key Secret) is not an RSA key pair; names where."""
+
+
 class DecryptError(SealboxError):
     """A stored value cannot be decrypted or decoded. Never says which step failed."""
 
@@ -188,9 +198,25 @@ class SealedValueTooShort(UnsealError):
 class NoMatchingKey(UnsealError):
     """None of the private keys opens the value (upstream "no key could decrypt secret").
 
-    A wrong scope (label), a key the controller does not hold and a tampered value all look the
-    same here, as they do upstream: telling them apart would be a decryption oracle.
+    A key the controller does not hold and a tampered value look the same here, as they do
+    upstream: telling them apart would be a decryption oracle. (A value that opens under another
+    scope of the same object is told apart, by :class:`UnsealFailed` ``ScopeMismatch``: its author
+    knows the scope already.)
     """
+
+
+class UnsealFailed(UnsealError):
+    """A SealedSecret cannot become a Secret. ``reason`` is the status reason code
+    (``NoMatchingKey``, ``ScopeMismatch``, ``TemplateError``, ``InvalidSealedSecret``); the message
+    names the items that failed, never a value."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NoSealingKey(SealboxError):
+    """The controller holds no sealing key yet, so there is no certificate to serve or seal to."""
 
 
 class EtcdError(SealboxError):
