@@ -82,7 +82,7 @@ app.add_typer(config_cli.app, name="config")
 app.add_typer(etcd_cli.app, name="etcd")
 app.add_typer(kms_cli.app, name="kms")
 app.command(name="demo")(demo_cli.demo)
-app.command(name="seal")(seal_cli.seal)
+app.add_typer(seal_cli.app, name="seal")
 
 
 def _version(value: bool) -> None:

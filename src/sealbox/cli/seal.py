@@ -16,9 +16,23 @@ from typing import Any
 import typer
 
 from sealbox.cli.io import check_output_file, read_input, write_private_file
+from sealbox.cli.seal_group import DEFAULT_COMMAND, SealDefaultCommand, SealGroup
 from sealbox.errors import InputError, SealError
 
-__all__ = ["seal"]
+__all__ = ["app", "seal"]
+
+app = typer.Typer(
+    cls=SealGroup,
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Seal Secret manifests into SealedSecrets for Git (like kubeseal), list which key sealed
+    each value, back up sealing keys."""
 
 
 class ScopeChoice(StrEnum):
@@ -80,6 +94,7 @@ def _raw_value(from_file: str | None) -> bytes:
     return read_input(path, "--from-file")
 
 
+@app.command(name=DEFAULT_COMMAND, hidden=True, cls=SealDefaultCommand)
 def seal(
     file: str = typer.Argument(
         "-", metavar="[FILE|-]", help="Secret manifest(s), YAML or JSON; - (default) is stdin."
