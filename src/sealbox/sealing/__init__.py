@@ -10,14 +10,34 @@ so the CLI, the controller and the tests share one implementation of the format.
 - :mod:`.certificate`: the RSA key in a sealing certificate.
 - :mod:`.legacy`: the old ``spec.data`` blob (read only).
 - :mod:`.sealed_secret`: a whole SealedSecret from a Secret manifest, as kubeseal writes it.
+- :mod:`.keys`: a sealing key pair as the upstream controller generates and stores it.
+- :mod:`.keyring`: the keys a controller holds; which one opens a value, and at what cost.
+- :mod:`.envelope`: the Sealbox envelope: several recipients, each named by its key id.
+- :mod:`.private_keys`: recovery keys in every form users keep them.
 """
 
 from __future__ import annotations
 
 from sealbox.sealing.certificate import SealingCertificate, load_certificate
 from sealbox.sealing.encoding import decode_value, encode_value
+from sealbox.sealing.envelope import (
+    envelope_key_ids,
+    is_envelope,
+    open_envelope,
+    seal_envelope,
+)
 from sealbox.sealing.hybrid import seal, unseal
+from sealbox.sealing.keyring import KeyRing
+from sealbox.sealing.keys import (
+    DEFAULT_KEY_SIZE,
+    DEFAULT_KEY_VALIDITY,
+    SealingKey,
+    generate_key,
+    key_from_pem,
+    public_key_fingerprint,
+)
 from sealbox.sealing.legacy import unseal_v1_data
+from sealbox.sealing.private_keys import read_private_keys
 from sealbox.sealing.scope import (
     CLUSTER_WIDE_ANNOTATION,
     NAMESPACE_WIDE_ANNOTATION,
@@ -30,16 +50,28 @@ from sealbox.sealing.sealed_secret import seal_raw, seal_secret
 
 __all__ = [
     "CLUSTER_WIDE_ANNOTATION",
+    "DEFAULT_KEY_SIZE",
+    "DEFAULT_KEY_VALIDITY",
     "NAMESPACE_WIDE_ANNOTATION",
+    "KeyRing",
     "Scope",
     "SealingCertificate",
+    "SealingKey",
     "decode_value",
     "encode_value",
+    "envelope_key_ids",
+    "generate_key",
+    "is_envelope",
+    "key_from_pem",
     "label_for",
     "load_certificate",
+    "open_envelope",
+    "public_key_fingerprint",
+    "read_private_keys",
     "scope_annotations",
     "scope_from_annotations",
     "seal",
+    "seal_envelope",
     "seal_raw",
     "seal_secret",
     "unseal",

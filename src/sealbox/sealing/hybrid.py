@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,14 +21,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sealbox.errors import NoMatchingKey, SealedValueTooShort
 
-__all__ = ["GCM_NONCE", "SESSION_KEY_SIZE", "seal", "unseal"]
+__all__ = ["GCM_NONCE", "SESSION_KEY_SIZE", "oaep", "seal", "unseal"]
 
 SESSION_KEY_SIZE = 32
 GCM_NONCE = bytes(12)
 _PREFIX = struct.Struct(">H")
 
 
-def _oaep(label: bytes) -> padding.OAEP:
+def oaep(label: bytes) -> padding.OAEP:
     # An empty label is the same as no label (Go and pyca agree); pyca wants None for it.
     return padding.OAEP(
         mgf=padding.MGF1(algorithm=hashes.SHA256()),
@@ -40,13 +40,22 @@ def _oaep(label: bytes) -> padding.OAEP:
 def seal(public_key: rsa.RSAPublicKey, plaintext: bytes, label: bytes) -> bytes:
     """Seal ``plaintext`` to ``public_key`` under the scope ``label``; random each call."""
     session_key = os.urandom(SESSION_KEY_SIZE)
-    wrapped = public_key.encrypt(session_key, _oaep(label))
+    wrapped = public_key.encrypt(session_key, oaep(label))
     sealed = AESGCM(session_key).encrypt(GCM_NONCE, plaintext, None)
     return _PREFIX.pack(len(wrapped)) + wrapped + sealed
 
 
-def unseal(private_keys: Sequence[rsa.RSAPrivateKey], ciphertext: bytes, label: bytes) -> bytes:
+def unseal(
+    private_keys: Sequence[rsa.RSAPrivateKey],
+    ciphertext: bytes,
+    label: bytes,
+    *,
+    on_attempt: Callable[[], None] | None = None,
+) -> bytes:
     """Open a sealed value with the first of ``private_keys`` that fits, under ``label``.
+
+    ``on_attempt`` is called before each RSA decryption, so callers can count the private-key
+    operations the missing key id costs.
 
     Raises :class:`SealedValueTooShort` for a value shorter than its prefix promises and
     :class:`NoMatchingKey` when no key opens it (wrong key, wrong scope, or tampered bytes).
@@ -62,9 +71,11 @@ def unseal(private_keys: Sequence[rsa.RSAPrivateKey], ciphertext: bytes, label: 
         modulus_size = (key.key_size + 7) // 8
         if wrapped_size > modulus_size:
             continue
+        if on_attempt is not None:
+            on_attempt()
         try:
             # Go reads the RSA ciphertext as a number, so a shorter one is zero-padded in front.
-            session_key = key.decrypt(wrapped.rjust(modulus_size, b"\0"), _oaep(label))
+            session_key = key.decrypt(wrapped.rjust(modulus_size, b"\0"), oaep(label))
         except ValueError:
             continue
         try:
