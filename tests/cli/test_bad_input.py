@@ -342,6 +342,21 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
         ["--output-file", "sealed.yaml", "already exists", "--force"],
         2,
     ),
+    "seal: --merge-into missing": (
+        lambda f: _seal(f, _SECRET, "--merge-into", f.path("absent.yaml")),
+        ["--merge-into", "absent.yaml", "no such file"],
+        2,
+    ),
+    "seal: --merge-into not a SealedSecret": (
+        lambda f: _seal(f, _SECRET, "--merge-into", f.path("vault.yaml")),
+        ["--merge-into", "vault.yaml", "kind: KMSPluginConfiguration", "kind: SealedSecret"],
+        2,
+    ),
+    "seal: --merge-into with --raw": (
+        lambda f: ["seal", *_seal(f, _SECRET)[2:], "--raw", "--merge-into", f.path("vault.yaml")],
+        ["--merge-into", "not with --raw"],
+        2,
+    ),
     # demo and the root
     "demo: unknown flag": (
         lambda f: ["demo", "--bogus"],

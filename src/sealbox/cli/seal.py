@@ -8,7 +8,7 @@ each document preceded by ``---``.
 from __future__ import annotations
 
 import datetime
-import json
+import functools
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from sealbox.cli.io import check_output_file, read_input, write_private_file
+from sealbox.cli.seal_files import FormatChoice, documents, render
 from sealbox.cli.seal_group import DEFAULT_COMMAND, SealDefaultCommand, SealGroup
 from sealbox.errors import InputError, SealError
 
@@ -41,42 +42,6 @@ class ScopeChoice(StrEnum):
     strict = "strict"
     namespace_wide = "namespace-wide"
     cluster_wide = "cluster-wide"
-
-
-class FormatChoice(StrEnum):
-    """``-o`` formats."""
-
-    json = "json"
-    yaml = "yaml"
-
-
-def _documents(data: bytes, label: str) -> list[Any]:
-    import yaml
-
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{label}: not UTF-8 text; expected a Secret in YAML or JSON") from None
-    try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}" if mark is not None else label
-        # the parser's own message may quote the input, which may be a value: never shown
-        raise InputError(f"{where}: not valid YAML or JSON; expected a Secret manifest") from None
-    if not documents:
-        raise InputError(f"{label}: empty; expected a Secret in YAML or JSON")
-    return documents
-
-
-def _render(documents: list[dict[str, Any]], output_format: FormatChoice) -> str:
-    if output_format is FormatChoice.json:
-        return "".join(json.dumps(doc, indent=2) + "\n" for doc in documents)
-    import yaml
-
-    return "".join(
-        "---\n" + yaml.safe_dump(doc, sort_keys=True, default_flow_style=False) for doc in documents
-    )
 
 
 def _public_key(cert: str) -> Any:
@@ -133,6 +98,13 @@ def seal(
     allow_empty_data: bool = typer.Option(
         False, "--allow-empty-data", help="Seal a Secret with neither data nor stringData."
     ),
+    merge_into: Path | None = typer.Option(
+        None,
+        "--merge-into",
+        metavar="FILE",
+        help="Add or replace the input's items in the SealedSecret in FILE, in place; the "
+        "other items keep their ciphertext byte for byte.",
+    ),
 ) -> None:
     """Seal Secret manifests into SealedSecrets for Git, offline, like kubeseal.
 
@@ -154,13 +126,15 @@ def seal(
             --output-file sealed.yaml
         sealbox seal --raw --from-file password.txt --cert cluster.pem \\
             --namespace prod --name db
+        sealbox seal new-item.yaml --cert cluster.pem --merge-into sealed.yaml
     """
     from sealbox.sealing import Scope, seal_raw, seal_secret
 
     if output_file is not None:
         check_output_file("--output-file", output_file, force=force)
+    _exclusive(raw=raw, merge_into=merge_into, output_file=output_file)
     chosen = Scope(scope.value) if scope is not None else None
-    if output_format is None:
+    if output_format is None and merge_into is None:
         suffix = output_file.suffix if output_file is not None else ""
         output_format = FormatChoice.yaml if suffix in (".yaml", ".yml") else FormatChoice.json
     if raw:
@@ -172,26 +146,44 @@ def seal(
         if from_file is not None:
             raise InputError("--from-file: only with --raw; give a Secret manifest as FILE")
         label = "stdin" if file == "-" else file
-        documents = _documents(read_input(file, "FILE"), label)
-        public_key = _public_key(cert)
+        secrets = documents(read_input(file, "FILE"), label)
+        seal_one = functools.partial(
+            seal_secret, public_key=_public_key(cert), allow_empty_data=allow_empty_data
+        )
+        if merge_into is not None:
+            from sealbox.cli.seal_merge import merge_into as merge
+
+            merge(
+                merge_into,
+                secrets,
+                label=label,
+                scope=chosen,
+                output_format=output_format,
+                seal_one=seal_one,
+            )
+            return
+        assert output_format is not None  # chosen above when not merging
         sealed = []
-        for index, document in enumerate(documents):
-            where = label if len(documents) == 1 else f"{label} document {index + 1}"
+        for index, document in enumerate(secrets):
+            where = label if len(secrets) == 1 else f"{label} document {index + 1}"
             try:
-                sealed.append(
-                    seal_secret(
-                        document,
-                        public_key,
-                        scope=chosen,
-                        namespace=namespace,
-                        name=name,
-                        allow_empty_data=allow_empty_data,
-                    )
-                )
+                sealed.append(seal_one(document, scope=chosen, namespace=namespace, name=name))
             except SealError as exc:
                 raise SealError(f"{where}: {exc}") from None
-        text = _render(sealed, output_format)
+        text = render(sealed, output_format)
     if output_file is not None:
         write_private_file(output_file, text.encode(), replace=force, flag="--output-file")
     else:
         typer.echo(text, nl=False)
+
+
+def _exclusive(*, raw: bool, merge_into: Path | None, output_file: Path | None) -> None:
+    """Flags that cannot go together, refused before any work."""
+    if merge_into is None:
+        return
+    if raw:
+        raise InputError("--merge-into: not with --raw; --raw prints one value to add by hand")
+    if output_file is not None:
+        raise InputError(
+            f"--merge-into {merge_into}: rewrites that file in place; drop --output-file"
+        )
