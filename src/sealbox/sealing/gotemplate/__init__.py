@@ -1,0 +1,58 @@
+"""A Go ``text/template`` + Sprig engine for ``spec.template.data``, written for faithfulness to
+Go's output on the subset Sealed Secrets templates use (see ``docs/sealing.md``, "Templates").
+
+No maintained Python library implements Go templates, and the upstream controller renders these
+templates with Go's engine, so the same template must give the same bytes here. The engine is
+small and strict: whatever it does not implement is a :class:`TemplateError` naming the template
+and position, never a silently different result.
+
+- :mod:`.lexer`, :mod:`.parser`, :mod:`.nodes`: text → tree, with Go's parse-time checks.
+- :mod:`.evaluator`: tree + data → text.
+- :mod:`.values`, :mod:`.printf`, :mod:`.gojson`: Go's value model, ``fmt`` and ``encoding/json``.
+- :mod:`.functions`, :mod:`.sprig`: the predefined functions and the Sprig subset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sealbox.sealing.gotemplate import nodes
+from sealbox.sealing.gotemplate.errors import TemplateError
+from sealbox.sealing.gotemplate.evaluator import Executor
+from sealbox.sealing.gotemplate.functions import BUILTINS, Func
+from sealbox.sealing.gotemplate.parser import parse
+from sealbox.sealing.gotemplate.sprig import SPRIG
+from sealbox.sealing.gotemplate.values import StringMap, from_bytes, to_bytes
+
+__all__ = ["FUNCTIONS", "Func", "StringMap", "Template", "TemplateError", "from_bytes", "to_bytes"]
+
+FUNCTIONS: Final[Mapping[str, Func]] = {**SPRIG, **BUILTINS}
+"""Every function a template may call: Go's predefined functions and the Sprig subset."""
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed template: parse once, execute against any data."""
+
+    name: str
+    text: str
+    tree: tuple[nodes.Node, ...]
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> Template:
+        """Parse ``text``; :class:`TemplateError` (``template: NAME:LINE:COL: ...``) if bad."""
+        try:
+            return cls(name, text, parse(name, text, FUNCTIONS))
+        except RecursionError:
+            raise TemplateError(f"template: {name}: nested too deeply", name=name) from None
+
+    def execute(self, data: Any) -> str:
+        """The output for ``data`` (a Go ``map[string]string`` is a :class:`StringMap`)."""
+        try:
+            return Executor(self.name, self.text, FUNCTIONS, data).run(self.tree, data)
+        except RecursionError:
+            raise TemplateError(
+                f"template: {self.name}: nested too deeply", name=self.name
+            ) from None
