@@ -10,6 +10,8 @@ so the CLI, the controller and the tests share one implementation of the format.
 - :mod:`.certificate`: the RSA key in a sealing certificate.
 - :mod:`.legacy`: the old ``spec.data`` blob (read only).
 - :mod:`.sealed_secret`: a whole SealedSecret from a Secret manifest, as kubeseal writes it.
+- :mod:`.template`: ``spec.template.data`` rendered with a Go text/template + Sprig subset.
+- :mod:`.unseal`: a whole SealedSecret back into its Secret, as the upstream controller does.
 - :mod:`.keys`: a sealing key pair as the upstream controller generates and stores it.
 - :mod:`.keyring`: the keys a controller holds; which one opens a value, and at what cost.
 - :mod:`.envelope`: the Sealbox envelope: several recipients, each named by its key id.
@@ -47,6 +49,8 @@ from sealbox.sealing.scope import (
     scope_from_annotations,
 )
 from sealbox.sealing.sealed_secret import seal_raw, seal_secret
+from sealbox.sealing.template import TemplateError, render_template
+from sealbox.sealing.unseal import OpenValue, unseal_sealed_secret
 
 __all__ = [
     "CLUSTER_WIDE_ANNOTATION",
@@ -54,9 +58,11 @@ __all__ = [
     "DEFAULT_KEY_VALIDITY",
     "NAMESPACE_WIDE_ANNOTATION",
     "KeyRing",
+    "OpenValue",
     "Scope",
     "SealingCertificate",
     "SealingKey",
+    "TemplateError",
     "decode_value",
     "encode_value",
     "envelope_key_ids",
@@ -68,6 +74,7 @@ __all__ = [
     "open_envelope",
     "public_key_fingerprint",
     "read_private_keys",
+    "render_template",
     "scope_annotations",
     "scope_from_annotations",
     "seal",
@@ -75,5 +82,6 @@ __all__ = [
     "seal_raw",
     "seal_secret",
     "unseal",
+    "unseal_sealed_secret",
     "unseal_v1_data",
 ]

@@ -89,7 +89,7 @@ class Executor:
         elif value is None or value is MISSING:
             pairs = []
         else:
-            raise self.error(node.pos, f"range can't iterate over {print_value(value)}")
+            raise self.error(node.pos, f"range can't iterate over a {go_type(value)}")
         if not pairs:
             if node.orelse:
                 self.walk(dot, node.orelse)

@@ -5,7 +5,8 @@ Upstream hands templates Sprig's ``GenericFuncMap`` minus ``env``, ``expandenv``
 the random and time functions (``randAlphaNum``, ``uuidv4``, ``now``...: a Secret must render the
 same on every reconcile), ``htpasswd``/``bcrypt`` and the crypto generators (no bcrypt dependency;
 salted output is non-deterministic anyway), and the rest of Sprig's long tail (math, lists beyond
-``list``/``join``, semver, regex); an unknown name fails at parse time, naming it.
+``list``/``join``, semver, regex), and ``fail`` (its message, which may carry a value, would land
+in the SealedSecret's status and events). An unknown name fails at parse time, naming it.
 """
 
 from __future__ import annotations
@@ -133,10 +134,6 @@ def _indent(spaces: int, text: str) -> str:
     return pad + text.replace("\n", "\n" + pad)
 
 
-def _fail(message: str) -> str:
-    raise FuncError(message)
-
-
 def _digest(name: str) -> Func:
     return Func(lambda s: hashlib.new(name, to_bytes(s)).hexdigest(), ("str",))
 
@@ -183,5 +180,4 @@ SPRIG: Final[dict[str, Func]] = {
     "sha256sum": _digest("sha256"),
     "sha1sum": _digest("sha1"),
     "sha512sum": _digest("sha512"),
-    "fail": Func(_fail, ("str",)),
 }
