@@ -11,7 +11,7 @@ so the CLI, the controller and the tests share one implementation of the format.
 - :mod:`.legacy`: the old ``spec.data`` blob (read only).
 - :mod:`.sealed_secret`: a whole SealedSecret from a Secret manifest, as kubeseal writes it.
 - :mod:`.template`: ``spec.template.data`` rendered with a Go text/template + Sprig subset.
-- :mod:`.unseal`: a whole SealedSecret back into its Secret, as the upstream controller does.
+- :mod:`.unsealed_secret`: a SealedSecret back into its Secret, as the upstream controller does.
 - :mod:`.keys`: a sealing key pair as the upstream controller generates and stores it.
 - :mod:`.keyring`: the keys a controller holds; which one opens a value, and at what cost.
 - :mod:`.envelope`: the Sealbox envelope: several recipients, each named by its key id.
@@ -50,7 +50,7 @@ from sealbox.sealing.scope import (
 )
 from sealbox.sealing.sealed_secret import seal_raw, seal_secret
 from sealbox.sealing.template import TemplateError, render_template
-from sealbox.sealing.unseal import OpenValue, unseal_sealed_secret
+from sealbox.sealing.unsealed_secret import OpenValue, unseal_sealed_secret
 
 __all__ = [
     "CLUSTER_WIDE_ANNOTATION",
