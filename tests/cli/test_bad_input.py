@@ -35,6 +35,7 @@ from sealbox.cli import app
 from sealbox.kms.backends.local import create_keyring, load_keyring
 from tests.cli import test_audit_bad_input, test_etcd_bad_input
 from tests.cli.test_seal_cli import sealing_cert
+from tests.integration.processes import free_port
 
 runner = CliRunner()
 
@@ -354,7 +355,32 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
     ),
     "seal: --merge-into with --raw": (
         lambda f: ["seal", *_seal(f, _SECRET)[2:], "--raw", "--merge-into", f.path("vault.yaml")],
-        ["--merge-into", "not with --raw"],
+        ["--raw and --merge-into", "choose one of them"],
+        2,
+    ),
+    "seal: --cert URL unreachable": (
+        lambda f: [*_seal(f, _SECRET)[:3], f"http://127.0.0.1:{free_port()}/cert.pem"],
+        ["--cert http://127.0.0.1:", "cannot fetch"],
+        2,
+    ),
+    "seal: no --cert and no kubeconfig": (
+        lambda f: [*_seal(f, _SECRET)[:2], "--kubeconfig", f.path("absent.kubeconfig")],
+        ["--kubeconfig", "absent.kubeconfig"],
+        2,
+    ),
+    "seal: --fetch-cert with --validate": (
+        lambda f: _seal(f, _SECRET, "--fetch-cert", "--validate"),
+        ["--fetch-cert and --validate", "choose one"],
+        2,
+    ),
+    "seal: --validate of a Secret": (
+        lambda f: _seal(f, _SECRET, "--validate"),
+        ["in.yaml", "kind: Secret", "expected kind: SealedSecret"],
+        2,
+    ),
+    "seal: --re-encrypt of another kind": (
+        lambda f: ["seal", "--re-encrypt", f.path("vault.yaml")],
+        ["vault.yaml", "kind: KMSPluginConfiguration", "expected kind: SealedSecret"],
         2,
     ),
     # demo and the root

@@ -18,7 +18,8 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from sealbox.cli import app
-from sealbox.sealing import Scope, decode_value, label_for, unseal
+from sealbox.sealing import Scope, decode_value, label_for
+from sealbox.sealing.hybrid import unseal  # the package's `unseal` name is also a module's
 
 runner = CliRunner()
 PLAIN = "pl41n-s3cr3t-value"

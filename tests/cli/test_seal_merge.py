@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
 from sealbox.cli import app
-from sealbox.sealing import Scope, decode_value, label_for, unseal
+from sealbox.sealing import Scope, decode_value, label_for
+from sealbox.sealing.hybrid import unseal  # the package's `unseal` name is also a module's
 from tests.cli.test_seal_cli import sealing_cert
 
 runner = CliRunner()

@@ -1,21 +1,26 @@
-"""``sealbox seal``: seal Secret manifests to a cluster's certificate, offline, as kubeseal does.
+"""``sealbox seal``: seal Secret manifests to a cluster's certificate, as kubeseal does.
 
-Parsing and output only; the SealedSecret itself comes from :mod:`sealbox.sealing`. Output is
-kubeseal's: JSON pretty-printed in Go's field order (the default), or YAML with sorted keys,
-each document preceded by ``---``.
+Parsing, mode selection and output only; the SealedSecret itself comes from
+:mod:`sealbox.sealing`, the certificate from :mod:`.seal_certs`, the controller's endpoints from
+:mod:`.seal_cluster`, ``--merge-into`` from :mod:`.seal_merge`. Output is kubeseal's: JSON
+pretty-printed in Go's field order (the default), or YAML with sorted keys, each document
+preceded by ``---``.
+
+One command, several modes (kubeseal's flags): seal (default), ``--raw``, ``--fetch-cert``,
+``--validate``, ``--re-encrypt``, ``--recovery-unseal``; at most one of them at a time.
 """
 
 from __future__ import annotations
 
-import datetime
 import functools
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from sealbox.cli.io import check_output_file, read_input, write_private_file
+from sealbox.cli.kube_options import KubeOptions, with_kube_options
+from sealbox.cli.seal_certs import Controller, certificate_pem, public_key
 from sealbox.cli.seal_files import FormatChoice, documents, render
 from sealbox.cli.seal_group import DEFAULT_COMMAND, SealDefaultCommand, SealGroup
 from sealbox.errors import InputError, SealError
@@ -44,14 +49,6 @@ class ScopeChoice(StrEnum):
     cluster_wide = "cluster-wide"
 
 
-def _public_key(cert: str) -> Any:
-    from sealbox.sealing import load_certificate
-
-    source = f"--cert {cert}"
-    certificate = load_certificate(read_input(cert, "--cert"), source)
-    return certificate.key_for_sealing(datetime.datetime.now(datetime.UTC), source)
-
-
 def _raw_value(from_file: str | None) -> bytes:
     if from_file is None:
         return read_input("-")
@@ -60,15 +57,35 @@ def _raw_value(from_file: str | None) -> bytes:
 
 
 @app.command(name=DEFAULT_COMMAND, hidden=True, cls=SealDefaultCommand)
+@with_kube_options
 def seal(
     file: str = typer.Argument(
-        "-", metavar="[FILE|-]", help="Secret manifest(s), YAML or JSON; - (default) is stdin."
+        "-",
+        metavar="[FILE|-]",
+        help="Secret manifest(s), YAML or JSON (SealedSecrets for --validate, --re-encrypt, "
+        "--recovery-unseal); - (default) is stdin.",
     ),
-    cert: str = typer.Option(
-        ...,
+    cert: str | None = typer.Option(
+        None,
         "--cert",
         envvar="SEALED_SECRETS_CERT",
-        help="The controller's PEM certificate (sealbox fetches none: this is offline).",
+        help="The controller's PEM certificate: a file, an http(s):// URL or a file:// URL "
+        "(default: fetched from the controller through the apiserver).",
+    ),
+    fetch_cert: bool = typer.Option(
+        False, "--fetch-cert", help="Print the controller's certificate (PEM) and exit."
+    ),
+    controller_name: str = typer.Option(
+        "sealed-secrets-controller",
+        "--controller-name",
+        envvar="SEALED_SECRETS_CONTROLLER_NAME",
+        help="The controller's Service (the Helm chart names it sealed-secrets).",
+    ),
+    controller_namespace: str = typer.Option(
+        "kube-system",
+        "--controller-namespace",
+        envvar="SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        help="The controller's namespace.",
     ),
     scope: ScopeChoice | None = typer.Option(
         None,
@@ -105,8 +122,21 @@ def seal(
         help="Add or replace the input's items in the SealedSecret in FILE, in place; the "
         "other items keep their ciphertext byte for byte.",
     ),
+    validate: bool = typer.Option(
+        False,
+        "--validate",
+        help="Ask the controller whether it can open each SealedSecret of the input.",
+    ),
+    re_encrypt: bool = typer.Option(
+        False,
+        "--re-encrypt",
+        help="Have the controller re-seal each SealedSecret with its newest key (a FILE is "
+        "rewritten in place unless --output-file).",
+    ),
+    *,
+    kube: KubeOptions,
 ) -> None:
-    """Seal Secret manifests into SealedSecrets for Git, offline, like kubeseal.
+    """Seal Secret manifests into SealedSecrets for Git, like kubeseal.
 
     Each Secret (multi-document input is fine) becomes a bitnami.com/v1alpha1 SealedSecret that
     the Sealed Secrets controller (or Sealbox's) turns back into the Secret. Output matches
@@ -116,74 +146,137 @@ def seal(
     sealedsecrets.bitnami.com annotations unless --scope says otherwise; strict and
     namespace-wide need a namespace (the manifest's, or --namespace).
 
+    The certificate is --cert (a file or URL: offline), else the controller's, fetched through
+    the apiserver's service proxy (--controller-name, --controller-namespace, --kubeconfig,
+    --context), as are --fetch-cert, --validate and --re-encrypt.
+
     With --raw, seal one value for a SealedSecret edited by hand: the base64 text is printed
     without a newline; add the scope annotation to the SealedSecret yourself.
+
+    Subcommands: sealbox seal inventory DIR lists which key sealed each value; a FILE named
+    like a subcommand is given as ./NAME.
 
     Examples:
 
         sealbox seal secret.yaml --cert cluster.pem -o yaml > sealed.yaml
-        sealbox seal secret.yaml --cert cluster.pem --scope namespace-wide \\
+        sealbox seal secret.yaml --controller-name sealed-secrets \\
             --output-file sealed.yaml
         sealbox seal --raw --from-file password.txt --cert cluster.pem \\
             --namespace prod --name db
         sealbox seal new-item.yaml --cert cluster.pem --merge-into sealed.yaml
+        sealbox seal --fetch-cert > cluster.pem
+        sealbox seal --validate sealed.yaml
+        sealbox seal --re-encrypt sealed.yaml
     """
-    from sealbox.sealing import Scope, seal_raw, seal_secret
-
     if output_file is not None:
         check_output_file("--output-file", output_file, force=force)
-    _exclusive(raw=raw, merge_into=merge_into, output_file=output_file)
-    chosen = Scope(scope.value) if scope is not None else None
-    if output_format is None and merge_into is None:
+    mode = _mode(
+        raw=raw,
+        merge_into=merge_into,
+        fetch_cert=fetch_cert,
+        validate=validate,
+        re_encrypt=re_encrypt,
+    )
+    if merge_into is not None and output_file is not None:
+        raise InputError(
+            f"--merge-into {merge_into}: rewrites that file in place; drop --output-file"
+        )
+    if from_file is not None and mode != "--raw":
+        raise InputError("--from-file: only with --raw; give a Secret manifest as FILE")
+    if raw and file != "-":
+        raise InputError(f"FILE {file}: --raw seals one value; give it with --from-file")
+    controller = Controller(controller_name, controller_namespace, kube)
+    if output_format is None and mode in ("seal", "--raw", "--fetch-cert", "--validate"):
         suffix = output_file.suffix if output_file is not None else ""
         output_format = FormatChoice.yaml if suffix in (".yaml", ".yml") else FormatChoice.json
-    if raw:
-        if file != "-":
-            raise InputError(f"FILE {file}: --raw seals one value; give it with --from-file")
-        value = _raw_value(from_file)
-        text = seal_raw(_public_key(cert), value, chosen or Scope.STRICT, namespace, name)
-    else:
-        if from_file is not None:
-            raise InputError("--from-file: only with --raw; give a Secret manifest as FILE")
-        label = "stdin" if file == "-" else file
-        secrets = documents(read_input(file, "FILE"), label)
-        seal_one = functools.partial(
-            seal_secret, public_key=_public_key(cert), allow_empty_data=allow_empty_data
-        )
-        if merge_into is not None:
-            from sealbox.cli.seal_merge import merge_into as merge
-
-            merge(
-                merge_into,
-                secrets,
-                label=label,
-                scope=chosen,
-                output_format=output_format,
-                seal_one=seal_one,
-            )
-            return
-        assert output_format is not None  # chosen above when not merging
-        sealed = []
-        for index, document in enumerate(secrets):
-            where = label if len(secrets) == 1 else f"{label} document {index + 1}"
-            try:
-                sealed.append(seal_one(document, scope=chosen, namespace=namespace, name=name))
-            except SealError as exc:
-                raise SealError(f"{where}: {exc}") from None
-        text = render(sealed, output_format)
+    text = _run(
+        mode,
+        file=file,
+        cert=cert,
+        controller=controller,
+        scope=scope,
+        output_format=output_format,
+        output_file=output_file,
+        namespace=namespace,
+        name=name,
+        from_file=from_file,
+        allow_empty_data=allow_empty_data,
+        merge_into=merge_into,
+    )
+    if text is None:
+        return
     if output_file is not None:
         write_private_file(output_file, text.encode(), replace=force, flag="--output-file")
     else:
         typer.echo(text, nl=False)
 
 
-def _exclusive(*, raw: bool, merge_into: Path | None, output_file: Path | None) -> None:
-    """Flags that cannot go together, refused before any work."""
-    if merge_into is None:
-        return
-    if raw:
-        raise InputError("--merge-into: not with --raw; --raw prints one value to add by hand")
-    if output_file is not None:
-        raise InputError(
-            f"--merge-into {merge_into}: rewrites that file in place; drop --output-file"
+def _mode(**flags: object) -> str:
+    """The one mode the flags ask for (``seal`` when none); InputError for two."""
+    chosen = [f"--{key.replace('_', '-')}" for key, value in flags.items() if value]
+    if len(chosen) > 1:
+        raise InputError(f"{chosen[0]} and {chosen[1]}: choose one of them per run")
+    return chosen[0] if chosen else "seal"
+
+
+def _run(
+    mode: str,
+    *,
+    file: str,
+    cert: str | None,
+    controller: Controller,
+    scope: ScopeChoice | None,
+    output_format: FormatChoice | None,
+    output_file: Path | None,
+    namespace: str | None,
+    name: str | None,
+    from_file: str | None,
+    allow_empty_data: bool,
+    merge_into: Path | None,
+) -> str | None:
+    """Do what ``mode`` asks; the text to print or write, None when nothing more is due."""
+    from sealbox.sealing import Scope, seal_raw, seal_secret
+
+    chosen = Scope(scope.value) if scope is not None else None
+    if mode == "--fetch-cert":
+        return certificate_pem(cert, controller)[0].decode("ascii", "replace")
+    if mode == "--validate":
+        from sealbox.cli.seal_cluster import validate
+
+        validate(file, controller)
+        return None
+    if mode == "--re-encrypt":
+        from sealbox.cli.seal_cluster import re_encrypt
+
+        in_place = file != "-" and output_file is None
+        return re_encrypt(file, controller, output_format, in_place)
+    if mode == "--raw":
+        value = _raw_value(from_file)
+        key = public_key(cert, controller)
+        return seal_raw(key, value, chosen or Scope.STRICT, namespace, name)
+    label = "stdin" if file == "-" else file
+    secrets = documents(read_input(file, "FILE"), label)
+    seal_one = functools.partial(
+        seal_secret, public_key=public_key(cert, controller), allow_empty_data=allow_empty_data
+    )
+    if merge_into is not None:
+        from sealbox.cli.seal_merge import merge_into as merge
+
+        merge(
+            merge_into,
+            secrets,
+            label=label,
+            scope=chosen,
+            output_format=output_format,
+            seal_one=seal_one,
         )
+        return None
+    assert output_format is not None  # chosen by the caller for this mode
+    sealed = []
+    for index, document in enumerate(secrets):
+        where = label if len(secrets) == 1 else f"{label} document {index + 1}"
+        try:
+            sealed.append(seal_one(document, scope=chosen, namespace=namespace, name=name))
+        except SealError as exc:
+            raise SealError(f"{where}: {exc}") from None
+    return render(sealed, output_format)

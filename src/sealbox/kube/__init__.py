@@ -6,7 +6,8 @@ account); :func:`sync_client` and :func:`async_client` open lightkube clients on
 transport retries what is safe to repeat (:class:`RetryPolicy`); :func:`kube_errors` turns what
 they raise into Sealbox's typed Kube* errors; :func:`apply` is server-side apply as field manager
 ``sealbox``; :func:`list_metadata` enumerates objects (Secrets) by metadata alone, never
-receiving a value; :func:`fetch_metrics` reads one apiserver's ``/metrics``.
+receiving a value; :func:`fetch_metrics` reads one apiserver's ``/metrics``;
+:class:`SealingService` reaches the sealing controller through the service proxy.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sealbox.kube.metadata import (
 )
 from sealbox.kube.metrics import apiserver_url, fetch_metrics
 from sealbox.kube.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from sealbox.kube.service_proxy import SealingService
 
 __all__ = [
     "DEFAULT_KUBECONFIG",
@@ -39,6 +41,7 @@ __all__ = [
     "ObjectMetadata",
     "RetryPolicy",
     "RetryTransport",
+    "SealingService",
     "apiserver_url",
     "apply",
     "apply_async",
