@@ -73,12 +73,14 @@ def test_an_absent_secret_is_created_with_immutable() -> None:
     desired = desired_secret(_unsealed(immutable=True), SS_META)
     plan = plan_write(None, desired, owner_uid="uid-1")
     assert plan.action == "create"
-    assert plan.body is not None and plan.body["immutable"] is True
+    assert plan.body is not None
+    assert plan.body["immutable"] is True
 
 
 def test_a_foreign_secret_is_not_touched() -> None:
     plan = plan_write(_existing(), desired_secret(_unsealed(), SS_META), owner_uid="uid-1")
-    assert plan.action == "foreign" and plan.body is None
+    assert plan.action == "foreign"
+    assert plan.body is None
 
 
 def test_a_secret_controlled_by_an_older_sealed_secret_of_that_name_is_foreign() -> None:
@@ -92,7 +94,8 @@ def test_a_secret_controlled_by_an_older_sealed_secret_of_that_name_is_foreign()
 def test_managed_takes_over_replacing_data_labels_annotations_and_owner() -> None:
     existing = _existing({"sealedsecrets.bitnami.com/managed": "true", "keep": "no"})
     plan = plan_write(existing, desired_secret(_unsealed(), SS_META), owner_uid="uid-1")
-    assert plan.action == "update" and plan.body is not None
+    assert plan.action == "update"
+    assert plan.body is not None
     assert plan.body["data"] == {"password": "bmV3"}
     assert plan.body["metadata"]["labels"] == {"l": "new"}
     assert "annotations" not in plan.body["metadata"]  # replaced by the template's (none)
@@ -103,7 +106,8 @@ def test_managed_takes_over_replacing_data_labels_annotations_and_owner() -> Non
 def test_patch_merges_and_keeps_cluster_only_keys_without_taking_ownership() -> None:
     existing = _existing({"sealedsecrets.bitnami.com/patch": "true"})
     plan = plan_write(existing, desired_secret(_unsealed(), SS_META), owner_uid="uid-1")
-    assert plan.action == "update" and plan.body is not None
+    assert plan.action == "update"
+    assert plan.body is not None
     assert plan.body["data"] == {"password": "bmV3", "only-in-cluster": "eA=="}
     assert plan.body["metadata"]["labels"] == {"old": "x", "l": "new"}
     assert plan.body["metadata"]["annotations"] == {"sealedsecrets.bitnami.com/patch": "true"}
@@ -115,14 +119,16 @@ def test_patch_with_managed_also_sets_the_owner() -> None:
         {"sealedsecrets.bitnami.com/patch": "true", "sealedsecrets.bitnami.com/managed": "true"}
     )
     plan = plan_write(existing, desired_secret(_unsealed(), SS_META), owner_uid="uid-1")
-    assert plan.body is not None and plan.body["metadata"]["ownerReferences"] == [OWNER]
+    assert plan.body is not None
+    assert plan.body["metadata"]["ownerReferences"] == [OWNER]
 
 
 def test_type_is_always_set_and_immutable_never_on_update() -> None:
     existing = _existing(ownerReferences=[OWNER])
     desired = desired_secret(_unsealed(type="kubernetes.io/basic-auth", immutable=True), SS_META)
     plan = plan_write(existing, desired, owner_uid="uid-1")
-    assert plan.body is not None and plan.body["type"] == "kubernetes.io/basic-auth"
+    assert plan.body is not None
+    assert plan.body["type"] == "kubernetes.io/basic-auth"
     assert "immutable" not in plan.body
 
 
@@ -165,7 +171,8 @@ def test_status_is_not_rewritten_when_it_already_says_the_same() -> None:
 def test_a_new_generation_is_written_and_the_transition_time_kept() -> None:
     status = next_status(None, SyncResult(True, "Unsealed"), generation=1, now=T0)
     again = next_status(status, SyncResult(True, "Unsealed"), generation=2, now=T1)
-    assert again is not None and again["observedGeneration"] == 2
+    assert again is not None
+    assert again["observedGeneration"] == 2
     (synced,) = again["conditions"]
     assert synced["lastTransitionTime"] == "2026-01-01T00:00:00Z"
     assert synced["lastUpdateTime"] == "2026-01-01T00:05:00Z"
