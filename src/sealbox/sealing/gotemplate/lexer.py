@@ -21,6 +21,7 @@ KEYWORDS: Final = frozenset(
 _SPACE: Final = " \t\r\n"
 _NUMBER: Final = re.compile(
     r"[+-]?(?:0[xX][0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?(?:[pP][+-]?[0-9_]+)?"
+    r"|0[oObB][0-9_]+"
     r"|[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?)i?"
 )
 _WORD: Final = re.compile(r"[A-Za-z0-9_]*")

@@ -137,7 +137,7 @@ class _Parser:
             is_assign = op.kind == "assign"
             for name in decl:
                 if is_assign and name not in self.vars:
-                    raise self.error(op.pos, f"undefined variable {name!r}")
+                    raise self.error(op.pos, f'undefined variable "{name}"')
         cmds: list[n.Command] = []
         while not cursor.done() and cursor.kind(0) != "rparen":
             if cmds:
