@@ -383,6 +383,21 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
         ["vault.yaml", "kind: KMSPluginConfiguration", "expected kind: SealedSecret"],
         2,
     ),
+    "seal: --recipients missing": (
+        lambda f: _seal(f, _SECRET, "--recipients", f.path("absent.pem")),
+        ["--recipients", "absent.pem", "no such file"],
+        2,
+    ),
+    "seal: --recipients not a certificate": (
+        lambda f: _seal(f, _SECRET, "--recipients", f.path("broken.yaml")),
+        ["--recipients", "broken.yaml", "no PEM certificate"],
+        2,
+    ),
+    "seal: --recipients with --validate": (
+        lambda f: _seal(f, _SECRET, "--recipients", f.path("cluster.pem"), "--validate"),
+        ["--recipients", "only when sealing", "--validate"],
+        2,
+    ),
     # demo and the root
     "demo: unknown flag": (
         lambda f: ["demo", "--bogus"],

@@ -13,8 +13,10 @@ One command, several modes (kubeseal's flags): seal (default), ``--raw``, ``--fe
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -122,6 +124,14 @@ def seal(
         help="Add or replace the input's items in the SealedSecret in FILE, in place; the "
         "other items keep their ciphertext byte for byte.",
     ),
+    recipients: list[str] | None = typer.Option(
+        None,
+        "--recipients",
+        metavar="CERT",
+        help="Seal each value once for several certificates (files or URLs; repeat the flag), "
+        "plus --cert if given, in a Sealbox envelope any of them opens. Sealbox's controller "
+        "reads it; the upstream one does not.",
+    ),
     validate: bool = typer.Option(
         False,
         "--validate",
@@ -164,6 +174,8 @@ def seal(
         sealbox seal --raw --from-file password.txt --cert cluster.pem \\
             --namespace prod --name db
         sealbox seal new-item.yaml --cert cluster.pem --merge-into sealed.yaml
+        sealbox seal secret.yaml --recipients prod.pem \\
+            --recipients recovery.pem
         sealbox seal --fetch-cert > cluster.pem
         sealbox seal --validate sealed.yaml
         sealbox seal --re-encrypt sealed.yaml
@@ -183,6 +195,8 @@ def seal(
         )
     if from_file is not None and mode != "--raw":
         raise InputError("--from-file: only with --raw; give a Secret manifest as FILE")
+    if recipients and mode not in ("seal", "--raw", "--merge-into"):
+        raise InputError(f"--recipients: only when sealing, not with {mode}")
     if raw and file != "-":
         raise InputError(f"FILE {file}: --raw seals one value; give it with --from-file")
     controller = Controller(controller_name, controller_namespace, kube)
@@ -202,6 +216,7 @@ def seal(
         from_file=from_file,
         allow_empty_data=allow_empty_data,
         merge_into=merge_into,
+        recipients=recipients or [],
     )
     if text is None:
         return
@@ -233,8 +248,14 @@ def _run(
     from_file: str | None,
     allow_empty_data: bool,
     merge_into: Path | None,
+    recipients: list[str],
 ) -> str | None:
     """Do what ``mode`` asks; the text to print or write, None when nothing more is due."""
+    from sealbox.cli.seal_recipients import (
+        recipient_keys,
+        seal_raw_to_recipients,
+        seal_to_recipients,
+    )
     from sealbox.sealing import Scope, seal_raw, seal_secret
 
     chosen = Scope(scope.value) if scope is not None else None
@@ -250,14 +271,21 @@ def _run(
 
         in_place = file != "-" and output_file is None
         return re_encrypt(file, controller, output_format, in_place)
+    keys = recipient_keys(cert, recipients, controller) if recipients else []
     if mode == "--raw":
         value = _raw_value(from_file)
+        if keys:
+            return seal_raw_to_recipients(keys, value, chosen or Scope.STRICT, namespace, name)
         key = public_key(cert, controller)
         return seal_raw(key, value, chosen or Scope.STRICT, namespace, name)
     label = "stdin" if file == "-" else file
     secrets = documents(read_input(file, "FILE"), label)
-    seal_one = functools.partial(
-        seal_secret, public_key=public_key(cert, controller), allow_empty_data=allow_empty_data
+    seal_one: Callable[..., dict[str, Any]] = (
+        functools.partial(seal_to_recipients, keys=keys, allow_empty_data=allow_empty_data)
+        if keys
+        else functools.partial(
+            seal_secret, public_key=public_key(cert, controller), allow_empty_data=allow_empty_data
+        )
     )
     if merge_into is not None:
         from sealbox.cli.seal_merge import merge_into as merge

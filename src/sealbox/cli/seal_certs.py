@@ -41,8 +41,11 @@ class Controller:
         return f"controller service {self.namespace}/{self.name}"
 
 
-def certificate_pem(cert: str | None, controller: Controller) -> tuple[bytes, str]:
-    """The PEM bytes of the sealing certificate and a label naming where they came from.
+def certificate_pem(
+    cert: str | None, controller: Controller, flag: str = "--cert"
+) -> tuple[bytes, str]:
+    """The PEM bytes of the sealing certificate and a label naming where they came from
+    (``flag``: the option that named ``cert``, for messages).
 
     Raises:
         InputError: the file is missing or the URL cannot be fetched.
@@ -53,34 +56,34 @@ def certificate_pem(cert: str | None, controller: Controller) -> tuple[bytes, st
             return service.certificate(), str(controller)
     scheme = urlsplit(cert).scheme.lower()
     if scheme in ("http", "https"):
-        return _fetch(cert), f"--cert {cert}"
+        return _fetch(cert, flag), f"{flag} {cert}"
     if scheme == "file":
-        return read_input(unquote(urlsplit(cert).path), "--cert"), f"--cert {cert}"
-    return read_input(cert, "--cert"), f"--cert {cert}"
+        return read_input(unquote(urlsplit(cert).path), flag), f"{flag} {cert}"
+    return read_input(cert, flag), f"{flag} {cert}"
 
 
-def public_key(cert: str | None, controller: Controller) -> Any:
+def public_key(cert: str | None, controller: Controller, flag: str = "--cert") -> Any:
     """The RSA public key to seal to (``SealError`` when expired or not RSA)."""
     from sealbox.sealing import load_certificate
 
-    pem, source = certificate_pem(cert, controller)
+    pem, source = certificate_pem(cert, controller, flag)
     certificate = load_certificate(pem, source)
     return certificate.key_for_sealing(datetime.datetime.now(datetime.UTC), source)
 
 
-def _fetch(url: str) -> bytes:
+def _fetch(url: str, flag: str) -> bytes:
     import httpx2
 
     try:
         response = httpx2.get(url, follow_redirects=True, timeout=_URL_TIMEOUT)
     except httpx2.TimeoutException:
-        raise InputError(f"--cert {url}: no answer within {_URL_TIMEOUT:g}s") from None
+        raise InputError(f"{flag} {url}: no answer within {_URL_TIMEOUT:g}s") from None
     except httpx2.HTTPError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"--cert {url}: cannot fetch ({reason})") from None
+        raise InputError(f"{flag} {url}: cannot fetch ({reason})") from None
     if response.status_code != 200:
         raise InputError(
-            f"--cert {url}: HTTP {response.status_code} {response.reason_phrase}; expected the "
+            f"{flag} {url}: HTTP {response.status_code} {response.reason_phrase}; expected the "
             "PEM certificate"
         )
     return response.content
