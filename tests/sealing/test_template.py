@@ -173,3 +173,20 @@ def test_a_parsed_template_runs_on_any_data() -> None:
     assert template.execute(StringMap(a="1", b="2")) == "1/2"
     assert template.execute(StringMap()) == "<no value>/"
     assert template.execute({"a": "x"}) == "x/<no value>"  # map[string]interface{}: nil
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ range 100000000 }}{{ end }}",
+        '{{ repeat 1000000000 "xxxxxxxxxx" }}',
+        '{{ indent 1000000000 "x" }}',
+        '{{ replace "x" (repeat 1000 "y") (repeat 2000 "x") }}',
+        '{{ printf "%1000000000d" 1 }}{{ printf "%1000000000d" 1 }}',
+        '{{ $x := "ab" }}{{ range 40 }}{{ $x = print $x $x }}{{ end }}',
+    ],
+)
+def test_an_untrusted_template_cannot_exhaust_the_controller(text: str) -> None:
+    """CPU and memory stay bounded: a Secret holds at most 1 MiB, so nothing bigger is built."""
+    with pytest.raises(TemplateError, match=r"1 MiB|steps"):
+        render(text)

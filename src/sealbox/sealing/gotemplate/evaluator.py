@@ -5,13 +5,14 @@ truth, ``range`` over lists, maps (sorted keys) and integers, ``break``/``contin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from sealbox.sealing.gotemplate import nodes as n
 from sealbox.sealing.gotemplate.errors import TemplateError
 from sealbox.sealing.gotemplate.functions import Func
 from sealbox.sealing.gotemplate.values import (
+    MAX_TEXT,
     MISSING,
     FuncError,
     go_type,
@@ -21,7 +22,7 @@ from sealbox.sealing.gotemplate.values import (
 
 _NO_FINAL: Final = object()
 _GO_KIND: Final = {"str": "string", "int": "int", "bool": "bool"}
-_MAX_OUTPUT: Final = 1 << 20  # a Secret holds at most 1 MiB
+_MAX_STEPS: Final = 1_000_000  # actions, iterations and calls: bounds CPU per template
 
 
 class _Jump(Exception):
@@ -38,6 +39,7 @@ class Executor:
         self.vars: list[list[Any]] = [["$", data]]
         self.out: list[str] = []
         self.size = 0
+        self.steps = 0
 
     def error(self, pos: int, message: str) -> TemplateError:
         return TemplateError.at(self.source, pos, f'executing "{self.source[0]}": {message}')
@@ -48,12 +50,18 @@ class Executor:
 
     def write(self, text: str, pos: int) -> None:
         self.size += len(text)
-        if self.size > _MAX_OUTPUT:
+        if self.size > MAX_TEXT:
             raise self.error(pos, "output larger than a Secret can hold (1 MiB)")
         self.out.append(text)
 
+    def step(self, pos: int) -> None:
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise self.error(pos, f"template takes more than {_MAX_STEPS} steps")
+
     def walk(self, dot: Any, nodes: tuple[n.Node, ...]) -> None:
         for node in nodes:
+            self.step(node.pos)
             if isinstance(node, n.Text):
                 self.write(node.text, node.pos)
             elif isinstance(node, n.Action):
@@ -79,24 +87,25 @@ class Executor:
             self.walk(dot, node.orelse)
 
     def range(self, dot: Any, node: n.Control, value: Any) -> None:
-        pairs: list[tuple[Any, Any]]
+        pairs: Iterable[tuple[Any, Any]]
         if isinstance(value, dict):
             pairs = [(k, value[k]) for k in sorted(value)]
         elif isinstance(value, list):
             pairs = list(enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool):
-            pairs = [(i, i) for i in range(value)]
+            pairs = ((i, i) for i in range(value)) if value > 0 else []
         elif value is None or value is MISSING:
             pairs = []
         else:
             raise self.error(node.pos, f"range can't iterate over a {go_type(value)}")
-        if not pairs:
+        if isinstance(pairs, list) and not pairs:
             if node.orelse:
                 self.walk(dot, node.orelse)
             return
         mark = len(self.vars)
         decl = node.pipe.decl
         for key, elem in pairs:
+            self.step(node.pos)
             if len(decl) == 1:
                 self.assign(decl[0], elem)
             elif len(decl) == 2:
@@ -204,10 +213,14 @@ class Executor:
                 if truth(result) != (name == "and"):
                     return result
             return result
+        self.step(ident.pos)
         try:
-            return func.fn(*(value(i) for i in range(len(nodes))))
+            result = func.fn(*(value(i) for i in range(len(nodes))))
         except FuncError as exc:
             raise self.error(ident.pos, f"error calling {name}: {exc}") from None
+        if isinstance(result, str) and len(result) > MAX_TEXT:
+            raise self.error(ident.pos, f"error calling {name}: result larger than 1 MiB")
+        return result
 
     def coerce(self, kind: str, value: Any, pos: int, name: str) -> Any:
         if kind == "any":

@@ -9,6 +9,7 @@ import re
 from typing import Any, Final
 
 from sealbox.sealing.gotemplate.values import (
+    MAX_TEXT,
     MISSING,
     format_float,
     go_quote,
@@ -103,13 +104,13 @@ def sprintf(fmt: str, args: list[Any]) -> str:
             continue
         value = args[used]
         used += 1
-        precision = None if prec is None else int(prec or 0)
+        precision = None if prec is None else min(int(prec or 0), MAX_TEXT)
         text = _one(verb, flags, precision, value)
         if text is None:
             text = _bad(verb, value)
         if width:
             pad = "0" if "0" in flags and "-" not in flags and verb not in "sqvT" else " "
-            size = int(width)
+            size = min(int(width), MAX_TEXT)
             if "-" in flags:
                 text = text.ljust(size)
             elif pad == "0" and text[:1] in "+- ":

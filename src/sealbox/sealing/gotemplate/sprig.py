@@ -19,6 +19,7 @@ from typing import Any, Final
 from sealbox.sealing.gotemplate.functions import Func
 from sealbox.sealing.gotemplate.gojson import marshal
 from sealbox.sealing.gotemplate.values import (
+    MAX_TEXT,
     FuncError,
     StringMap,
     from_bytes,
@@ -123,15 +124,29 @@ def _to_json(value: Any, indent: str = "") -> str:
         return ""  # Sprig ignores json.Marshal's error
 
 
+def _bounded(size: int) -> None:
+    if size > MAX_TEXT:
+        raise FuncError("result larger than a Secret can hold (1 MiB)")
+
+
 def _repeat(count: int, text: str) -> str:
     if count < 0:
         raise FuncError("strings: negative Repeat count")
+    _bounded(count * len(text))
     return text * count
 
 
 def _indent(spaces: int, text: str) -> str:
-    pad = " " * max(spaces, 0)
+    spaces = max(spaces, 0)
+    _bounded(spaces * (text.count("\n") + 1) + len(text))
+    pad = " " * spaces
     return pad + text.replace("\n", "\n" + pad)
+
+
+def _replace(old: str, new: str, text: str) -> str:
+    matches = text.count(old) if old else len(text) + 1
+    _bounded(len(text) + matches * (len(new) - len(old)))
+    return text.replace(old, new)
 
 
 def _digest(name: str) -> Func:
@@ -155,7 +170,7 @@ SPRIG: Final[dict[str, Func]] = {
         lambda p, s: s[: len(s) - len(p)] if p and s.endswith(p) else s, ("str", "str")
     ),
     "trimAll": Func(lambda cut, s: s.strip(cut) if cut else s, ("str", "str")),
-    "replace": Func(lambda old, new, s: s.replace(old, new), ("str", "str", "str")),
+    "replace": Func(_replace, ("str", "str", "str")),
     "nospace": Func(lambda s: "".join(c for c in s if not _is_space(c)), ("str",)),
     "repeat": Func(_repeat, ("int", "str")),
     "indent": Func(_indent, ("int", "str")),

@@ -41,6 +41,11 @@ class StringMap(dict[str, str]):
     """A Go ``map[string]string``: a missing key indexes to ``""``."""
 
 
+MAX_TEXT: Final = 1 << 20
+"""The longest string a template may build: a whole Secret holds at most 1 MiB, and the bound
+keeps an untrusted template from exhausting the controller's memory."""
+
+
 class FuncError(Exception):
     """A template function failed; the evaluator adds ``error calling NAME:``."""
 
