@@ -107,6 +107,15 @@ def _existing(f: Files) -> list[str]:
     return _seal(f, _SECRET, "--output-file", f.path("sealed.yaml"))
 
 
+def _sealed_secret(f: Files) -> str:
+    """A SealedSecret file, for the modes that read one."""
+    (f.root / "sealed.yaml").write_text(
+        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: a, namespace: b}\n"
+        "spec: {encryptedData: {k: AgA=}}\n"
+    )
+    return f.path("sealed.yaml")
+
+
 CASES: dict[str, tuple[Case, list[str], int]] = {
     # config validate / keygen
     "config validate: file missing": (
@@ -396,6 +405,32 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
     "seal: --recipients with --validate": (
         lambda f: _seal(f, _SECRET, "--recipients", f.path("cluster.pem"), "--validate"),
         ["--recipients", "only when sealing", "--validate"],
+        2,
+    ),
+    "seal: --recovery-unseal without keys": (
+        lambda f: ["seal", "--recovery-unseal", _sealed_secret(f)],
+        ["--recovery-private-key", "required with --recovery-unseal"],
+        2,
+    ),
+    "seal: --recovery-private-key missing": (
+        lambda f: [
+            *["seal", "--recovery-unseal", _sealed_secret(f)],
+            *["--recovery-private-key", f"{f.path('absent.pem')},{f.path('kek.key')}"],
+        ],
+        ["--recovery-private-key", "absent.pem", "no such file"],
+        2,
+    ),
+    "seal: --recovery-private-key not a key": (
+        lambda f: [
+            *["seal", "--recovery-unseal", _sealed_secret(f)],
+            *["--recovery-private-key", f.path("vault.yaml")],
+        ],
+        ["--recovery-private-key", "vault.yaml", "no private key found"],
+        2,
+    ),
+    "seal: --show-values without --recovery-unseal": (
+        lambda f: _seal(f, _SECRET, "--show-values"),
+        ["--show-values", "only with --recovery-unseal"],
         2,
     ),
     # demo and the root

@@ -6,8 +6,9 @@ Parsing, mode selection and output only; the SealedSecret itself comes from
 pretty-printed in Go's field order (the default), or YAML with sorted keys, each document
 preceded by ``---``.
 
-One command, several modes (kubeseal's flags): seal (default), ``--raw``, ``--fetch-cert``,
-``--validate``, ``--re-encrypt``, ``--recovery-unseal``; at most one of them at a time.
+One command, several modes (kubeseal's flags): seal (default), ``--raw``, ``--merge-into``,
+``--fetch-cert``, ``--validate``, ``--re-encrypt``, ``--recovery-unseal`` (:mod:`.seal_recovery`);
+at most one of them at a time.
 """
 
 from __future__ import annotations
@@ -143,6 +144,24 @@ def seal(
         help="Have the controller re-seal each SealedSecret with its newest key (a FILE is "
         "rewritten in place unless --output-file).",
     ),
+    recovery_unseal: bool = typer.Option(
+        False,
+        "--recovery-unseal",
+        help="Disaster recovery, offline: open one SealedSecret with --recovery-private-key "
+        "and print its Secret, values REDACTED unless --show-values.",
+    ),
+    recovery_private_key: list[str] | None = typer.Option(
+        None,
+        "--recovery-private-key",
+        metavar="FILE[,FILE...]",
+        help="With --recovery-unseal: backed-up private keys (PEM, a Secret, a List of Secrets); "
+        "repeat the flag or separate by commas.",
+    ),
+    show_values: bool = typer.Option(
+        False,
+        "--show-values",
+        help="With --recovery-unseal: print the values themselves (they are secret).",
+    ),
     *,
     kube: KubeOptions,
 ) -> None:
@@ -179,6 +198,8 @@ def seal(
         sealbox seal --fetch-cert > cluster.pem
         sealbox seal --validate sealed.yaml
         sealbox seal --re-encrypt sealed.yaml
+        sealbox seal --recovery-unseal sealed.yaml \\
+            --recovery-private-key backup-keys.yaml
     """
     if output_file is not None:
         check_output_file("--output-file", output_file, force=force)
@@ -188,7 +209,11 @@ def seal(
         fetch_cert=fetch_cert,
         validate=validate,
         re_encrypt=re_encrypt,
+        recovery_unseal=recovery_unseal,
     )
+    if (recovery_private_key or show_values) and mode != "--recovery-unseal":
+        flag = "--recovery-private-key" if recovery_private_key else "--show-values"
+        raise InputError(f"{flag}: only with --recovery-unseal")
     if merge_into is not None and output_file is not None:
         raise InputError(
             f"--merge-into {merge_into}: rewrites that file in place; drop --output-file"
@@ -200,7 +225,7 @@ def seal(
     if raw and file != "-":
         raise InputError(f"FILE {file}: --raw seals one value; give it with --from-file")
     controller = Controller(controller_name, controller_namespace, kube)
-    if output_format is None and mode in ("seal", "--raw", "--fetch-cert", "--validate"):
+    if output_format is None and mode in ("seal", "--raw", "--fetch-cert", "--recovery-unseal"):
         suffix = output_file.suffix if output_file is not None else ""
         output_format = FormatChoice.yaml if suffix in (".yaml", ".yml") else FormatChoice.json
     text = _run(
@@ -217,6 +242,8 @@ def seal(
         allow_empty_data=allow_empty_data,
         merge_into=merge_into,
         recipients=recipients or [],
+        recovery_private_key=recovery_private_key or [],
+        show_values=show_values,
     )
     if text is None:
         return
@@ -249,6 +276,8 @@ def _run(
     allow_empty_data: bool,
     merge_into: Path | None,
     recipients: list[str],
+    recovery_private_key: list[str],
+    show_values: bool,
 ) -> str | None:
     """Do what ``mode`` asks; the text to print or write, None when nothing more is due."""
     from sealbox.cli.seal_recipients import (
@@ -261,6 +290,12 @@ def _run(
     chosen = Scope(scope.value) if scope is not None else None
     if mode == "--fetch-cert":
         return certificate_pem(cert, controller)[0].decode("ascii", "replace")
+    if mode == "--recovery-unseal":
+        from sealbox.cli.seal_recovery import recovery_unseal
+
+        secret = recovery_unseal(file, recovery_private_key, show_values=show_values)
+        assert output_format is not None  # chosen by the caller for this mode
+        return render([secret], output_format)
     if mode == "--validate":
         from sealbox.cli.seal_cluster import validate
 

@@ -16,6 +16,7 @@ so the CLI, the controller and the tests share one implementation of the format.
 - :mod:`.keyring`: the keys a controller holds; which one opens a value, and at what cost.
 - :mod:`.envelope`: the Sealbox envelope: several recipients, each named by its key id.
 - :mod:`.private_keys`: recovery keys in every form users keep them.
+- :mod:`.inventory`: which key sealed each value, so old keys can be retired.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sealbox.sealing.envelope import (
     seal_envelope,
 )
 from sealbox.sealing.hybrid import seal, unseal
+from sealbox.sealing.inventory import KeySet, ValueRecord, inventory, summary
 from sealbox.sealing.keyring import KeyRing
 from sealbox.sealing.keys import (
     DEFAULT_KEY_SIZE,
@@ -58,15 +60,18 @@ __all__ = [
     "DEFAULT_KEY_VALIDITY",
     "NAMESPACE_WIDE_ANNOTATION",
     "KeyRing",
+    "KeySet",
     "OpenValue",
     "Scope",
     "SealingCertificate",
     "SealingKey",
     "TemplateError",
+    "ValueRecord",
     "decode_value",
     "encode_value",
     "envelope_key_ids",
     "generate_key",
+    "inventory",
     "is_envelope",
     "key_from_pem",
     "label_for",
@@ -81,6 +86,7 @@ __all__ = [
     "seal_envelope",
     "seal_raw",
     "seal_secret",
+    "summary",
     "unseal",
     "unseal_sealed_secret",
     "unseal_v1_data",

@@ -1,0 +1,179 @@
+"""Which key sealed each value: the inventory that lets old sealing keys be retired safely.
+
+Upstream values carry no key id, so users script trial decryptions before pruning keys. Here:
+
+- an envelope value names its keys (:func:`~.envelope.envelope_key_ids`): each is named by a
+  certificate or private key given that has that fingerprint, else by the fingerprint itself;
+- an upstream value is opened by trial with the private keys given (:class:`KeySet`), under the
+  SealedSecret's own scope label, and named by the key that opens it;
+- anything else is ``unknown`` (no key given opens it) or ``invalid`` (not base64, cut short).
+
+The summary counts values per key; a key no value needs any more may be retired (after every
+repository and cluster has been inventoried). Pure: documents in, records out; the CLI walks
+directories and renders.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from sealbox.errors import NoMatchingKey, UnsealError
+from sealbox.sealing.encoding import decode_value
+from sealbox.sealing.envelope import envelope_key_ids, is_envelope, open_envelope
+from sealbox.sealing.hybrid import unseal
+from sealbox.sealing.keys import public_key_fingerprint
+from sealbox.sealing.scope import label_for, scope_from_annotations
+
+__all__ = [
+    "INVALID",
+    "UNKNOWN",
+    "KeySet",
+    "ValueRecord",
+    "inventory",
+    "is_sealed_secret",
+    "summary",
+]
+
+UNKNOWN = "unknown"
+"""The key of an upstream value that no private key given opens."""
+INVALID = "invalid"
+"""The key of a value that is not a sealed value at all (bad base64, cut short)."""
+
+
+class KeySet:
+    """Private keys given on the command line (no certificates needed, unlike a controller's
+    :class:`~.keyring.KeyRing`), by fingerprint: open a value of either format, or say which
+    key does."""
+
+    def __init__(self, keys: Iterable[rsa.RSAPrivateKey] = ()) -> None:
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
+        for key in keys:
+            self._keys.setdefault(public_key_fingerprint(key.public_key()), key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"KeySet({len(self)} keys)"
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+    def open(self, value: bytes, label: bytes) -> bytes:
+        """The plaintext (an :class:`~sealbox.sealing.unsealed_secret.OpenValue`)."""
+        return self._open(value, label)[1]
+
+    def opened_by(self, value: bytes, label: bytes) -> str:
+        """The fingerprint of the key that opens ``value``; NoMatchingKey when none does."""
+        return self._open(value, label)[0]
+
+    def _open(self, value: bytes, label: bytes) -> tuple[str, bytes]:
+        if is_envelope(value):
+            used: list[str] = []
+
+            def key_for(fingerprint: str) -> rsa.RSAPrivateKey | None:
+                used.append(fingerprint)
+                return self._keys.get(fingerprint)
+
+            plaintext = open_envelope(value, label, key_for)
+            return used[-1], plaintext
+        for fingerprint, key in self._keys.items():
+            try:
+                return fingerprint, unseal([key], value, label)
+            except NoMatchingKey:
+                continue
+        raise NoMatchingKey(f"no key could decrypt secret ({len(self._keys)} keys tried)")
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRecord:
+    """One ``encryptedData`` item and the key(s) that sealed it (never its value)."""
+
+    source: str
+    namespace: str
+    name: str
+    item: str
+    format: str  # "envelope", "upstream" or "invalid"
+    keys: tuple[str, ...]  # names: a given cert/key's name, a fingerprint, UNKNOWN or INVALID
+    fingerprints: tuple[str, ...] = field(default=())
+
+
+def is_sealed_secret(document: Any) -> bool:
+    return (
+        isinstance(document, Mapping)
+        and document.get("kind") == "SealedSecret"
+        and str(document.get("apiVersion", "")).startswith("bitnami.com/")
+    )
+
+
+def inventory(
+    documents: Iterable[tuple[str, Any]],
+    keys: KeySet,
+    names: Mapping[str, str] | None = None,
+) -> list[ValueRecord]:
+    """A record per item of every SealedSecret among ``documents`` ((source, document) pairs;
+    other documents are skipped). ``names`` maps fingerprints to display names (the files the
+    certificates and keys came from)."""
+    names = names or {}
+    records = []
+    for source, document in documents:
+        if not is_sealed_secret(document):
+            continue
+        metadata = _mapping(document.get("metadata"))
+        encrypted = _mapping(_mapping(document.get("spec")).get("encryptedData"))
+        namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+        scope = scope_from_annotations(_mapping(metadata.get("annotations")))
+        label = label_for(scope, namespace, name)
+        for item in sorted(encrypted):
+            records.append(
+                _record(source, namespace, name, str(item), encrypted[item], label, keys, names)
+            )
+    return records
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _record(
+    source: str,
+    namespace: str,
+    name: str,
+    item: str,
+    text: Any,
+    label: bytes,
+    keys: KeySet,
+    names: Mapping[str, str],
+) -> ValueRecord:
+    where = (source, namespace, name, item)
+    try:
+        value = decode_value(text if isinstance(text, str) else "", item)
+        if is_envelope(value):
+            ids = envelope_key_ids(value)
+            return ValueRecord(*where, "envelope", tuple(names.get(i, i) for i in ids), ids)
+    except UnsealError:
+        return ValueRecord(*where, "invalid", (INVALID,))
+    try:
+        fingerprint = keys.opened_by(value, label)
+    except NoMatchingKey:
+        return ValueRecord(*where, "upstream", (UNKNOWN,))
+    except UnsealError:
+        return ValueRecord(*where, "invalid", (INVALID,))
+    return ValueRecord(*where, "upstream", (names.get(fingerprint, fingerprint),), (fingerprint,))
+
+
+def summary(records: Sequence[ValueRecord], known: Iterable[str] = ()) -> dict[str, int]:
+    """Values per key name, most first; every name in ``known`` (the keys given) appears, with 0
+    when no value needs it: those are the keys that may be retired."""
+    counts: Counter[str] = Counter()
+    for record in records:
+        counts.update(record.keys)
+    for name in known:
+        counts.setdefault(name, 0)
+    return dict(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
