@@ -12,9 +12,11 @@ status message names all broken items; messages name items, never values. Where 
 says "no key could decrypt secret", a value that opens under another scope of the same object is
 reported as ``ScopeMismatch`` (tried only after a failure, so a healthy object costs nothing).
 
-Deliberate difference: upstream's lenient decoder turns a non-string ``encryptedData`` value into
-a silently wrong map (the CRD schema keeps such objects out of a real cluster); here it is an
-``InvalidSealedSecret`` naming the items, since a Secret quietly missing data is worse.
+Deliberate difference: upstream's lenient decoder silently mis-reads an ``encryptedData`` map that
+holds a non-string value (our spec reads it as the whole map becoming empty; Go's decoder rules
+say the item becomes ``""`` and then fails as too short). The CRD schema keeps such objects out of
+a real cluster; here it is an ``InvalidSealedSecret`` naming the items either way, since a Secret
+quietly missing data is the worse outcome.
 """
 
 from __future__ import annotations
