@@ -425,3 +425,34 @@ def test_the_package_unseal_name_stays_the_value_function() -> None:
 
     assert callable(sealbox.sealing.unseal)
     assert sealbox.sealing.unseal.__module__ == "sealbox.sealing.hybrid"
+
+
+@pytest.mark.parametrize(
+    ("annotation", "preserved"),
+    [
+        ("foo", True),
+        ("foo.bar.io/foo-bar-baz", True),
+        ("kubectl.kubernetes.io/last-applied-configuration", False),
+        ("kubecfg.ksonnet.io/last-applied-configuration", False),
+    ],
+)
+def test_metadata_survives_seal_and_unseal_except_what_leaks(
+    key: rsa.RSAPrivateKey, open_value: OpenValue, annotation: str, preserved: bool
+) -> None:
+    """Upstream TestSealMetadataPreservation, end to end: annotations reach the Secret, except
+    the last-applied copies (they hold the plaintext) and the input's ownerReferences."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "myname",
+            "namespace": "myns",
+            "annotations": {annotation: "test value"},
+            "ownerReferences": [{"apiVersion": "foo/v1", "kind": "Foo", "name": "foo"}],
+        },
+        "data": {"foo": base64.b64encode(b"bar").decode()},
+    }
+    secret = unseal_sealed_secret(seal_secret(manifest, key.public_key()), open_value)
+    assert (annotation in secret["metadata"].get("annotations", {})) is preserved
+    assert "ownerReferences" not in secret["metadata"]
+    assert _data(secret) == {"foo": b"bar"}
