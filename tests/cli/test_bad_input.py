@@ -116,6 +116,33 @@ def _sealed_secret(f: Files) -> str:
     return f.path("sealed.yaml")
 
 
+def _controller(f: Files, *, flag: str, value: str) -> list[str]:
+    """``sealbox controller sealing`` with one bad flag; the rest valid, a kubeconfig that
+    exists (never contacted: each case is refused before a cluster is asked)."""
+    kubeconfig = f.root / "kubeconfig.yaml"
+    if not kubeconfig.exists():
+        kubeconfig.write_text(_KUBECONFIG)
+    if flag in ("--key-wrap-config", "--kubeconfig"):
+        value = f.path(value)
+    base = ["controller", "sealing", "--key-namespace", "sealing"]
+    if flag != "--kubeconfig":
+        base += ["--kubeconfig", str(kubeconfig)]
+    return [
+        *base,
+        f"{flag}={value}" if value.startswith("-") else flag,
+        *([] if value.startswith("-") else [value]),
+    ]
+
+
+_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+
+
 CASES: dict[str, tuple[Case, list[str], int]] = {
     # config validate / keygen
     "config validate: file missing": (
@@ -433,6 +460,61 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
         ["--show-values", "only with --recovery-unseal"],
         2,
     ),
+    # seal inventory
+    "seal inventory: DIR missing": (
+        lambda f: ["seal", "inventory", f.path("absent")],
+        ["DIR", "absent", "no such file or directory"],
+        2,
+    ),
+    "seal inventory: --private-key not a key": (
+        lambda f: ["seal", "inventory", f.path("a-dir"), "--private-key", f.path("vault.yaml")],
+        ["--private-key", "vault.yaml", "no private key found"],
+        2,
+    ),
+    "seal inventory: --cert not a certificate": (
+        lambda f: ["seal", "inventory", f.path("a-dir"), "--cert", f.path("broken.yaml")],
+        ["--cert", "broken.yaml", "no PEM certificate"],
+        2,
+    ),
+    "seal inventory: bad output format": (
+        lambda f: ["seal", "inventory", f.path("a-dir"), "-o", "xml"],
+        ["sealbox seal inventory", "'xml' is not one of"],
+        2,
+    ),
+    # controller sealing: every flag is checked before the controller starts
+    **{
+        f"controller sealing: {flag} {value}": (
+            functools.partial(_controller, flag=flag, value=value),
+            [flag, *named],
+            2,
+        )
+        for flag, value, named in [
+            ("--key-size", "1024", ["2048 to 16384"]),
+            ("--key-renew-period", "monthly", ["720h"]),
+            ("--key-cutoff-time", "yesterday", ["RFC1123", "date -R"]),
+            ("--key-order-priority", "Random", ["'Random' is not one of", "CertNotBefore"]),
+            ("--max-unseal-retries", "-1", ["0 or more"]),
+            ("--listen-addr", "8080", ["[host]:port", ":8080"]),
+            ("--listen-metrics-addr", ":metrics", ["[host]:port"]),
+            ("--key-namespace", "Kube_System", ["not a namespace name"]),
+            ("--namespace", "Apps", ["not a namespace name"]),
+            ("--additional-namespaces", "ok,Not_OK", ["Not_OK", "comma-separated"]),
+            ("--label-selector", "app=(web", ["app=(web", "env in (prod,stage)"]),
+            ("--key-prefix", "Sealed_Keys", ["Kubernetes object name"]),
+            ("--key-wrap-config", "absent.yaml", ["absent.yaml", "cannot read"]),
+            ("--key-wrap-config", "broken.yaml", ["broken.yaml", "not YAML"]),
+            ("--key-wrap-config", "vault.yaml", ["vault.yaml", "exactly one"]),
+            ("--leader-election-lease-name", "Lease!", ["Kubernetes object name"]),
+            ("--leader-election-namespace", "NS", ["not a namespace name"]),
+            ("--leader-election-identity", " ", ["non-empty"]),
+            ("--leader-election-lease-duration", "1s", ["2s < 10s < 15s"]),
+            ("--leader-election-renew-deadline", "soon", ["more than 0"]),
+            ("--leader-election-retry-period", "0", ["more than 0"]),
+            ("--log-level", "loud", ["'loud' is not one of"]),
+            ("--kubeconfig", "absent-kubeconfig", ["absent-kubeconfig", "no such file"]),
+            ("--context", "nowhere", ["nowhere"]),
+        ]
+    },
     # demo and the root
     "demo: unknown flag": (
         lambda f: ["demo", "--bogus"],

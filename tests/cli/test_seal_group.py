@@ -35,6 +35,8 @@ def test_help_shows_the_sealing_options_and_the_subcommands() -> None:
     assert result.exit_code == 0, result.output
     assert "Usage: sealbox seal [OPTIONS]" in result.output
     assert "--cert" in result.output
+    assert "inventory" in result.output
+    assert "Commands" in result.output
     # help asked after sealing options is the same page
     again = runner.invoke(app, ["seal", "--cert", "x.pem", "--help"], env={"COLUMNS": "120"})
     assert again.output == result.output

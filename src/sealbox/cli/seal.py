@@ -26,6 +26,7 @@ from sealbox.cli.kube_options import KubeOptions, with_kube_options
 from sealbox.cli.seal_certs import Controller, certificate_pem, public_key
 from sealbox.cli.seal_files import FormatChoice, documents, render
 from sealbox.cli.seal_group import DEFAULT_COMMAND, SealDefaultCommand, SealGroup
+from sealbox.cli.seal_inventory import inventory_command
 from sealbox.errors import InputError, SealError
 
 __all__ = ["app", "seal"]
@@ -42,6 +43,9 @@ app = typer.Typer(
 def _group() -> None:
     """Seal Secret manifests into SealedSecrets for Git (like kubeseal), list which key sealed
     each value, back up sealing keys."""
+
+
+app.command(name="inventory")(inventory_command)
 
 
 class ScopeChoice(StrEnum):

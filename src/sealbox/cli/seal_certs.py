@@ -42,7 +42,7 @@ class Controller:
 
 
 def certificate_pem(
-    cert: str | None, controller: Controller, flag: str = "--cert"
+    cert: str | None, controller: Controller | None, flag: str = "--cert"
 ) -> tuple[bytes, str]:
     """The PEM bytes of the sealing certificate and a label naming where they came from
     (``flag``: the option that named ``cert``, for messages).
@@ -52,6 +52,8 @@ def certificate_pem(
         KubeError: (no ``--cert``) the controller cannot be reached.
     """
     if cert is None:
+        if controller is None:
+            raise InputError(f"{flag}: a certificate file or URL is needed here")
         with controller.service() as service:
             return service.certificate(), str(controller)
     scheme = urlsplit(cert).scheme.lower()

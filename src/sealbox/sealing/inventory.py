@@ -43,6 +43,7 @@ UNKNOWN = "unknown"
 """The key of an upstream value that no private key given opens."""
 INVALID = "invalid"
 """The key of a value that is not a sealed value at all (bad base64, cut short)."""
+_GCM_TAG = 16
 
 
 class KeySet:
@@ -137,6 +138,14 @@ def inventory(
     return records
 
 
+def _well_formed(value: bytes) -> bool:
+    """An upstream value's shape: a 2-byte length, that many RSA bytes, then at least the GCM
+    tag (spec §1.2); anything else is invalid whichever keys are given."""
+    if len(value) < 2:
+        return False
+    return 2 + int.from_bytes(value[:2], "big") + _GCM_TAG <= len(value)
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -152,12 +161,16 @@ def _record(
     names: Mapping[str, str],
 ) -> ValueRecord:
     where = (source, namespace, name, item)
+    if not isinstance(text, str):
+        return ValueRecord(*where, "invalid", (INVALID,))
     try:
-        value = decode_value(text if isinstance(text, str) else "", item)
+        value = decode_value(text, item)
         if is_envelope(value):
             ids = envelope_key_ids(value)
             return ValueRecord(*where, "envelope", tuple(names.get(i, i) for i in ids), ids)
     except UnsealError:
+        return ValueRecord(*where, "invalid", (INVALID,))
+    if not _well_formed(value):
         return ValueRecord(*where, "invalid", (INVALID,))
     try:
         fingerprint = keys.opened_by(value, label)
