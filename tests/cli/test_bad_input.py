@@ -503,7 +503,7 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
             ("--key-prefix", "Sealed_Keys", ["Kubernetes object name"]),
             ("--key-wrap-config", "absent.yaml", ["absent.yaml", "cannot read"]),
             ("--key-wrap-config", "broken.yaml", ["broken.yaml", "not YAML"]),
-            ("--key-wrap-config", "vault.yaml", ["vault.yaml", "exactly one"]),
+            ("--key-wrap-config", "vault.yaml", ["vault.yaml", "auth.tokenFile", "cannot read"]),
             ("--leader-election-lease-name", "Lease!", ["Kubernetes object name"]),
             ("--leader-election-namespace", "NS", ["not a namespace name"]),
             ("--leader-election-identity", " ", ["non-empty"]),

@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 from sealbox import __version__
 from sealbox.cli import audit as audit_cli
 from sealbox.cli import config as config_cli
+from sealbox.cli import controller as controller_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
 from sealbox.cli import kms as kms_cli
@@ -79,6 +80,7 @@ app = typer.Typer(
 )
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(config_cli.app, name="config")
+app.add_typer(controller_cli.app, name="controller")
 app.add_typer(etcd_cli.app, name="etcd")
 app.add_typer(kms_cli.app, name="kms")
 app.command(name="demo")(demo_cli.demo)

@@ -15,7 +15,6 @@ deleted by hand is recreated (:mod:`.owned`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 from collections.abc import Callable, Mapping
@@ -24,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import CollectorRegistry
 
 from sealbox.controllers.sealing.keystore import DEFAULT_KEY_PREFIX, KeyOrder, KeyStore
 from sealbox.controllers.sealing.metrics import SealingMetrics
 from sealbox.controllers.sealing.owned import OwnedSecretDeletions
 from sealbox.controllers.sealing.reconcile import ReconcileOptions, SealingReconciler
 from sealbox.controllers.sealing.resource import SealedSecret
+from sealbox.controllers.sealing.server import SealingServer
 from sealbox.controllers.sealing.wrapping import KeyWrapper
 from sealbox.errors import InputError, SealboxError
 from sealbox.kube import KubeTarget, async_client
@@ -245,7 +246,7 @@ async def run_sealing_controller(target: KubeTarget, settings: SealingSettings) 
     elector = LeaderElector(client, settings.lease)
     await store.start(may_generate=False)
     background = [asyncio.create_task(store.watch())]
-    server = await _start_server(store, settings)
+    server = await _start_server(store, settings, metrics.registry)
     try:
         metrics_port = settings.metrics_listen
         await run_controller(
@@ -260,15 +261,21 @@ async def run_sealing_controller(target: KubeTarget, settings: SealingSettings) 
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         if server is not None:
-            with contextlib.suppress(Exception):
-                await server.stop()
+            await server.stop()
         if wrapper is not None:
             wrapper.close()
         await client.close()
 
 
-async def _start_server(store: KeyStore, settings: SealingSettings) -> Any:
-    """The kubeseal endpoints on ``--listen-addr`` (None when it is off)."""
+async def _start_server(
+    store: KeyStore, settings: SealingSettings, registry: CollectorRegistry
+) -> SealingServer | None:
+    """The kubeseal endpoints on ``--listen-addr`` (None when it is off), on every replica."""
     if settings.listen is None:
         return None
-    return None
+    host, port = settings.listen
+    server = SealingServer(
+        store.keyring, host=host, port=port, registry=registry, newest=store.newest
+    )
+    await server.start()
+    return server
