@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sealbox.errors import NoMatchingKey, ObjectDecodeError
-from sealbox.sealing import Scope, label_for, unseal_v1_data
+from sealbox.sealing import Scope, label_for, parse_v1_secret, unseal
 from tests.sealing import reference
 
 SECRET = {
@@ -27,7 +27,7 @@ def test_a_legacy_blob_opens_to_the_secret(
     label = label_for(scope, "myns", "mysecret")
     blob = reference.seal(key.public_key(), json.dumps(SECRET).encode(), label)
     assert blob[:2] == b"\x02\x00"
-    assert unseal_v1_data([key], blob, label) == SECRET
+    assert parse_v1_secret(unseal([key], blob, label)) == SECRET
 
 
 def test_a_legacy_blob_under_another_label_does_not_open(
@@ -36,7 +36,7 @@ def test_a_legacy_blob_under_another_label_does_not_open(
     key = rsa_keys[2048]
     blob = reference.seal(key.public_key(), json.dumps(SECRET).encode(), b"myns/mysecret")
     with pytest.raises(NoMatchingKey):
-        unseal_v1_data([key], blob, b"myns/other")
+        parse_v1_secret(unseal([key], blob, b"myns/other"))
 
 
 @pytest.mark.parametrize("plaintext", [b"plaintext-marker", b"[1, 2]", b"\xff\xfe", b"null"])
@@ -46,5 +46,5 @@ def test_a_blob_that_is_not_a_json_object_is_a_decode_error(
     key = rsa_keys[2048]
     blob = reference.seal(key.public_key(), plaintext, b"")
     with pytest.raises(ObjectDecodeError, match=r"^spec\.data: ") as caught:
-        unseal_v1_data([key], blob, b"")
+        parse_v1_secret(unseal([key], blob, b""))
     assert "plaintext-marker" not in str(caught.value)

@@ -40,7 +40,7 @@ from sealbox.sealing.keys import (
     key_from_pem,
     public_key_fingerprint,
 )
-from sealbox.sealing.legacy import unseal_v1_data
+from sealbox.sealing.legacy import parse_v1_secret
 from sealbox.sealing.private_keys import read_private_keys
 from sealbox.sealing.scope import (
     CLUSTER_WIDE_ANNOTATION,
@@ -77,6 +77,7 @@ __all__ = [
     "label_for",
     "load_certificate",
     "open_envelope",
+    "parse_v1_secret",
     "public_key_fingerprint",
     "read_private_keys",
     "render_template",
@@ -89,5 +90,4 @@ __all__ = [
     "summary",
     "unseal",
     "unseal_sealed_secret",
-    "unseal_v1_data",
 ]

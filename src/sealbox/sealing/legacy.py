@@ -9,26 +9,19 @@ that age must keep working after a switch.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from sealbox.errors import ObjectDecodeError
-from sealbox.sealing.hybrid import unseal
 
-__all__ = ["unseal_v1_data"]
+__all__ = ["parse_v1_secret"]
 
 
-def unseal_v1_data(
-    private_keys: Sequence[rsa.RSAPrivateKey], blob: bytes, label: bytes
-) -> dict[str, Any]:
-    """The Secret (as its JSON object, ``data`` still base64) sealed in a ``spec.data`` blob.
+def parse_v1_secret(plaintext: bytes) -> dict[str, Any]:
+    """The Secret (as its JSON object, ``data`` still base64) in an opened ``spec.data`` blob.
 
-    Raises the :class:`~sealbox.errors.UnsealError` family like :func:`unseal`, and
-    :class:`ObjectDecodeError` when the opened bytes are not a JSON object (never quoting them).
+    The blob opens like any value (same format and scope labels); this reads what it holds.
+    Raises :class:`ObjectDecodeError` when the bytes are not a JSON object (never quoting them).
     """
-    plaintext = unseal(private_keys, blob, label)
     try:
         secret = json.loads(plaintext)
     except (UnicodeDecodeError, ValueError):

@@ -24,12 +24,18 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from sealbox.errors import NoMatchingKey, SealedValueNotBase64, UnsealError, UnsealFailed
+from sealbox.errors import (
+    NoMatchingKey,
+    ObjectDecodeError,
+    SealedValueNotBase64,
+    UnsealError,
+    UnsealFailed,
+)
 from sealbox.sealing.encoding import decode_value
+from sealbox.sealing.legacy import parse_v1_secret
 from sealbox.sealing.scope import Scope, label_for, scope_from_annotations
 from sealbox.sealing.template import TemplateError, render_template
 
@@ -196,11 +202,9 @@ def _from_legacy_data(blob: Any, opener: _Opener, failures: _Failures) -> dict[s
     failures.raise_if_any()
     assert plaintext is not None
     try:
-        secret = json.loads(plaintext)
-    except (UnicodeDecodeError, ValueError):
-        raise _invalid("spec.data: the opened legacy value is not a Secret in JSON") from None
-    if not isinstance(secret, dict):
-        raise _invalid("spec.data: the opened legacy value is not a JSON object")
+        secret = parse_v1_secret(plaintext)
+    except ObjectDecodeError as exc:
+        raise _invalid(str(exc)) from None
     metadata = _mapping(secret.get("metadata"), "spec.data: the sealed Secret's metadata")
     out: dict[str, Any] = {k: secret[k] for k in _SECRET_FIELDS if k in secret}
     out["metadata"] = {k: v for k, v in metadata.items() if k in _OBJECT_META}
