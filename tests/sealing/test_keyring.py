@@ -16,9 +16,7 @@ START = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 @pytest.fixture(scope="module")
 def five_keys() -> list[SealingKey]:
     """Five keys renewed 30 days apart, oldest first."""
-    return [
-        generate_key(bits=2048, now=START + datetime.timedelta(days=30 * i)) for i in range(5)
-    ]
+    return [generate_key(bits=2048, now=START + datetime.timedelta(days=30 * i)) for i in range(5)]
 
 
 def test_newest_is_by_not_before_whatever_the_order_added(five_keys: list[SealingKey]) -> None:
