@@ -3,10 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages started for real: etcd for the demo and the tests; SoftHSM2 (PKCS#11) and
-# Chromium (headless, to check the HTML audit report renders) for the tests only.
+# Debian packages started for real: etcd for the demo and the tests; SoftHSM2 (PKCS#11),
+# Chromium (headless, to check the HTML audit report renders) and age (to open sealing key
+# backups as users do) for the tests only.
 APT_RUN := etcd-server etcd-client
-APT_TEST := $(APT_RUN) softhsm2 chromium
+APT_TEST := $(APT_RUN) softhsm2 chromium age
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Wait for another apt (unattended upgrades) instead of failing at once on its lock.
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -qq

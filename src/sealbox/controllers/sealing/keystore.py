@@ -66,6 +66,7 @@ __all__ = [
     "KeyOrder",
     "KeyStore",
     "StoredKey",
+    "secret_fields",
 ]
 
 _log = logging.getLogger(__name__)
