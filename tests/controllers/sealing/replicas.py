@@ -29,7 +29,14 @@ class SealingReplica:
 
     @classmethod
     def start(
-        cls, identity: str, *, kubeconfig: Path, namespace: str, directory: Path, flags: list[str]
+        cls,
+        identity: str,
+        *,
+        kubeconfig: Path,
+        namespace: str,
+        directory: Path,
+        flags: list[str],
+        env: dict[str, str] | None = None,
     ) -> SealingReplica:
         http_port, metrics_port = free_port(), free_port()
         argv = [
@@ -51,8 +58,15 @@ class SealingReplica:
             "--log-level=info",
             *flags,
         ]
-        env = {"PYTHONPATH": str(REPO / "src"), "POD_NAMESPACE": "", "POD_NAME": ""}
-        process = ManagedProcess(argv, log_path=directory / f"{identity}.log", env=env, cwd=REPO)
+        environ = {
+            "PYTHONPATH": str(REPO / "src"),
+            "POD_NAMESPACE": "",
+            "POD_NAME": "",
+            **(env or {}),
+        }
+        process = ManagedProcess(
+            argv, log_path=directory / f"{identity}.log", env=environ, cwd=REPO
+        )
         replica = cls(identity, http_port, metrics_port, process.start())
         wait_until(
             lambda: port_open(http_port) or not replica.process.running,
