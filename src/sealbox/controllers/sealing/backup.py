@@ -43,7 +43,7 @@ from sealbox.controllers.sealing.wrapping import (
     KeyWrapper,
 )
 from sealbox.errors import InputError, InvalidSealingKey, KubeNotFound
-from sealbox.kube.errors import kube_errors
+from sealbox.kube import kube_errors
 from sealbox.sealing import key_from_pem
 
 __all__ = ["BackedUpKey", "KeyBackup", "backup_keys", "parse_recipients", "record_backup"]

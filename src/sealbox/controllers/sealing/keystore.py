@@ -45,8 +45,8 @@ from sealbox.controllers.sealing.wrapping import (
     KeyWrapper,
 )
 from sealbox.errors import InvalidSealingKey, KubeGone, NoSealingKey, SealboxError
-from sealbox.kube.errors import kube_errors
-from sealbox.kube.runtime.backoff import Backoff
+from sealbox.kube import kube_errors
+from sealbox.kube.runtime import Backoff
 from sealbox.sealing import (
     DEFAULT_KEY_SIZE,
     DEFAULT_KEY_VALIDITY,
