@@ -288,3 +288,28 @@ def test_a_label_change_does_not_unseal_again(
     apply(api, sealed_secret("after-label", namespace, {"k": b"v"}, public))
     wait_for_condition(api, "after-label", namespace, status="True", reason="Unsealed")
     assert controller.unseal_requests() == requests + 1
+
+
+def test_a_value_sealed_for_another_scope_is_scope_mismatch(
+    api: KubeApiserver, namespace: str, keys: tuple[SealingKey, SealingKey]
+) -> None:
+    obj = sealed_secret("scoped", namespace, {"k": b"v"}, keys[0].public_key, scope="strict")
+    obj["metadata"]["annotations"] = {"sealedsecrets.bitnami.com/namespace-wide": "true"}
+    apply(api, obj)
+    failed = wait_for_condition(api, "scoped", namespace, status="False", reason="ScopeMismatch")
+    assert "k" in failed["message"]
+    assert get(api, "secret", "scoped", namespace) is None
+
+
+def test_a_template_that_does_not_render_is_template_error(
+    api: KubeApiserver, namespace: str, keys: tuple[SealingKey, SealingKey]
+) -> None:
+    template = {"data": {"broken": "{{ .k | nosuchfunction }}"}}
+    apply(
+        api,
+        sealed_secret("tmpl-bad", namespace, {"k": b"v"}, keys[0].public_key, template=template),
+    )
+    failed = wait_for_condition(api, "tmpl-bad", namespace, status="False", reason="TemplateError")
+    assert "broken" in failed["message"]
+    (event,) = events_for(api, "tmpl-bad", namespace)
+    assert event["reason"] == "ErrUnsealFailed"
