@@ -515,6 +515,22 @@ CASES: dict[str, tuple[Case, list[str], int]] = {
             ("--context", "nowhere", ["nowhere"]),
         ]
     },
+    # seal backup (refused before any cluster is asked)
+    "seal backup: bad recipient": (
+        lambda f: ["seal", "backup", "-r", "not-a-key", "--kubeconfig", f.path("absent")],
+        ["--recipient #1", "not an age1"],
+        2,
+    ),
+    "seal backup: no recipient": (
+        lambda f: ["seal", "backup", "--output-file", f.path("keys.age")],
+        ["sealbox seal backup", "--recipient"],
+        2,
+    ),
+    "seal backup: output file exists": (
+        lambda f: ["seal", "backup", "-r", "age1x", "--output-file", f.path("vault.yaml")],
+        ["--output-file", "vault.yaml", "already exists", "--force"],
+        2,
+    ),
     # demo and the root
     "demo: unknown flag": (
         lambda f: ["demo", "--bogus"],

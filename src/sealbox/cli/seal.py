@@ -23,6 +23,7 @@ import typer
 
 from sealbox.cli.io import check_output_file, read_input, write_private_file
 from sealbox.cli.kube_options import KubeOptions, with_kube_options
+from sealbox.cli.seal_backup import backup_command
 from sealbox.cli.seal_certs import Controller, certificate_pem, public_key
 from sealbox.cli.seal_files import FormatChoice, documents, render
 from sealbox.cli.seal_group import DEFAULT_COMMAND, SealDefaultCommand, SealGroup
@@ -46,6 +47,7 @@ def _group() -> None:
 
 
 app.command(name="inventory")(inventory_command)
+app.command(name="backup")(backup_command)
 
 
 class ScopeChoice(StrEnum):
@@ -186,8 +188,9 @@ def seal(
     With --raw, seal one value for a SealedSecret edited by hand: the base64 text is printed
     without a newline; add the scope annotation to the SealedSecret yourself.
 
-    Subcommands: sealbox seal inventory DIR lists which key sealed each value; a FILE named
-    like a subcommand is given as ./NAME.
+    Subcommands: sealbox seal inventory DIR lists which key sealed each value, sealbox seal
+    backup exports the controller's keys encrypted to age recipients; a FILE named like a
+    subcommand is given as ./NAME.
 
     Examples:
 

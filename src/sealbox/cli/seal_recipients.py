@@ -11,6 +11,7 @@ of the SealedSecret (metadata, template, scope) is exactly what kubeseal writes.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,9 +28,6 @@ from sealbox.sealing import (
     seal_raw,
     seal_secret,
 )
-
-# One source of truth for what a Secret's items are (data decoded, stringData winning).
-from sealbox.sealing.sealed_secret import _plaintext_items
 
 __all__ = ["recipient_keys", "seal_raw_to_recipients", "seal_to_recipients"]
 
@@ -65,7 +63,7 @@ def seal_to_recipients(
         allow_empty_data=allow_empty_data,
     )  # checks the manifest and builds the document; its values are replaced below
     assert isinstance(secret, Mapping)  # seal_secret refuses anything else
-    items = _plaintext_items(secret, allow_empty_data)
+    items = _items(secret)
     meta = sealed["metadata"]
     effective = scope_from_annotations(meta.get("annotations"))
     label = label_for(effective, meta.get("namespace", ""), meta["name"])
@@ -86,3 +84,16 @@ def seal_raw_to_recipients(
     seal_raw(keys[0], b"", scope, namespace, name)  # the same checks of --namespace and --name
     label = label_for(scope, namespace or "", name or "")
     return encode_value(seal_envelope(keys, value, label))
+
+
+def _items(secret: Mapping[str, Any]) -> dict[str, bytes]:
+    """The plaintext of each item, as kubeseal reads them: ``data`` base64-decoded (line breaks
+    skipped, as Go's decoder does), ``stringData`` as written and winning a name both hold.
+    Only called once :func:`seal_secret` accepted the manifest, so every value is well formed.
+    """
+    items = {
+        key: base64.b64decode("".join(text.split()), validate=True)
+        for key, text in (secret.get("data") or {}).items()
+    }
+    items.update({key: text.encode() for key, text in (secret.get("stringData") or {}).items()})
+    return items
