@@ -1,11 +1,19 @@
 """The sealing controller: SealedSecrets (``bitnami.com/v1alpha1``) in, Secrets out.
 
 The Kubernetes side of :mod:`sealbox.sealing` (which stays pure): the typed resource, the keys
-kept in the cluster, the HTTP endpoints kubeseal-style clients call, and the reconcile loop.
+kept in the cluster, the HTTP endpoints kubeseal-style clients call, and the reconcile loop
+(:mod:`.reconcile`, :mod:`.secrets`, :mod:`.status`, :mod:`.owned`) that :mod:`.app` runs.
 """
 
 from __future__ import annotations
 
+from sealbox.controllers.sealing.app import (
+    SealingController,
+    SealingSettings,
+    build_controller,
+    load_key_wrapper,
+    run_sealing_controller,
+)
 from sealbox.controllers.sealing.backup import (
     BackedUpKey,
     KeyBackup,
@@ -23,6 +31,9 @@ from sealbox.controllers.sealing.keystore import (
     KeyStore,
     StoredKey,
 )
+from sealbox.controllers.sealing.metrics import SealingMetrics
+from sealbox.controllers.sealing.owned import OwnedSecretDeletions
+from sealbox.controllers.sealing.reconcile import ReconcileOptions, SealingReconciler
 from sealbox.controllers.sealing.resource import (
     SEALED_SECRET_API_VERSION,
     SEALED_SECRET_CRD,
@@ -30,7 +41,10 @@ from sealbox.controllers.sealing.resource import (
     SealedSecret,
     sealed_secret_manifest,
 )
+from sealbox.controllers.sealing.secrets import SecretWrite, is_owned, plan_write
+from sealbox.controllers.sealing.selector import parse_label_selector
 from sealbox.controllers.sealing.server import SealingServer, UndecodableSealedSecret
+from sealbox.controllers.sealing.status import SyncResult, next_status
 from sealbox.controllers.sealing.wrapping import WRAPPED_BY_ANNOTATION, KeyWrapper
 
 __all__ = [
@@ -48,12 +62,27 @@ __all__ = [
     "KeyOrder",
     "KeyStore",
     "KeyWrapper",
+    "OwnedSecretDeletions",
+    "ReconcileOptions",
     "SealedSecret",
+    "SealingController",
+    "SealingMetrics",
+    "SealingReconciler",
     "SealingServer",
+    "SealingSettings",
+    "SecretWrite",
     "StoredKey",
+    "SyncResult",
     "UndecodableSealedSecret",
     "backup_keys",
+    "build_controller",
+    "is_owned",
+    "load_key_wrapper",
+    "next_status",
+    "parse_label_selector",
     "parse_recipients",
+    "plan_write",
     "record_backup",
+    "run_sealing_controller",
     "sealed_secret_manifest",
 ]

@@ -27,7 +27,7 @@ from lightkube.resources.core_v1 import Secret
 
 from sealbox.controllers.sealing.secrets import is_owned
 from sealbox.errors import KubeError, KubeGone
-from sealbox.kube.errors import kube_errors
+from sealbox.kube import kube_errors
 from sealbox.kube.runtime import Backoff, Informer
 
 __all__ = ["OwnedSecretDeletions"]

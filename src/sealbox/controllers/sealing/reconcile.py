@@ -50,7 +50,7 @@ from sealbox.controllers.sealing.secrets import (
 from sealbox.controllers.sealing.selector import LabelSelector
 from sealbox.controllers.sealing.status import UNSEALED, SyncResult, next_status
 from sealbox.errors import KubeError, KubeNotFound, UnsealError
-from sealbox.kube.errors import kube_errors
+from sealbox.kube import kube_errors
 from sealbox.kube.runtime import EventRecorder, Regarding, patch_status
 from sealbox.sealing import KeyRing
 
