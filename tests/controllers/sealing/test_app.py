@@ -15,9 +15,14 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from prometheus_client import CollectorRegistry
 
 from sealbox.cli import controller as controller_cli
 from sealbox.cli.kube_options import KubeOptions
+from sealbox.controllers.sealing import SealingMetrics, build_controller
+from sealbox.kube import KubeTarget, async_client
+from sealbox.kube.runtime import ControllerMetrics, EventRecorder
+from sealbox.sealing import KeyRing
 from tests.controllers.sealing.controller_support import (
     WAIT_SECONDS,
     apply,
@@ -149,3 +154,30 @@ def test_the_key_namespace_defaults_to_the_pods_then_the_kubeconfig_context(
     mounted.write_text("sa-ns\n")
     monkeypatch.setattr(controller_cli, "_SERVICE_ACCOUNT_NAMESPACE", mounted)
     assert controller_cli.own_namespace(options, {"POD_NAMESPACE": "pod-ns"}) == "sa-ns"
+
+
+def test_skip_recreate_watches_no_secrets(sealed_secret_crd: KubeApiserver) -> None:
+    """``--skip-recreate`` leaves out the owned-Secret watch; without it there is one per
+    watched namespace, next to each SealedSecret informer."""
+    client = async_client(KubeTarget(kubeconfig=Path(sealed_secret_crd.kubeconfig)))
+
+    def kinds(*, skip_recreate: bool) -> list[str]:
+        metrics = ControllerMetrics(CollectorRegistry())
+        controller = build_controller(
+            client,
+            KeyRing(),
+            namespaces=("a", "b"),
+            events=EventRecorder(client, instance="t"),
+            metrics=metrics,
+            sealing_metrics=SealingMetrics(metrics.registry, private_key_operations=lambda: 0),
+            skip_recreate=skip_recreate,
+        )
+        return [type(informer).__name__ for informer in controller.informers]
+
+    assert kinds(skip_recreate=False) == [
+        "Informer",
+        "Informer",
+        "OwnedSecretDeletions",
+        "OwnedSecretDeletions",
+    ]
+    assert kinds(skip_recreate=True) == ["Informer", "Informer"]

@@ -99,6 +99,7 @@ def test_one_replica_unseals_and_both_serve_the_certificate(
     assert status == 200
     assert b"sealed_secrets_controller_unseal_requests_total" in metrics
     assert b"sealbox_sealing_private_key_operations_total" in metrics
+    assert b"sealbox_sealing_newest_key_backed_up 0.0" in metrics  # no backup made yet
     assert b'sealed_secrets_controller_condition_info{condition="Synced",name="one-0"' in metrics
     _, standby_metrics = standby.get("/metrics", metrics=True)
     assert b'sealed_secrets_controller_condition_info{condition="Synced"' not in standby_metrics

@@ -227,7 +227,10 @@ async def run_sealing_controller(target: KubeTarget, settings: SealingSettings) 
     )
 
     async def on_lead() -> None:
-        await store.start(may_generate=True)
+        try:
+            await store.start(may_generate=True)
+        except SealboxError as exc:  # renew_forever retries with backoff while leading
+            _log.error("could not load or generate sealing keys as leader: %s", exc)
 
     controller = build_controller(
         client,
