@@ -8,6 +8,7 @@ the independent reference sealer.
 from __future__ import annotations
 
 import secrets
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,6 +104,21 @@ def test_one_replica_unseals_and_both_serve_the_certificate(
     assert b'sealed_secrets_controller_condition_info{condition="Synced",name="one-0"' in metrics
     _, standby_metrics = standby.get("/metrics", metrics=True)
     assert b'sealed_secrets_controller_condition_info{condition="Synced"' not in standby_metrics
+
+
+def test_sigusr1_renews_the_key_now(
+    sealed_secret_crd: KubeApiserver, namespace: str, pair: tuple[SealingReplica, SealingReplica]
+) -> None:
+    leader = _leader(pair)
+    (standby,) = [r for r in pair if r is not leader]
+    before = leader.cert()
+    leader.process.signal(signal.SIGUSR1)  # renewal is off (period 0): only the signal renews
+    wait_until(
+        lambda: standby.cert() not in (None, before),
+        timeout=WAIT_SECONDS,
+        what="a new certificate, served by the standby too",
+    )
+    assert leader.process.running
 
 
 def test_the_standby_takes_over_when_the_leader_stops(

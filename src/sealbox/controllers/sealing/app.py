@@ -15,8 +15,10 @@ deleted by hand is recreated (:mod:`.owned`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +251,9 @@ async def run_sealing_controller(target: KubeTarget, settings: SealingSettings) 
     elector = LeaderElector(client, settings.lease)
     await store.start(may_generate=False)
     background = [asyncio.create_task(store.watch())]
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # as upstream: SIGUSR1 renews
+        loop.add_signal_handler(signal.SIGUSR1, store.request_renewal)
     server = await _start_server(store, settings, metrics.registry)
     try:
         metrics_port = settings.metrics_listen
