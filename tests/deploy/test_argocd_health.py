@@ -1,6 +1,6 @@
 """The Argo CD health check for SealedSecrets, run in a real Lua 5.1 interpreter (lupa; Argo CD's
-gopher-lua implements Lua 5.1) the way Argo CD runs it: the object as the global ``obj``, the script's return value read as
-``hs.status`` / ``hs.message``."""
+gopher-lua implements Lua 5.1) the way Argo CD runs it: the object as the global ``obj``, the
+script's return value read as ``hs.status`` / ``hs.message``."""
 
 from __future__ import annotations
 
