@@ -354,14 +354,14 @@ def sealing(
         LogLevel, typer.Option("--log-level", envvar=_env("log-level"), help="Log level.")
     ] = LogLevel.info,
 ) -> None:
-    from sealbox.controllers.sealing.app import (
+    from sealbox.controllers.sealing import (
+        KeyOrder,
+        ReconcileOptions,
         SealingSettings,
         load_key_wrapper,
+        parse_label_selector,
         run_sealing_controller,
     )
-    from sealbox.controllers.sealing.keystore import KeyOrder
-    from sealbox.controllers.sealing.reconcile import ReconcileOptions
-    from sealbox.controllers.sealing.selector import parse_label_selector
     from sealbox.kube.runtime import LeaseConfig
     from sealbox.logs import configure_logging
 
