@@ -55,6 +55,33 @@ def test_a_watch_starts_where_its_list_ended(
     asyncio.run(scenario())
 
 
+def test_no_namespace_means_every_namespace_not_the_kubeconfig_default(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    """lightkube reads namespace=None as the kubeconfig's namespace; the runtime means all."""
+
+    async def scenario() -> None:
+        client = _client(kube_apiserver)
+        try:
+            await client.create(_configmap("everywhere-1", kube_namespace))
+            listed = await list_objects(client, ConfigMap, namespace=None)
+            assert f"{kube_namespace}/everywhere-1" in {
+                f"{o.metadata.namespace}/{o.metadata.name}" for o in listed.objects
+            }
+            stream = watch_from(
+                client, ConfigMap, namespace=None, resource_version=listed.resource_version
+            )
+            await client.create(_configmap("everywhere-2", kube_namespace))
+            async for event in stream:
+                if event.obj.metadata.name == "everywhere-2":
+                    assert event.obj.metadata.namespace == kube_namespace
+                    break
+        finally:
+            await client.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), _WAIT_SECONDS))
+
+
 @pytest.fixture
 def uncached_apiserver(etcd_server: EtcdServer, tmp_path: Path) -> Iterator[KubeApiserver]:
     """An apiserver whose watches go straight to etcd, so compacting etcd makes versions go."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from lightkube import AsyncClient
-from lightkube.core.generic_client import ListAsyncIterable
+from lightkube.core.generic_client import ALL_NS, ListAsyncIterable
+from lightkube.core.resource import NamespacedResourceG
 
 from sealbox.kube.errors import kube_errors
 
@@ -45,13 +46,27 @@ def object_key(obj: Any) -> str:
     return f"{meta.namespace}/{meta.name}" if meta.namespace else str(meta.name)
 
 
+def _where(resource: type, namespace: str | None) -> str | None:
+    """lightkube's namespace argument for "in ``namespace``, or everywhere when None".
+
+    lightkube reads None on a namespaced resource as the kubeconfig's default namespace, not
+    as every namespace; ``ALL_NS`` asks for all of them.
+    """
+    if namespace is None and issubclass(resource, NamespacedResourceG):
+        return ALL_NS
+    return namespace
+
+
 async def list_objects(client: AsyncClient, resource: type, *, namespace: str | None) -> ListResult:
-    """Every object of ``resource`` (in ``namespace``) and the version the list was taken at.
+    """Every object of ``resource`` (in ``namespace``; every namespace when None) and the version
+    the list was taken at.
 
     Raises:
         KubeError: the list failed (typed as :mod:`sealbox.kube.errors` maps it).
     """
-    listing: ListAsyncIterable[Any] = client.list(resource, namespace=namespace, chunk_size=500)
+    listing: ListAsyncIterable[Any] = client.list(
+        resource, namespace=_where(resource, namespace), chunk_size=500
+    )
     with kube_errors():
         objects = [obj async for obj in listing]
     return ListResult(objects, listing.resourceVersion)
@@ -74,7 +89,7 @@ async def watch_from(
     """
     stream = client.watch(
         cast(Any, resource),
-        namespace=namespace,
+        namespace=_where(resource, namespace),
         resource_version=resource_version,
         server_timeout=timeout_seconds,
     )
