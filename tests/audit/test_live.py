@@ -138,6 +138,8 @@ def _apply_corpus(server: KubeApiserver) -> tuple[list[Manifest], dict[str, str]
             answer = client._client._client.post(path, json=_plain(manifest.body))
             if answer.status_code == 201:
                 applied.append(manifest)
+            elif answer.status_code == 404:  # a kind lightkube knows (a CRD's), not served here
+                refused[str(manifest.ref)] = "kind not served (no CRD)"
             else:
                 refused[str(manifest.ref)] = f"{answer.status_code}: {answer.json()['message']}"
     return applied, refused
