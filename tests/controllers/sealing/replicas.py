@@ -37,7 +37,11 @@ class SealingReplica:
         directory: Path,
         flags: list[str],
         env: dict[str, str] | None = None,
+        listen_host: str = "127.0.0.1",
     ) -> SealingReplica:
+        """``listen_host`` 0.0.0.0 also serves the HTTP endpoints on the host's other addresses,
+        where the apiserver's service proxy can reach them (``tests/integration/service_endpoint``).
+        """
         http_port, metrics_port = free_port(), free_port()
         argv = [
             sys.executable,
@@ -53,7 +57,7 @@ class SealingReplica:
             "--leader-election-lease-duration=4s",
             "--leader-election-renew-deadline=3s",
             "--leader-election-retry-period=500ms",
-            f"--listen-addr=127.0.0.1:{http_port}",
+            f"--listen-addr={listen_host}:{http_port}",
             f"--listen-metrics-addr=127.0.0.1:{metrics_port}",
             "--log-level=info",
             *flags,
