@@ -149,8 +149,9 @@ def own_namespace(kube: KubeOptions, environ: dict[str, str] | None = None) -> s
     "controller does, with its keys, endpoints, events, status and metrics. Every replica loads "
     "the sealing keys and serves /v1/cert.pem, /v1/verify and /v1/rotate; the replica holding "
     "the Lease also unseals and renews keys. Each flag can also be set as SEALED_SECRETS_<FLAG> "
-    "(e.g. SEALED_SECRETS_KEY_RENEW_PERIOD=720h). Example: sealbox controller sealing "
-    "--key-namespace kube-system"
+    "(e.g. SEALED_SECRETS_KEY_RENEW_PERIOD=720h).\n\n"
+    "Example:\n\n"
+    "  sealbox controller sealing --key-namespace kube-system"
 )
 @with_kube_options
 def sealing(
