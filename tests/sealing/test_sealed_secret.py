@@ -140,6 +140,49 @@ def test_data_is_decoded_and_string_data_wins_a_shared_name(key: rsa.RSAPrivateK
     assert opened == {"blob": binary, "user": b"from-string-data"}
 
 
+def test_seal_value_gets_each_items_exact_plaintext_and_label(key: rsa.RSAPrivateKey) -> None:
+    """The hook sees what the default seals: ``data`` decoded (Go skips line breaks in base64),
+    ``stringData`` as written and winning a shared name, and the label of the effective scope;
+    what it returns is the item's encryptedData, base64, and the key is never used."""
+    binary = bytes(range(256))
+    wrapped = base64.b64encode(binary).decode()
+    secret = _secret(
+        data={"blob": wrapped[:40] + "\r\n" + wrapped[40:], "user": "eA=="},
+        stringData={"user": "from-string-data"},
+    )
+    calls: list[tuple[bytes, bytes]] = []
+
+    def seal_value(plaintext: bytes, label: bytes) -> bytes:
+        calls.append((plaintext, label))
+        return b"sealed:" + plaintext[:4]
+
+    sealed = seal_secret(
+        secret, key.public_key(), scope=Scope.NAMESPACE_WIDE, seal_value=seal_value
+    )
+    label = label_for(Scope.NAMESPACE_WIDE, "prod", "db")
+    assert calls == [(binary, label), (b"from-string-data", label)]  # item names sorted
+    assert sealed["spec"]["encryptedData"] == {
+        "blob": base64.b64encode(b"sealed:" + binary[:4]).decode(),
+        "user": base64.b64encode(b"sealed:from").decode(),
+    }
+    assert sealed["metadata"]["annotations"] == {NAMESPACE_WIDE_ANNOTATION: "true"}
+
+
+def test_seal_raw_hands_its_value_and_scope_label_to_seal_value(key: rsa.RSAPrivateKey) -> None:
+    calls: list[tuple[bytes, bytes]] = []
+
+    def seal_value(plaintext: bytes, label: bytes) -> bytes:
+        calls.append((plaintext, label))
+        return b"opaque"
+
+    text = seal_raw(key.public_key(), b"v\n", Scope.STRICT, "prod", "db", seal_value=seal_value)
+    assert calls == [(b"v\n", label_for(Scope.STRICT, "prod", "db"))]
+    assert decode_value(text) == b"opaque"
+    with pytest.raises(SealError, match="--scope strict needs --name"):
+        seal_raw(key.public_key(), b"v", Scope.STRICT, "prod", None, seal_value=seal_value)
+    assert len(calls) == 1  # refused before anything is sealed
+
+
 def test_namespace_and_name_from_flags(key: rsa.RSAPrivateKey) -> None:
     secret = _secret(metadata={"name": "db"})
     sealed = seal_secret(secret, key.public_key(), namespace="dev", name="other")

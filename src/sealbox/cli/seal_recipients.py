@@ -11,23 +11,14 @@ of the SealedSecret (metadata, template, scope) is exactly what kubeseal writes.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sealbox.cli.seal_certs import Controller, public_key
 from sealbox.errors import SealError
-from sealbox.sealing import (
-    Scope,
-    encode_value,
-    label_for,
-    scope_from_annotations,
-    seal_envelope,
-    seal_raw,
-    seal_secret,
-)
+from sealbox.sealing import Scope, seal_envelope, seal_raw, seal_secret
 
 __all__ = ["recipient_keys", "seal_raw_to_recipients", "seal_to_recipients"]
 
@@ -54,23 +45,15 @@ def seal_to_recipients(
     allow_empty_data: bool,
 ) -> dict[str, Any]:
     """:func:`sealbox.sealing.seal_secret` with every value an envelope for ``keys``."""
-    sealed = seal_secret(
+    return seal_secret(
         secret,
         keys[0],
         scope=scope,
         namespace=namespace,
         name=name,
         allow_empty_data=allow_empty_data,
-    )  # checks the manifest and builds the document; its values are replaced below
-    assert isinstance(secret, Mapping)  # seal_secret refuses anything else
-    items = _items(secret)
-    meta = sealed["metadata"]
-    effective = scope_from_annotations(meta.get("annotations"))
-    label = label_for(effective, meta.get("namespace", ""), meta["name"])
-    sealed["spec"]["encryptedData"] = {
-        item: encode_value(seal_envelope(keys, items[item], label)) for item in sorted(items)
-    }
-    return sealed
+        seal_value=_to_envelope(keys),
+    )
 
 
 def seal_raw_to_recipients(
@@ -81,19 +64,13 @@ def seal_raw_to_recipients(
     name: str | None,
 ) -> str:
     """``--raw --recipients``: one value as envelope text."""
-    seal_raw(keys[0], b"", scope, namespace, name)  # the same checks of --namespace and --name
-    label = label_for(scope, namespace or "", name or "")
-    return encode_value(seal_envelope(keys, value, label))
+    return seal_raw(keys[0], value, scope, namespace, name, seal_value=_to_envelope(keys))
 
 
-def _items(secret: Mapping[str, Any]) -> dict[str, bytes]:
-    """The plaintext of each item, as kubeseal reads them: ``data`` base64-decoded (line breaks
-    skipped, as Go's decoder does), ``stringData`` as written and winning a name both hold.
-    Only called once :func:`seal_secret` accepted the manifest, so every value is well formed.
-    """
-    items = {
-        key: base64.b64decode("".join(text.split()), validate=True)
-        for key, text in (secret.get("data") or {}).items()
-    }
-    items.update({key: text.encode() for key, text in (secret.get("stringData") or {}).items()})
-    return items
+def _to_envelope(keys: Sequence[rsa.RSAPublicKey]) -> Callable[[bytes, bytes], bytes]:
+    """Seals one value (plaintext, label) as an envelope any of ``keys`` opens."""
+
+    def seal_value(plaintext: bytes, label: bytes) -> bytes:
+        return seal_envelope(keys, plaintext, label)
+
+    return seal_value

@@ -7,13 +7,18 @@ annotations (they hold the plaintext), becomes ``spec.template.metadata``; ``typ
 into ``spec.encryptedData``, ``stringData`` winning a name both hold. Keys are in Go's order:
 struct fields as declared, map keys sorted, so the JSON matches kubeseal's. Messages name
 fields, never values.
+
+Each value is sealed to the certificate with upstream's hybrid scheme unless the caller passes
+``seal_value`` (plaintext, label -> sealed bytes): ``sealbox seal --recipients`` seals each to
+several keys that way, and everything else about the document (checks, scope, template) stays
+in one place.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -30,7 +35,10 @@ from sealbox.sealing.scope import (
     scope_from_annotations,
 )
 
-__all__ = ["LAST_APPLIED_ANNOTATIONS", "seal_raw", "seal_secret"]
+__all__ = ["LAST_APPLIED_ANNOTATIONS", "SealValue", "seal_raw", "seal_secret"]
+
+#: Seals one value: (plaintext, label) -> the sealed bytes that go, base64, in encryptedData.
+SealValue = Callable[[bytes, bytes], bytes]
 
 API_VERSION = "bitnami.com/v1alpha1"
 KIND = "SealedSecret"
@@ -64,12 +72,14 @@ def seal_secret(
     namespace: str | None = None,
     name: str | None = None,
     allow_empty_data: bool = False,
+    seal_value: SealValue | None = None,
 ) -> dict[str, Any]:
     """The SealedSecret for the Secret manifest ``secret``.
 
     ``scope`` overrides the manifest's scope annotations (None keeps them); ``namespace`` and
     ``name`` stand in for missing ``metadata`` fields (a namespace that differs from the
-    manifest's is refused, as kubeseal does since v0.31).
+    manifest's is refused, as kubeseal does since v0.31). ``seal_value`` is called once per item
+    with its plaintext and the scope's label; by default the value is sealed to ``public_key``.
 
     Raises:
         SealError: not a v1 Secret (or already sealed), a missing name or namespace the scope
@@ -87,7 +97,8 @@ def seal_secret(
     _require_namespace(effective, meta.get("namespace"))
     items = _plaintext_items(secret, allow_empty_data)
     label = label_for(effective, meta.get("namespace", ""), meta["name"])
-    encrypted = {key: encode_value(seal(public_key, items[key], label)) for key in sorted(items)}
+    sealer = seal_value or _sealing_to(public_key)
+    encrypted = {key: encode_value(sealer(items[key], label)) for key in sorted(items)}
     outer: dict[str, Any] = {"name": meta["name"]}
     if meta.get("namespace"):
         outer["namespace"] = meta["namespace"]
@@ -112,8 +123,11 @@ def seal_raw(
     scope: Scope,
     namespace: str | None,
     name: str | None,
+    *,
+    seal_value: SealValue | None = None,
 ) -> str:
-    """One sealed value as ``encryptedData`` text (``kubeseal --raw``).
+    """One sealed value as ``encryptedData`` text (``kubeseal --raw``); ``seal_value`` as in
+    :func:`seal_secret`.
 
     Raises:
         SealError: strict scope without ``namespace`` and ``name``, or namespace-wide without
@@ -126,7 +140,17 @@ def seal_raw(
             "--raw with --scope strict needs --name (or seal with --scope namespace-wide or "
             "cluster-wide)"
         )
-    return encode_value(seal(public_key, value, label_for(scope, namespace or "", name or "")))
+    sealer = seal_value or _sealing_to(public_key)
+    return encode_value(sealer(value, label_for(scope, namespace or "", name or "")))
+
+
+def _sealing_to(public_key: rsa.RSAPublicKey) -> SealValue:
+    """Upstream's hybrid seal to one certificate's key."""
+
+    def seal_to_key(plaintext: bytes, label: bytes) -> bytes:
+        return seal(public_key, plaintext, label)
+
+    return seal_to_key
 
 
 def _checked_secret(secret: Any) -> dict[str, Any]:
