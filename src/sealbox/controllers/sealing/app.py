@@ -47,7 +47,7 @@ from sealbox.kube.runtime import (
     LeaseConfig,
     run_controller,
 )
-from sealbox.sealing import DEFAULT_KEY_SIZE, KeyRing, unseal_sealed_secret
+from sealbox.sealing import DEFAULT_KEY_SIZE, DEFAULT_KEY_VALIDITY, KeyRing, unseal_sealed_secret
 
 __all__ = [
     "CONTROLLER_NAME",
@@ -75,11 +75,16 @@ class SealingSettings:
     key_cutoff_time: datetime.datetime | None = None
     key_order: KeyOrder = KeyOrder.CERT_NOT_BEFORE
     my_cn: str = ""
+    key_validity: datetime.timedelta = DEFAULT_KEY_VALIDITY
+    key_labels: Mapping[str, str] = field(default_factory=dict)
+    key_annotations: Mapping[str, str] = field(default_factory=dict)
     namespaces: tuple[str, ...] | None = None  # None: every namespace
     skip_recreate: bool = False
     listen: tuple[str, int] | None = ("0.0.0.0", 8080)  # noqa: S104 - reached through a Service
     metrics_listen: tuple[str, int] | None = ("0.0.0.0", 8081)  # noqa: S104 - scraped off-host
     key_wrap_config: Path | None = None
+    rate_limit: float = 2  # /v1/verify requests per second per client; 0: no limit
+    rate_limit_burst: int = 2
     workers: int = 2
     resync_seconds: float = 600.0
     reconcile: ReconcileOptions = field(default_factory=ReconcileOptions)
@@ -218,7 +223,10 @@ async def run_sealing_controller(target: KubeTarget, settings: SealingSettings) 
         renew_period=settings.key_renew_period,
         cutoff=settings.key_cutoff_time,
         common_name=settings.my_cn,
+        key_validity=settings.key_validity,
         key_order=settings.key_order,
+        labels=settings.key_labels,
+        annotations=settings.key_annotations,
         wrapper=wrapper,
     )
     metrics = ControllerMetrics()
@@ -283,7 +291,13 @@ async def _start_server(
         return None
     host, port = settings.listen
     server = SealingServer(
-        store.keyring, host=host, port=port, registry=registry, newest=store.newest
+        store.keyring,
+        host=host,
+        port=port,
+        registry=registry,
+        newest=store.newest,
+        rate_limit=settings.rate_limit,
+        rate_limit_burst=settings.rate_limit_burst,
     )
     await server.start()
     return server
