@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.operators import not_equal
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from sealbox.errors import KubeGone
@@ -27,8 +28,10 @@ def _client(apiserver: KubeApiserver) -> AsyncClient:
     return async_client(KubeTarget(kubeconfig=apiserver.kubeconfig))
 
 
-def _configmap(name: str, namespace: str) -> ConfigMap:
-    return ConfigMap(metadata=ObjectMeta(name=name, namespace=namespace), data={"k": "v"})
+def _configmap(name: str, namespace: str, labels: dict[str, str] | None = None) -> ConfigMap:
+    return ConfigMap(
+        metadata=ObjectMeta(name=name, namespace=namespace, labels=labels), data={"k": "v"}
+    )
 
 
 def test_a_watch_starts_where_its_list_ended(
@@ -77,6 +80,116 @@ def test_no_namespace_means_every_namespace_not_the_kubeconfig_default(
                     assert event.obj.metadata.namespace == kube_namespace
                     break
         finally:
+            await client.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), _WAIT_SECONDS))
+
+
+def test_selectors_go_to_the_apiserver_and_leaving_the_selection_is_a_deletion(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    """Objects outside the selectors are neither listed nor watched; one relabelled out of a
+    label selector arrives as DELETED (the apiserver's doing: the watch is filtered there)."""
+
+    async def scenario() -> None:
+        client = _client(kube_apiserver)
+        try:
+            await client.create(_configmap("in-1", kube_namespace, {"team": "a"}))
+            await client.create(_configmap("out-1", kube_namespace, {"team": "b"}))
+            await client.create(_configmap("bare-1", kube_namespace))
+            listed = await list_objects(
+                client, ConfigMap, namespace=kube_namespace, labels={"team": "a"}
+            )
+            assert [o.metadata.name for o in listed.objects] == ["in-1"]
+            excluded = await list_objects(
+                client, ConfigMap, namespace=kube_namespace, labels={"team": not_equal("a")}
+            )
+            assert sorted(o.metadata.name for o in excluded.objects) == ["bare-1", "out-1"]
+            by_name = await list_objects(
+                client, ConfigMap, namespace=kube_namespace, fields={"metadata.name": "out-1"}
+            )
+            assert [o.metadata.name for o in by_name.objects] == ["out-1"]
+
+            stream = aiter(
+                watch_from(
+                    client,
+                    ConfigMap,
+                    namespace=kube_namespace,
+                    resource_version=listed.resource_version,
+                    labels={"team": "a"},
+                )
+            )
+            # Changes outside the selection come first; the watch must skip all of them.
+            await client.create(_configmap("out-2", kube_namespace, {"team": "b"}))
+            await client.patch(
+                ConfigMap, "out-1", {"data": {"k": "changed"}}, namespace=kube_namespace
+            )
+            await client.create(_configmap("in-2", kube_namespace, {"team": "a"}))
+            await client.patch(
+                ConfigMap, "in-1", {"metadata": {"labels": {"team": "b"}}}, namespace=kube_namespace
+            )
+            await client.patch(
+                ConfigMap,
+                "out-2",
+                {"metadata": {"labels": {"team": "a"}}},
+                namespace=kube_namespace,
+            )
+            seen = [await anext(stream) for _ in range(3)]
+            assert [(e.type, e.obj.metadata.name) for e in seen] == [
+                ("ADDED", "in-2"),
+                ("DELETED", "in-1"),  # relabelled out: gone, as far as this watch knows
+                ("ADDED", "out-2"),  # relabelled in: new to this watch
+            ]
+
+            fields = aiter(
+                watch_from(
+                    client,
+                    ConfigMap,
+                    namespace=kube_namespace,
+                    resource_version=listed.resource_version,
+                    fields={"metadata.name": "bare-1"},
+                )
+            )
+            await client.delete(ConfigMap, "bare-1", namespace=kube_namespace)
+            only = await anext(fields)
+            assert (only.type, only.obj.metadata.name) == ("DELETED", "bare-1")
+        finally:
+            await client.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), _WAIT_SECONDS))
+
+
+def test_an_informer_with_a_selector_never_caches_what_it_excludes(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    async def scenario() -> None:
+        client = _client(kube_apiserver)
+        informer = Informer(client, ConfigMap, namespace=kube_namespace, labels={"team": "a"})
+        keys: list[str] = []
+        informer.subscribe(keys.append)
+        task = asyncio.create_task(informer.run())
+        try:
+            await client.create(_configmap("kept", kube_namespace, {"team": "a"}))
+            await client.create(_configmap("other", kube_namespace, {"team": "b"}))
+            await informer.synced.wait()
+            await client.create(_configmap("late", kube_namespace, {"team": "a"}))
+            key = f"{kube_namespace}/"
+            await eventually(
+                lambda: informer.cached_keys() == [key + "kept", key + "late"],
+                what="both selected objects in the cache",
+            )
+            await client.patch(
+                ConfigMap, "kept", {"metadata": {"labels": {"team": "b"}}}, namespace=kube_namespace
+            )
+            await eventually(
+                lambda: informer.cached_keys() == [key + "late"],
+                what="the relabelled object to leave the cache",
+            )
+            assert key + "other" not in keys
+            assert informer.get(key + "other") is None
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
             await client.close()
 
     asyncio.run(asyncio.wait_for(scenario(), _WAIT_SECONDS))

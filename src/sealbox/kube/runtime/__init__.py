@@ -26,7 +26,15 @@ from sealbox.kube.runtime.manager import run_controller
 from sealbox.kube.runtime.metrics import ControllerMetrics
 from sealbox.kube.runtime.microtime import micro_now
 from sealbox.kube.runtime.queue import WorkQueue
-from sealbox.kube.runtime.watch import ListResult, WatchEvent, list_objects, object_key, watch_from
+from sealbox.kube.runtime.watch import (
+    FieldSelector,
+    LabelSelector,
+    ListResult,
+    WatchEvent,
+    list_objects,
+    object_key,
+    watch_from,
+)
 
 __all__ = [
     "REPORTING_CONTROLLER",
@@ -36,8 +44,10 @@ __all__ = [
     "ControllerMetrics",
     "ControllerOptions",
     "EventRecorder",
+    "FieldSelector",
     "HealthServer",
     "Informer",
+    "LabelSelector",
     "LeaderElector",
     "LeaseConfig",
     "ListResult",

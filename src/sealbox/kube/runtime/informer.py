@@ -5,6 +5,9 @@ set turns into a ``namespace/name`` key for the work queue (principle 0: the key
 needs; it re-reads the current object). The cache is replaced by every (re)list, and keys that
 vanished between two lists are announced too, so a deletion missed during a 410 is not lost.
 
+The ``labels``/``fields`` selectors go to the apiserver: objects outside them are never
+listed, watched or cached, and one that leaves the selection is announced like a deletion.
+
 Errors other than 410 resume the watch from the last version seen after a jittered backoff;
 the informer runs until its task is cancelled.
 """
@@ -20,7 +23,13 @@ from lightkube import AsyncClient
 
 from sealbox.errors import KubeGone
 from sealbox.kube.runtime.backoff import Backoff
-from sealbox.kube.runtime.watch import list_objects, object_key, watch_from
+from sealbox.kube.runtime.watch import (
+    FieldSelector,
+    LabelSelector,
+    list_objects,
+    object_key,
+    watch_from,
+)
 
 __all__ = ["Informer"]
 
@@ -29,7 +38,8 @@ _ERROR_BACKOFF = Backoff(base_seconds=0.2, max_seconds=30.0)
 
 
 class Informer:
-    """A cache of ``resource`` (in ``namespace``, or all) kept current by list+watch."""
+    """A cache of ``resource`` (in ``namespace``, or all; only what the selectors match) kept
+    current by list+watch."""
 
     def __init__(
         self,
@@ -38,10 +48,14 @@ class Informer:
         *,
         namespace: str | None = None,
         watch_timeout_seconds: int = 300,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
     ) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace
+        self.labels = labels
+        self.fields = fields
         self.watch_timeout_seconds = watch_timeout_seconds
         self.relists = 0
         self.synced = asyncio.Event()
@@ -74,6 +88,8 @@ class Informer:
                     namespace=self.namespace,
                     resource_version=version,
                     timeout_seconds=self.watch_timeout_seconds,
+                    labels=self.labels,
+                    fields=self.fields,
                 ):
                     failures = 0
                     version = self._apply(event.type, event.obj) or version
@@ -92,7 +108,13 @@ class Informer:
                 await asyncio.sleep(delay)
 
     async def _relist(self) -> str:
-        result = await list_objects(self.client, self.resource, namespace=self.namespace)
+        result = await list_objects(
+            self.client,
+            self.resource,
+            namespace=self.namespace,
+            labels=self.labels,
+            fields=self.fields,
+        )
         fresh = {object_key(obj): obj for obj in result.objects}
         gone = set(self._cache) - set(fresh)
         self._cache = fresh

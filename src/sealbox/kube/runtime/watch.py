@@ -6,26 +6,46 @@ without a version, which replays the current objects as ADDED but never says whi
 deleted meanwhile. So here a 410 is raised as :class:`~sealbox.errors.KubeGone` and the caller
 (the informer) relists and compares, the way client-go's reflector does.
 
+Both take lightkube's ``labels``/``fields`` selectors and hand them to the apiserver, so a
+controller only ever receives the objects it is meant for. With a label selector the apiserver
+also reports an object relabelled out of the selection as ``DELETED``: for the watcher it is gone.
+
 Bookmarks are not requested: lightkube's watch does not pass ``allowWatchBookmarks``. Without
 them a quiet watch may come back with an old version and get a 410, which costs one relist.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from lightkube import AsyncClient
+from lightkube.core.client import FieldValue, LabelValue
 from lightkube.core.generic_client import ALL_NS, ListAsyncIterable
 from lightkube.core.resource import NamespacedResourceG
 
 from sealbox.kube.errors import kube_errors
 
-__all__ = ["ListResult", "WatchEvent", "list_objects", "object_key", "watch_from"]
+__all__ = [
+    "FieldSelector",
+    "LabelSelector",
+    "ListResult",
+    "WatchEvent",
+    "list_objects",
+    "object_key",
+    "watch_from",
+]
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 _TYPES: frozenset[str] = frozenset({"ADDED", "MODIFIED", "DELETED"})
+
+#: lightkube's label selector: ``{"app": "web"}`` (=), ``{"app": None}`` (exists), an iterable
+#: (in), or an operator from :mod:`lightkube.operators` (``not_equal``, ``not_in``,
+#: ``not_exists``...); the requirements are ANDed.
+LabelSelector = Mapping[str, LabelValue]
+#: lightkube's field selector: ``{"metadata.name": "x"}``, ``not_equal``/``not_in`` operators.
+FieldSelector = Mapping[str, FieldValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +77,30 @@ def _where(resource: type, namespace: str | None) -> str | None:
     return namespace
 
 
-async def list_objects(client: AsyncClient, resource: type, *, namespace: str | None) -> ListResult:
-    """Every object of ``resource`` (in ``namespace``; every namespace when None) and the version
-    the list was taken at.
+def _selectors(labels: LabelSelector | None, fields: FieldSelector | None) -> dict[str, Any]:
+    """lightkube's keyword arguments (it wants dicts; empty means no selector)."""
+    return {"labels": dict(labels) if labels else None, "fields": dict(fields) if fields else None}
+
+
+async def list_objects(
+    client: AsyncClient,
+    resource: type,
+    *,
+    namespace: str | None,
+    labels: LabelSelector | None = None,
+    fields: FieldSelector | None = None,
+) -> ListResult:
+    """Every object of ``resource`` (in ``namespace``; every namespace when None) that the
+    selectors match, and the version the list was taken at.
 
     Raises:
         KubeError: the list failed (typed as :mod:`sealbox.kube.errors` maps it).
     """
     listing: ListAsyncIterable[Any] = client.list(
-        resource, namespace=_where(resource, namespace), chunk_size=500
+        resource,
+        namespace=_where(resource, namespace),
+        chunk_size=500,
+        **_selectors(labels, fields),
     )
     with kube_errors():
         objects = [obj async for obj in listing]
@@ -79,8 +114,11 @@ async def watch_from(
     namespace: str | None,
     resource_version: str,
     timeout_seconds: int = 300,
+    labels: LabelSelector | None = None,
+    fields: FieldSelector | None = None,
 ) -> AsyncIterator[WatchEvent]:
-    """Changes after ``resource_version``, forever (the server's timeouts are reconnected).
+    """Changes after ``resource_version`` to the objects the selectors match, forever (the
+    server's timeouts are reconnected). An object that stops matching arrives as ``DELETED``.
 
     Raises:
         KubeGone: the version is no longer available (compacted or outside the watch cache).
@@ -92,6 +130,7 @@ async def watch_from(
         namespace=_where(resource, namespace),
         resource_version=resource_version,
         server_timeout=timeout_seconds,
+        **_selectors(labels, fields),
     )
     with kube_errors():
         async for kind, obj in stream:
