@@ -30,8 +30,8 @@ from sealbox.sealing.envelope import (
     seal_envelope,
 )
 from sealbox.sealing.hybrid import seal, unseal
-from sealbox.sealing.inventory import KeySet, ValueRecord, inventory, summary
-from sealbox.sealing.keyring import KeyRing
+from sealbox.sealing.inventory import ValueRecord, inventory, summary
+from sealbox.sealing.keyring import KeyRing, KeySet
 from sealbox.sealing.keys import (
     DEFAULT_KEY_SIZE,
     DEFAULT_KEY_VALIDITY,

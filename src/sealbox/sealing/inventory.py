@@ -4,8 +4,8 @@ Upstream values carry no key id, so users script trial decryptions before prunin
 
 - an envelope value names its keys (:func:`~.envelope.envelope_key_ids`): each is named by a
   certificate or private key given that has that fingerprint, else by the fingerprint itself;
-- an upstream value is opened by trial with the private keys given (:class:`KeySet`), under the
-  SealedSecret's own scope label, and named by the key that opens it;
+- an upstream value is opened by trial with the private keys given (:class:`~.keyring.KeySet`),
+  under the SealedSecret's own scope label, and named by the key that opens it;
 - anything else is ``unknown`` (no key given opens it) or ``invalid`` (not base64, cut short).
 
 The summary counts values per key; a key no value needs any more may be retired (after every
@@ -20,19 +20,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from sealbox.errors import NoMatchingKey, UnsealError
 from sealbox.sealing.encoding import decode_value
-from sealbox.sealing.envelope import envelope_key_ids, is_envelope, open_envelope
-from sealbox.sealing.hybrid import unseal
-from sealbox.sealing.keys import public_key_fingerprint
+from sealbox.sealing.envelope import envelope_key_ids, is_envelope
+from sealbox.sealing.keyring import KeySet
 from sealbox.sealing.scope import label_for, scope_from_annotations
 
 __all__ = [
     "INVALID",
     "UNKNOWN",
-    "KeySet",
     "ValueRecord",
     "inventory",
     "is_sealed_secret",
@@ -44,52 +40,6 @@ UNKNOWN = "unknown"
 INVALID = "invalid"
 """The key of a value that is not a sealed value at all (bad base64, cut short)."""
 _GCM_TAG = 16
-
-
-class KeySet:
-    """Private keys given on the command line (no certificates needed, unlike a controller's
-    :class:`~.keyring.KeyRing`), by fingerprint: open a value of either format, or say which
-    key does."""
-
-    def __init__(self, keys: Iterable[rsa.RSAPrivateKey] = ()) -> None:
-        self._keys: dict[str, rsa.RSAPrivateKey] = {}
-        for key in keys:
-            self._keys.setdefault(public_key_fingerprint(key.public_key()), key)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __repr__(self) -> str:
-        return f"KeySet({len(self)} keys)"
-
-    @property
-    def fingerprints(self) -> tuple[str, ...]:
-        return tuple(self._keys)
-
-    def open(self, value: bytes, label: bytes) -> bytes:
-        """The plaintext (an :class:`~sealbox.sealing.unsealed_secret.OpenValue`)."""
-        return self._open(value, label)[1]
-
-    def opened_by(self, value: bytes, label: bytes) -> str:
-        """The fingerprint of the key that opens ``value``; NoMatchingKey when none does."""
-        return self._open(value, label)[0]
-
-    def _open(self, value: bytes, label: bytes) -> tuple[str, bytes]:
-        if is_envelope(value):
-            used: list[str] = []
-
-            def key_for(fingerprint: str) -> rsa.RSAPrivateKey | None:
-                used.append(fingerprint)
-                return self._keys.get(fingerprint)
-
-            plaintext = open_envelope(value, label, key_for)
-            return used[-1], plaintext
-        for fingerprint, key in self._keys.items():
-            try:
-                return fingerprint, unseal([key], value, label)
-            except NoMatchingKey:
-                continue
-        raise NoMatchingKey(f"no key could decrypt secret ({len(self._keys)} keys tried)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,9 +50,27 @@ class FuncError(Exception):
     """A template function failed; the evaluator adds ``error calling NAME:``."""
 
 
+_REPLACEMENT = "\ufffd".encode()
+
+
 def to_bytes(text: str) -> bytes:
-    """The Go bytes of a template string."""
-    return text.encode("utf-8", "surrogateescape")
+    """The Go bytes of a template string.
+
+    A byte that was not UTF-8 (kept as a ``surrogateescape`` character by :func:`from_bytes`)
+    comes back as itself; any other lone surrogate (only a JSON ``\\ud800`` escape makes one)
+    becomes U+FFFD, as Go's JSON decoder makes it.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return b"".join(
+            bytes([ord(char) - 0xDC00])
+            if "\udc80" <= char <= "\udcff"
+            else _REPLACEMENT
+            if "\ud800" <= char <= "\udfff"
+            else char.encode()
+            for char in text
+        )
 
 
 def from_bytes(data: bytes) -> str:
