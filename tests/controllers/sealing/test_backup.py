@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from lightkube.resources.core_v1 import Secret
 
 from sealbox.controllers.sealing.backup import backup_keys, parse_recipients, record_backup
-from sealbox.controllers.sealing.keystore import BACKED_UP_ANNOTATION, KeyStore
+from sealbox.controllers.sealing.key_secrets import BACKED_UP_ANNOTATION
+from sealbox.controllers.sealing.keystore import KeyStore
 from sealbox.controllers.sealing.wrapping import KeyWrapper
 from sealbox.errors import InputError
 from sealbox.kms.backends.local import create_keyring

@@ -1,7 +1,8 @@
 """The sealing controller: SealedSecrets (``bitnami.com/v1alpha1``) in, Secrets out.
 
 The Kubernetes side of :mod:`sealbox.sealing` (which stays pure): the typed resource, the keys
-kept in the cluster, the HTTP endpoints kubeseal-style clients call, and the reconcile loop
+kept in the cluster (their Secret format, :mod:`.key_secrets`; their lifecycle,
+:mod:`.keystore`), the HTTP endpoints kubeseal-style clients call, and the reconcile loop
 (:mod:`.reconcile`, :mod:`.secrets`, :mod:`.status`, :mod:`.owned`) that :mod:`.app` runs.
 """
 
@@ -21,16 +22,14 @@ from sealbox.controllers.sealing.backup import (
     parse_recipients,
     record_backup,
 )
-from sealbox.controllers.sealing.keystore import (
+from sealbox.controllers.sealing.key_secrets import (
     ACTIVE,
     BACKED_UP_ANNOTATION,
     DEFAULT_KEY_PREFIX,
-    DEFAULT_RENEW_PERIOD,
     KEY_LABEL,
-    KeyOrder,
-    KeyStore,
     StoredKey,
 )
+from sealbox.controllers.sealing.keystore import DEFAULT_RENEW_PERIOD, KeyOrder, KeyStore
 from sealbox.controllers.sealing.metrics import SealingMetrics
 from sealbox.controllers.sealing.owned import OwnedSecretDeletions
 from sealbox.controllers.sealing.reconcile import ReconcileOptions, SealingReconciler

@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from sealbox.controllers.sealing.keystore import DEFAULT_KEY_PREFIX, KeyOrder, KeyStore
+from sealbox.controllers.sealing.key_secrets import DEFAULT_KEY_PREFIX
+from sealbox.controllers.sealing.keystore import KeyOrder, KeyStore
 from sealbox.controllers.sealing.metrics import SealingMetrics
 from sealbox.controllers.sealing.owned import OwnedSecretDeletions
 from sealbox.controllers.sealing.reconcile import ReconcileOptions, SealingReconciler

@@ -13,7 +13,8 @@ keys, ASCII-armored. Nothing in clear touches a disk.
 so a Secret changed since is not marked). The caller records only after the backup is safely
 written. The controller's ``sealbox_sealing_newest_key_backed_up`` metric reads that annotation
 (:meth:`~.keystore.KeyStore.newest_backed_up`), so a renewal that made a key no backup holds
-yet shows up on a dashboard.
+yet shows up on a dashboard. The key Secret format, read here as the controller reads it, is
+:mod:`.key_secrets`.
 """
 
 from __future__ import annotations
@@ -30,18 +31,16 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
-from sealbox.controllers.sealing.keystore import (
+from sealbox.controllers.sealing.key_secrets import (
     BACKED_UP_ANNOTATION,
     DEFAULT_KEY_PREFIX,
     KEY_LABEL,
     TLS_SECRET_TYPE,
+    is_wrapped,
+    private_key_pem,
     secret_fields,
 )
-from sealbox.controllers.sealing.wrapping import (
-    WRAPPED_BY_ANNOTATION,
-    WRAPPED_KEY_FIELD,
-    KeyWrapper,
-)
+from sealbox.controllers.sealing.wrapping import WRAPPED_BY_ANNOTATION, KeyWrapper
 from sealbox.errors import InputError, InvalidSealingKey, KubeNotFound
 from sealbox.kube import kube_errors
 from sealbox.sealing import key_from_pem
@@ -145,18 +144,13 @@ async def backup_keys(
         name = str(secret.metadata.name)
         source = f"Secret {namespace}/{name}"
         data, labels, annotations = secret_fields(secret)
-        if WRAPPED_KEY_FIELD in data:
-            if wrapper is None:
-                raise InputError(
-                    f"{source}: the key is wrapped by "
-                    f"{annotations.get(WRAPPED_BY_ANNOTATION, 'a KMS backend')}; give the "
-                    "backend config to unwrap it"
-                )
-            private_pem = await wrapper.unwrap(
-                data[WRAPPED_KEY_FIELD], data.get("tls.crt", b""), source=source
+        if is_wrapped(data) and wrapper is None:
+            raise InputError(
+                f"{source}: the key is wrapped by "
+                f"{annotations.get(WRAPPED_BY_ANNOTATION, 'a KMS backend')}; give the "
+                "backend config to unwrap it"
             )
-        else:
-            private_pem = data.get("tls.key", b"")
+        private_pem = await private_key_pem(data, annotations, wrapper=wrapper, source=source)
         try:
             key = key_from_pem(private_pem, data.get("tls.crt", b""), source=source)
         except InvalidSealingKey:

@@ -1,18 +1,15 @@
-"""Sealing keys in the cluster, exactly where and how the upstream controller keeps them.
+"""Sealing keys in the cluster: loaded at start, followed while running, renewed by the leader.
 
-Each key is a Secret of type ``kubernetes.io/tls`` in the key namespace, named from
-``generateName: <prefix>`` (``sealed-secrets-key5rxd9``: no dash), labelled
-``sealedsecrets.bitnami.com/sealed-secrets-key=active`` (any other value takes it out of use),
-with the PKCS#1 PEM in ``tls.key`` and the certificate in ``tls.crt``; the pre-v0.9 Secret named
-exactly ``<prefix>`` is loaded too, label or not. Secrets upstream made load unchanged, and keys
-made here load in upstream.
+Where and how a key is kept (one ``kubernetes.io/tls`` Secret per key, the ``active`` label, the
+legacy ``<prefix>`` Secret, KMS wrapping) is :mod:`.key_secrets`; this module is the lifecycle.
 
 Two things upstream users asked for years are different:
 
 * The :class:`~sealbox.sealing.KeyRing` follows the key Secrets while the controller runs (#414,
   #1819): a key added, relabelled away from ``active`` or deleted by hand is in or out of the
   ring at the next watch event, without a restart. Only the key namespace is watched, through the
-  label selector (and a field selector for the legacy name), never every Secret.
+  runtime's list+watch with the label selector (and a field selector for the legacy name) sent
+  to the apiserver, never every Secret; a Secret relabelled away arrives as a deletion.
 * With a :class:`~.wrapping.KeyWrapper`, new keys are written wrapped by a KMS backend and both
   wrapped and plain keys are read (migration).
 
@@ -25,59 +22,49 @@ Renewal only ever adds keys (spec §3.2).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime
 import enum
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from lightkube import AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
 
-from sealbox.controllers.sealing.wrapping import (
-    WRAPPED_BY_ANNOTATION,
-    WRAPPED_KEY_FIELD,
-    KeyWrapper,
+from sealbox.controllers.sealing.key_secrets import (
+    ACTIVE,
+    DEFAULT_KEY_PREFIX,
+    KEY_LABEL,
+    StoredKey,
+    key_digest,
+    key_secret,
+    read_sealing_key,
+    secret_fields,
+    stored_key,
 )
-from sealbox.errors import InvalidSealingKey, KubeGone, NoSealingKey, SealboxError
+from sealbox.controllers.sealing.wrapping import KeyWrapper
+from sealbox.errors import KubeGone, NoSealingKey, SealboxError
 from sealbox.kube import kube_errors
-from sealbox.kube.runtime import Backoff
+from sealbox.kube.runtime import (
+    Backoff,
+    FieldSelector,
+    LabelSelector,
+    list_objects,
+    watch_from,
+)
 from sealbox.sealing import (
     DEFAULT_KEY_SIZE,
     DEFAULT_KEY_VALIDITY,
     KeyRing,
     SealingKey,
     generate_key,
-    key_from_pem,
 )
 
-__all__ = [
-    "ACTIVE",
-    "BACKED_UP_ANNOTATION",
-    "DEFAULT_KEY_PREFIX",
-    "DEFAULT_RENEW_PERIOD",
-    "KEY_LABEL",
-    "TLS_SECRET_TYPE",
-    "KeyOrder",
-    "KeyStore",
-    "StoredKey",
-    "secret_fields",
-]
+__all__ = ["DEFAULT_RENEW_PERIOD", "KeyOrder", "KeyStore"]
 
 _log = logging.getLogger(__name__)
 
-KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
-ACTIVE = "active"
-DEFAULT_KEY_PREFIX = "sealed-secrets-key"
 DEFAULT_RENEW_PERIOD = datetime.timedelta(days=30)
-TLS_SECRET_TYPE = "kubernetes.io/tls"  # noqa: S105 - a Secret type, not a password
-#: Set (merge patch) by ``sealbox seal backup`` on every key Secret it exported.
-BACKED_UP_ANNOTATION = "sealbox.io/backed-up-at"
 _ERROR_BACKOFF = Backoff(base_seconds=0.5, max_seconds=60.0)
 _ACTIVE_SOURCE = "active"
 _LEGACY_SOURCE = "legacy"
@@ -88,41 +75,6 @@ class KeyOrder(enum.Enum):
 
     CERT_NOT_BEFORE = "CertNotBefore"
     SECRET_CREATION_TIMESTAMP = "SecretCreationTimestamp"  # noqa: S105 - a flag value
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    """A key and the Secret that holds it (name, creation time, wrapping, last backup)."""
-
-    secret_name: str
-    key: SealingKey
-    created: datetime.datetime | None
-    wrapped_by: str | None = None
-    backed_up_at: str | None = None
-    digest: str = field(default="", repr=False)
-
-
-def secret_fields(obj: Any) -> tuple[dict[str, bytes], dict[str, str], dict[str, str]]:
-    """A Secret's ``data`` (decoded), labels and annotations, from a lightkube object or dict."""
-    if isinstance(obj, Mapping):
-        meta = obj.get("metadata") or {}
-        raw, labels, annotations = obj.get("data"), meta.get("labels"), meta.get("annotations")
-    else:
-        raw, labels, annotations = obj.data, obj.metadata.labels, obj.metadata.annotations
-    data: dict[str, bytes] = {}
-    for name, text in (raw or {}).items():
-        try:
-            data[str(name)] = base64.b64decode(str(text), validate=True)
-        except (binascii.Error, ValueError):
-            data[str(name)] = b""
-    return data, dict(labels or {}), dict(annotations or {})
-
-
-def _digest(data: Mapping[str, bytes]) -> str:
-    material = hashlib.sha256()
-    for name in ("tls.key", "tls.crt", WRAPPED_KEY_FIELD):
-        material.update(len(data.get(name, b"")).to_bytes(8, "big") + data.get(name, b""))
-    return material.hexdigest()
 
 
 class KeyStore:
@@ -237,46 +189,50 @@ class KeyStore:
             group.create_task(self._follow(_ACTIVE_SOURCE))
             group.create_task(self._follow(_LEGACY_SOURCE))
 
-    def _selectors(self, source: str) -> dict[str, Any]:
+    def _selectors(self, source: str) -> tuple[LabelSelector | None, FieldSelector | None]:
+        """What the apiserver filters on: the ``active`` label, or the legacy Secret's name."""
         if source == _ACTIVE_SOURCE:
-            return {"labels": {KEY_LABEL: ACTIVE}}
-        return {"fields": {"metadata.name": self.prefix}}
+            return {KEY_LABEL: ACTIVE}, None
+        return None, {"metadata.name": self.prefix}
 
     async def _relist(self, source: str) -> None:
-        listing = self.client.list(Secret, namespace=self.namespace, **self._selectors(source))
-        with kube_errors():
-            objects: list[Any] = [obj async for obj in listing]
-        self._versions[source] = listing.resourceVersion
-        present = {str(obj.metadata.name) for obj in objects}
+        labels, fields = self._selectors(source)
+        listed = await list_objects(
+            self.client, Secret, namespace=self.namespace, labels=labels, fields=fields
+        )
+        self._versions[source] = listed.resource_version
+        present = {str(obj.metadata.name) for obj in listed.objects}
         for name in sorted(self._sources[source] - present):
             await self._drop(source, name)
-        for obj in objects:
+        for obj in listed.objects:
             await self._load(source, obj)
 
     async def _follow(self, source: str) -> None:
+        """List+watch one source until cancelled: relist on 410, back off on other failures."""
+        labels, fields = self._selectors(source)
         failures = 0
         while True:
             try:
-                if self._versions[source] is None:
+                version = self._versions[source]
+                if version is None:
                     await self._relist(source)
-                stream = self.client.watch(
+                    continue
+                async for event in watch_from(
+                    self.client,
                     Secret,
                     namespace=self.namespace,
-                    resource_version=self._versions[source],
-                    server_timeout=self.watch_timeout_seconds,
-                    **self._selectors(source),
-                )
-                with kube_errors():
-                    async for kind, event_obj in stream:
-                        failures = 0
-                        obj: Any = event_obj
-                        self._versions[source] = (
-                            obj.metadata.resourceVersion or self._versions[source]
-                        )
-                        if kind == "DELETED":
-                            await self._drop(source, str(obj.metadata.name))
-                        elif kind in ("ADDED", "MODIFIED"):
-                            await self._load(source, obj)
+                    resource_version=version,
+                    timeout_seconds=self.watch_timeout_seconds,
+                    labels=labels,
+                    fields=fields,
+                ):
+                    failures = 0
+                    obj: Any = event.obj
+                    self._versions[source] = obj.metadata.resourceVersion or self._versions[source]
+                    if event.type == "DELETED":
+                        await self._drop(source, str(obj.metadata.name))
+                    else:
+                        await self._load(source, obj)
             except KubeGone:
                 self._versions[source] = None
             except Exception as exc:  # any transport or API failure: back off, resume
@@ -294,51 +250,24 @@ class KeyStore:
         name = str(obj.metadata.name)
         self._sources[source].add(name)
         data, _labels, annotations = secret_fields(obj)
-        created = obj.metadata.creationTimestamp
-        digest = _digest(data)
         old = self._stored.get(name)
-        if old is not None and old.digest == digest:
+        if old is not None and old.digest == key_digest(data):
             key = old.key
         else:
             try:
-                key = await self._read_key(name, data, annotations)
+                key = await read_sealing_key(
+                    data,
+                    annotations,
+                    wrapper=self.wrapper,
+                    source=f"Secret {self.namespace}/{name}",
+                )
             except SealboxError as exc:
                 self._skipped[name] = str(exc)
                 _log.warning("sealing key Secret %s/%s skipped: %s", self.namespace, name, exc)
                 await self._forget(name)
                 return
         self._skipped.pop(name, None)
-        await self._remember(
-            StoredKey(
-                secret_name=name,
-                key=key,
-                created=created,
-                wrapped_by=annotations.get(WRAPPED_BY_ANNOTATION)
-                if WRAPPED_KEY_FIELD in data
-                else None,
-                backed_up_at=annotations.get(BACKED_UP_ANNOTATION),
-                digest=digest,
-            )
-        )
-
-    async def _read_key(
-        self, name: str, data: Mapping[str, bytes], annotations: Mapping[str, str]
-    ) -> SealingKey:
-        source = f"Secret {self.namespace}/{name}"
-        certificate = data.get("tls.crt", b"")
-        if WRAPPED_KEY_FIELD in data:
-            if self.wrapper is None:
-                wrapped_by = annotations.get(WRAPPED_BY_ANNOTATION, "a KMS backend")
-                raise InvalidSealingKey(
-                    f"{source}: the key is wrapped by {wrapped_by}; configure key wrapping with "
-                    "that backend to load it"
-                )
-            private_pem = await self.wrapper.unwrap(
-                data[WRAPPED_KEY_FIELD], certificate, source=source
-            )
-        else:
-            private_pem = data.get("tls.key", b"")
-        return await asyncio.to_thread(key_from_pem, private_pem, certificate, source=source)
+        await self._remember(stored_key(obj, key))
 
     async def _drop(self, source: str, name: str) -> None:
         self._sources[source].discard(name)
@@ -401,36 +330,18 @@ class KeyStore:
             key.certificate_pem().decode(),
         )
         self._sources[_ACTIVE_SOURCE].add(name)
-        data, _labels, annotations = secret_fields(created)
-        await self._remember(
-            StoredKey(
-                secret_name=name,
-                key=key,
-                created=created.metadata.creationTimestamp,
-                wrapped_by=annotations.get(WRAPPED_BY_ANNOTATION),
-                digest=_digest(data),
-            )
-        )
+        await self._remember(stored_key(created, key))
         return key
 
     async def create_key_secret(self, key: SealingKey) -> Secret:
         """Write ``key`` as upstream does (wrapped if a wrapper is set); the created Secret."""
-        annotations = dict(self.annotations)
-        if self.wrapper is None:
-            data = {"tls.crt": key.certificate_pem(), "tls.key": key.private_key_pem()}
-        else:
-            wrapped = await self.wrapper.wrap(key)
-            data = wrapped.data
-            annotations.update(wrapped.annotations)
-        secret = Secret(
-            metadata=ObjectMeta(
-                generateName=self.prefix,
-                namespace=self.namespace,
-                labels={**self.labels, KEY_LABEL: ACTIVE},
-                annotations=annotations or None,
-            ),
-            type=TLS_SECRET_TYPE,
-            data={k: base64.b64encode(v).decode("ascii") for k, v in data.items()},
+        secret = await key_secret(
+            key,
+            namespace=self.namespace,
+            prefix=self.prefix,
+            labels=self.labels,
+            annotations=self.annotations,
+            wrapper=self.wrapper,
         )
         with kube_errors():
             return await self.client.create(secret)
