@@ -1,13 +1,18 @@
 """``sealbox controller sealing``'s flags as a Deployment sets them: upstream's
 ``SEALED_SECRETS_<FLAG>`` variables, namespace selection, ``--old-gc-behavior``,
-``--update-status`` off and ``--label-selector``, on one replica against the real apiserver; and
-where the keys live when ``--key-namespace`` is not given.
+``--update-status`` off, ``--label-selector``, the new key's ``--key-ttl`` and
+``--privatekey-labels``/``--privatekey-annotations``, and ``--rate-limit-burst`` on
+``/v1/verify``, on one replica against the real apiserver; what the flags become
+(:func:`sealing_settings`); and where the keys live when ``--key-namespace`` is not given.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import secrets
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import CollectorRegistry
 
-from sealbox.cli import controller as controller_cli
+from sealbox.cli import controller_namespace
+from sealbox.cli.controller import sealing_settings
+from sealbox.cli.controller_flags import SealingFlags
 from sealbox.cli.kube_options import KubeOptions
 from sealbox.controllers.sealing import SealingMetrics, build_controller
 from sealbox.kube import KubeTarget, async_client
@@ -58,11 +65,18 @@ def replica(
         kubeconfig=Path(sealed_secret_crd.kubeconfig),
         namespace=namespaces[0],
         directory=tmp_path_factory.mktemp("sealing-app"),
-        flags=["--old-gc-behavior", "--label-selector=team!=ignored"],
+        flags=[
+            "--old-gc-behavior",
+            "--label-selector=team!=ignored",
+            "--privatekey-labels=team=security,tier=keys",
+            "--privatekey-annotations=example.com/owner=ops team",
+        ],
         env={
             "SEALED_SECRETS_ADDITIONAL_NAMESPACES": namespaces[1],
             "SEALED_SECRETS_UPDATE_STATUS": "false",
             "SEALED_SECRETS_KEY_RENEW_PERIOD": "0",
+            "SEALED_SECRETS_KEY_TTL": "48h",
+            "SEALED_SECRETS_RATE_LIMIT_BURST": "4",
         },
     )
     try:
@@ -72,9 +86,13 @@ def replica(
         print(f"--- log tail:\n{started.process.log_tail(30)}")
 
 
-def _public_key(replica: SealingReplica) -> rsa.RSAPublicKey:
+def _wait_cert(replica: SealingReplica) -> bytes:
     wait_until(lambda: replica.cert() is not None, timeout=WAIT_SECONDS, what="a certificate")
-    key = x509.load_pem_x509_certificate(replica.cert() or b"").public_key()
+    return replica.cert() or b""
+
+
+def _public_key(replica: SealingReplica) -> rsa.RSAPublicKey:
+    key = x509.load_pem_x509_certificate(_wait_cert(replica)).public_key()
     assert isinstance(key, rsa.RSAPublicKey)
     return key
 
@@ -129,6 +147,78 @@ def test_a_sealed_secret_the_label_selector_excludes_is_left_alone(
     assert all(e["regarding"]["name"] != "ignored" for e in events)
 
 
+def test_the_new_key_carries_the_privatekey_metadata_and_the_key_ttl(
+    sealed_secret_crd: KubeApiserver, namespaces: tuple[str, str], replica: SealingReplica
+) -> None:
+    served = x509.load_pem_x509_certificate(_wait_cert(replica))
+    listed = sealed_secret_crd.kubectl(
+        "get", "secrets", "-n", namespaces[0], "-o", "json",
+        "-l", "sealedsecrets.bitnami.com/sealed-secrets-key=active",
+    )  # fmt: skip
+    (key_secret,) = json.loads(listed.stdout)["items"]
+    meta = key_secret["metadata"]
+    assert {k: meta["labels"].get(k) for k in ("team", "tier")} == {
+        "team": "security",
+        "tier": "keys",
+    }
+    assert meta["annotations"]["example.com/owner"] == "ops team"
+    stored = x509.load_pem_x509_certificate(base64.b64decode(key_secret["data"]["tls.crt"]))
+    assert stored == served
+    lifetime = stored.not_valid_after_utc - stored.not_valid_before_utc
+    assert lifetime == datetime.timedelta(hours=48)  # SEALED_SECRETS_KEY_TTL, not 87600h
+
+
+def test_verify_allows_the_burst_the_environment_sets(
+    namespaces: tuple[str, str], replica: SealingReplica
+) -> None:
+    """GCRA lets ``burst + 1`` requests through at once: SEALED_SECRETS_RATE_LIMIT_BURST=4 is a
+    limit of 5 (upstream's default 2 would say 3)."""
+    body = json.dumps(sealed_secret("verified", namespaces[0], {"k": b"v"}, _public_key(replica)))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{replica.http_port}/v1/verify",
+        data=body.encode(),
+        headers={"X-Forwarded-For": f"10.9.{secrets.randbelow(250)}.1"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+        assert answer.headers["X-RateLimit-Limit"] == "5"
+
+
+def test_the_flags_become_the_settings(tmp_path: Path) -> None:
+    """What each new flag sets (upstream's names and formats), and the defaults it keeps."""
+    kubeconfig = tmp_path / "kubeconfig.yaml"
+    kubeconfig.write_text(json.dumps(_KUBECONFIG))
+    kube = KubeOptions(kubeconfig=kubeconfig)
+    defaults = sealing_settings(SealingFlags(key_namespace="keys"), kube)
+    assert (defaults.rate_limit, defaults.rate_limit_burst) == (2, 2)
+    assert defaults.key_validity == datetime.timedelta(hours=87600)
+    assert (defaults.key_labels, defaults.key_annotations) == ({}, {})
+    flags = SealingFlags(
+        key_namespace="keys",
+        key_ttl="90m",
+        privatekey_labels="team=security, example.com/tier=keys,",
+        privatekey_annotations="example.com/owner=ops team,empty=",
+        rate_limit=0,
+        rate_limit_burst=7,
+    )
+    settings = sealing_settings(flags, kube)
+    assert settings.key_validity == datetime.timedelta(minutes=90)
+    assert settings.key_labels == {"team": "security", "example.com/tier": "keys"}
+    assert settings.key_annotations == {"example.com/owner": "ops team", "empty": ""}
+    assert (settings.rate_limit, settings.rate_limit_burst) == (0, 7)
+
+
+_KUBECONFIG: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+    "users": [{"name": "u", "user": {"token": "t"}}],
+    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "ctx"}}],
+    "current-context": "x",
+}
+
+
 def test_the_key_namespace_defaults_to_the_pods_then_the_kubeconfig_context(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,16 +234,16 @@ def test_the_key_namespace_defaults_to_the_pods_then_the_kubeconfig_context(
     kubeconfig.write_text(json.dumps(document))
     options = KubeOptions(kubeconfig=kubeconfig)
     absent = tmp_path / "no-service-account"
-    monkeypatch.setattr(controller_cli, "_SERVICE_ACCOUNT_NAMESPACE", absent)
-    assert controller_cli.own_namespace(options, {"POD_NAMESPACE": "pod-ns"}) == "pod-ns"
-    assert controller_cli.own_namespace(options, {}) == "ctx"
+    monkeypatch.setattr(controller_namespace, "_SERVICE_ACCOUNT_NAMESPACE", absent)
+    assert controller_namespace.own_namespace(options, {"POD_NAMESPACE": "pod-ns"}) == "pod-ns"
+    assert controller_namespace.own_namespace(options, {}) == "ctx"
     del document["contexts"][0]["context"]["namespace"]
     kubeconfig.write_text(json.dumps(document))
-    assert controller_cli.own_namespace(options, {}) == "kube-system"
+    assert controller_namespace.own_namespace(options, {}) == "kube-system"
     mounted = tmp_path / "namespace"
     mounted.write_text("sa-ns\n")
-    monkeypatch.setattr(controller_cli, "_SERVICE_ACCOUNT_NAMESPACE", mounted)
-    assert controller_cli.own_namespace(options, {"POD_NAMESPACE": "pod-ns"}) == "sa-ns"
+    monkeypatch.setattr(controller_namespace, "_SERVICE_ACCOUNT_NAMESPACE", mounted)
+    assert controller_namespace.own_namespace(options, {"POD_NAMESPACE": "pod-ns"}) == "sa-ns"
 
 
 def test_skip_recreate_watches_no_secrets(sealed_secret_crd: KubeApiserver) -> None:
