@@ -105,6 +105,13 @@ def test_selectors_go_to_the_apiserver_and_leaving_the_selection_is_a_deletion(
                 client, ConfigMap, namespace=kube_namespace, labels={"team": not_equal("a")}
             )
             assert sorted(o.metadata.name for o in excluded.objects) == ["bare-1", "out-1"]
+            neither = await list_objects(  # pairs: two requirements on one key
+                client,
+                ConfigMap,
+                namespace=kube_namespace,
+                labels=[("team", not_equal("a")), ("team", not_equal("b"))],
+            )
+            assert [o.metadata.name for o in neither.objects] == ["bare-1"]
             by_name = await list_objects(
                 client, ConfigMap, namespace=kube_namespace, fields={"metadata.name": "out-1"}
             )

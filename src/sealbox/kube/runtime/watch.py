@@ -16,7 +16,7 @@ them a quiet watch may come back with an old version and get a 410, which costs 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -42,8 +42,10 @@ _TYPES: frozenset[str] = frozenset({"ADDED", "MODIFIED", "DELETED"})
 
 #: lightkube's label selector: ``{"app": "web"}`` (=), ``{"app": None}`` (exists), an iterable
 #: (in), or an operator from :mod:`lightkube.operators` (``not_equal``, ``not_in``,
-#: ``not_exists``...); the requirements are ANDed.
-LabelSelector = Mapping[str, LabelValue]
+#: ``not_exists``...); the requirements are ANDed. lightkube's ``build_selector`` also takes
+#: them as a list of ``(key, value)`` pairs, which can hold two requirements on one key
+#: (``a!=x,a!=y``); that form is passed through as it is.
+LabelSelector = Mapping[str, LabelValue] | Sequence[tuple[str, LabelValue]]
 #: lightkube's field selector: ``{"metadata.name": "x"}``, ``not_equal``/``not_in`` operators.
 FieldSelector = Mapping[str, FieldValue]
 
@@ -78,8 +80,11 @@ def _where(resource: type, namespace: str | None) -> str | None:
 
 
 def _selectors(labels: LabelSelector | None, fields: FieldSelector | None) -> dict[str, Any]:
-    """lightkube's keyword arguments (it wants dicts; empty means no selector)."""
-    return {"labels": dict(labels) if labels else None, "fields": dict(fields) if fields else None}
+    """lightkube's keyword arguments (a dict or a list of pairs; empty means no selector)."""
+    label_pairs = (
+        (dict(labels) if isinstance(labels, Mapping) else list(labels)) if labels else None
+    )
+    return {"labels": label_pairs, "fields": dict(fields) if fields else None}
 
 
 async def list_objects(
