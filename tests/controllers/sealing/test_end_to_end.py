@@ -23,7 +23,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sealbox.controllers.sealing import KEY_LABEL
-from tests.controllers.sealing.controller_support import WAIT_SECONDS, apply, secret_data
+from tests.controllers.sealing.controller_support import (
+    WAIT_SECONDS,
+    apply,
+    secret_data,
+    wait_for_condition,
+)
 from tests.controllers.sealing.replicas import REPO, SealingReplica
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.processes import wait_until
@@ -170,3 +175,49 @@ def test_re_encrypt_moves_values_to_the_renewed_key(
     assert reference.unseal(new_key, value, label) == b"t0k3n"
     with pytest.raises(reference.ReferenceUnsealError):
         reference.unseal(old_key, value, label)
+
+
+def test_no_value_or_private_key_reaches_the_log_events_or_status(
+    cluster: tuple[KubeApiserver, str, SealingReplica],
+) -> None:
+    """Runs last: every value above went through this controller, plus failures whose messages
+    are built from the values' neighbourhood (a template that fails on one, a wrong key)."""
+    apiserver, keys, replica = cluster
+    apps = _namespace(apiserver, "t-apps")
+    result = _seal(
+        apiserver, keys, "-o", "json", stdin=_manifest("broken", apps, password="n0t-a-map!")
+    )
+    assert result.returncode == 0, result.stderr
+    sealed = json.loads(result.stdout)
+    sealed["spec"]["template"]["data"] = {"field": "{{ .password.field }}"}  # not a map
+    apply(apiserver, sealed)
+    foreign = reference.seal(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key(),
+        b"f0reign-value",
+        f"{apps}/foreign".encode(),
+    )
+    apply(
+        apiserver,
+        {
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+            "metadata": {"name": "foreign", "namespace": apps},
+            "spec": {"encryptedData": {"k": base64.b64encode(foreign).decode()}},
+        },
+    )
+    for name, reason in (("broken", "TemplateError"), ("foreign", "NoMatchingKey")):
+        wait_for_condition(apiserver, name, apps, status="False", reason=reason)
+    seen = "\n".join(
+        [
+            replica.process.log_path.read_text(),
+            apiserver.kubectl("get", "events", "-A", "-o", "json").stdout,
+            apiserver.kubectl("get", "sealedsecrets", "-A", "-o", "json").stdout,
+        ]
+    )
+    values = [b"s3cr3t", b"t0k3n", b"n0t-a-map!", b"f0reign-value"]
+    for value in values:
+        assert value.decode() not in seen
+        assert base64.b64encode(value).decode() not in seen
+    for secret in _key_secrets(apiserver, keys):
+        pem = base64.b64decode(secret["data"]["tls.key"]).decode()
+        assert all(line not in seen for line in pem.splitlines()[1:-1])
