@@ -28,4 +28,8 @@ def test_demo_runs_and_cleans_up() -> None:
         assert control in out
         assert where in out
     assert "committed-by-mistake" not in out  # the audit never prints a value
+    assert "identical to the manifest: yes" in out  # sealed, then opened by the cluster's key
+    assert "copied to namespace attacker │ refused: NoMatchingKey" in out
+    assert "each cluster opens it: yes" in out  # one envelope, two recipients
+    assert "demo-token-not-a-real-secret" not in out
     assert out.rstrip().endswith("every command; each --help has examples")

@@ -3,8 +3,9 @@
 It starts its own etcd and ``sealbox kms serve`` (local keyring) in a temp dir, seeds Secrets the
 way an unencrypted cluster stores them, scans etcd (all plaintext), rewraps everything to KMS v2,
 scans again (all encrypted, none stale) and decrypts one back. Then it writes one Secret with
-every provider and shows what protects a stored value, and what kube-apiserver would refuse in
-a config. Everything it starts is stopped and deleted at the end.
+every provider and shows what protects a stored value, what kube-apiserver would refuse in a
+config, what the audit finds in a small repository, and a Secret sealed for Git. Everything it
+starts is stopped and deleted at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from sealbox.demo.sealing import show_sealing
 from sealbox.demo.services import DemoServices, running_services
 from sealbox.encryption import (
     StorageTransformers,
@@ -95,6 +97,7 @@ def run_demo() -> None:
         _show_guarantees(console, services.kms_endpoint, keys)
     _show_validation(console)
     _show_audit(console)
+    show_sealing(console)
     console.print("[green]Done: every process and file the demo created is gone.\n")
     _show_next_steps(console)
 
@@ -345,6 +348,7 @@ NEXT_STEPS = (
         "find Secrets stored in plaintext (a CI gate)",
     ),
     ("sealbox audit ./manifests", "where Secrets leak in a repository's manifests and RBAC"),
+    ("sealbox seal secret.yaml --cert cert.pem", "seal a Secret for Git, as kubeseal does"),
     ("sealbox --help", "every command; each --help has examples"),
 )
 """What the demo suggests at the end; tests check each line parses."""
