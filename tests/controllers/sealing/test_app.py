@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import json
@@ -26,7 +27,14 @@ from sealbox.cli import controller_namespace
 from sealbox.cli.controller import sealing_settings
 from sealbox.cli.controller_flags import SealingFlags
 from sealbox.cli.kube_options import KubeOptions
-from sealbox.controllers.sealing import SealingMetrics, build_controller
+from sealbox.controllers.sealing import (
+    ReconcileOptions,
+    SealingMetrics,
+    build_controller,
+    parse_label_selector,
+)
+from sealbox.controllers.sealing.selector import server_side
+from sealbox.errors import InputError
 from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import ControllerMetrics, EventRecorder
 from sealbox.sealing import KeyRing
@@ -40,6 +48,7 @@ from tests.controllers.sealing.controller_support import (
 from tests.controllers.sealing.replicas import SealingReplica
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.processes import wait_until
+from tests.kube.runtime.replicas import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -131,20 +140,93 @@ def test_old_gc_behavior_deletes_the_secret_with_its_sealed_secret(
     )
 
 
-def test_a_sealed_secret_the_label_selector_excludes_is_left_alone(
+def test_the_label_selector_goes_to_the_apiserver_and_excluded_objects_are_left_alone(
     sealed_secret_crd: KubeApiserver, namespaces: tuple[str, str], replica: SealingReplica
 ) -> None:
-    api, keys_ns = sealed_secret_crd, namespaces[0]
+    """The replica (``--label-selector=team!=ignored``) leaves an excluded SealedSecret alone;
+    and the controller's SealedSecret informer, built with that selector, never lists, watches
+    or caches what it excludes (the apiserver filters), while one relabelled out leaves it."""
+    api, ns = sealed_secret_crd, namespaces[0]
     public = _public_key(replica)
-    ignored = sealed_secret("ignored", keys_ns, {"k": b"v"}, public, labels={"team": "ignored"})
-    apply(api, ignored)
-    apply(api, sealed_secret("selected", keys_ns, {"k": b"v"}, public, labels={"team": "a"}))
-    _wait_secret(api, "selected", keys_ns)
-    assert get(api, "secret", "ignored", keys_ns) is None
-    events = json.loads(
-        api.kubectl("get", "events.events.k8s.io", "-n", keys_ns, "-o", "json").stdout
-    )["items"]
+
+    def sealed(name: str, team: str) -> dict[str, Any]:
+        return sealed_secret(name, ns, {"k": b"v"}, public, labels={"team": team})
+
+    apply(api, sealed("ignored", "ignored"))
+    apply(api, sealed("selected", "a"))
+    _wait_secret(api, "selected", ns)
+    assert get(api, "secret", "ignored", ns) is None
+    listed = api.kubectl("get", "events.events.k8s.io", "-n", ns, "-o", "json").stdout
+    events = json.loads(listed)["items"]
     assert all(e["regarding"]["name"] != "ignored" for e in events)
+
+    async def scenario() -> None:
+        client = async_client(KubeTarget(kubeconfig=Path(api.kubeconfig)))
+        metrics = ControllerMetrics(CollectorRegistry())
+        controller = build_controller(
+            client,
+            KeyRing(),
+            namespaces=(ns,),
+            events=EventRecorder(client, instance="t"),
+            metrics=metrics,
+            sealing_metrics=SealingMetrics(metrics.registry, private_key_operations=lambda: 0),
+            options=ReconcileOptions(label_selector=parse_label_selector("team!=ignored")),
+            skip_recreate=True,
+        )
+        (informer,) = controller.informers
+        announced: list[str] = []
+        informer.subscribe(announced.append)
+        task = asyncio.create_task(informer.run())
+        try:
+            await asyncio.wait_for(informer.synced.wait(), WAIT_SECONDS)
+            assert f"{ns}/selected" in informer.cached_keys()
+            assert f"{ns}/ignored" not in informer.cached_keys()
+            await asyncio.to_thread(apply, api, sealed("late-ignored", "ignored"))
+            await asyncio.to_thread(apply, api, sealed("late", "b"))
+            relabel = ("label", "sealedsecret", "selected", "-n", ns, "team=ignored", "--overwrite")
+            await asyncio.to_thread(api.kubectl, *relabel)
+            await eventually(
+                lambda: (
+                    f"{ns}/late" in informer.cached_keys()
+                    and f"{ns}/selected" not in informer.cached_keys()
+                ),
+                what="the late object in the cache and the relabelled one out of it",
+            )
+            excluded = {f"{ns}/ignored", f"{ns}/late-ignored"}
+            assert not excluded & (set(announced) | set(informer.cached_keys()))
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_label_selector_is_sent_as_the_apiserver_reads_it() -> None:
+    selector = parse_label_selector("env in (stage, prod),app==web,tier!=cache,!legacy,team")
+    assert str(selector) == "env in (prod,stage),app=web,tier!=cache,!legacy,team"
+    assert server_side(selector) == list(selector.requirements)
+    assert server_side(parse_label_selector(" ")) is None  # everything: no selector sent
+    assert server_side(lambda labels: True) is None  # a predicate stays with the reconciler
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("a/b/c=x", "not a DNS subdomain"),
+        ("Example.COM/app=web", "not a DNS subdomain"),
+        (f"app={'v' * 64}", "not a label value"),
+        ("app=web-", "not a label value"),
+        ("env in ()", "empty set"),
+        ("-app", "not a label name"),
+    ],
+)
+def test_a_selector_the_apiserver_would_refuse_is_refused_at_the_flag(
+    text: str, named: str
+) -> None:
+    with pytest.raises(InputError, match="--label-selector") as refused:
+        parse_label_selector(text)
+    assert named in str(refused.value)
 
 
 def test_the_new_key_carries_the_privatekey_metadata_and_the_key_ttl(

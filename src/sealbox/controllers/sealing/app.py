@@ -8,8 +8,9 @@ older than ``--key-cutoff-time``), runs the renewal schedule beside the workers,
 when leadership ends.
 
 What a term watches: SealedSecrets in every namespace or in the selected ones (one informer
-each), and, unless ``--skip-recreate``, the *metadata* of Secrets there, so an owned Secret
-deleted by hand is recreated (:mod:`.owned`).
+each, asking the apiserver only for what ``--label-selector`` selects: :mod:`.selector`), and,
+unless ``--skip-recreate``, the *metadata* of Secrets there, so an owned Secret deleted by hand
+is recreated (:mod:`.owned`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sealbox.controllers.sealing.metrics import SealingMetrics
 from sealbox.controllers.sealing.owned import OwnedSecretDeletions
 from sealbox.controllers.sealing.reconcile import ReconcileOptions, SealingReconciler
 from sealbox.controllers.sealing.resource import SealedSecret
+from sealbox.controllers.sealing.selector import server_side
 from sealbox.controllers.sealing.server import SealingServer
 from sealbox.controllers.sealing.wrapping import KeyWrapper
 from sealbox.errors import InputError, SealboxError
@@ -140,9 +142,11 @@ def build_controller(
     on_lead: Callable[[], Any] | None = None,
     while_leading: Callable[[], Any] | None = None,
 ) -> SealingController:
-    """The informers, reconciler and runtime controller for ``namespaces`` (None: all)."""
+    """The informers, reconciler and runtime controller for ``namespaces`` (None: all); the
+    SealedSecret informers ask the apiserver only for what ``options.label_selector`` selects."""
     scopes: tuple[str | None, ...] = (None,) if namespaces is None else namespaces
-    sealed = {ns: Informer(client, SealedSecret, namespace=ns) for ns in scopes}
+    labels = server_side(options.label_selector)
+    sealed = {ns: Informer(client, SealedSecret, namespace=ns, labels=labels) for ns in scopes}
 
     def find(key: str) -> Any | None:
         informer = sealed.get(None) or sealed.get(key.partition("/")[0])
