@@ -16,6 +16,7 @@ so the CLI, the controller and the tests share one implementation of the format.
 - :mod:`.keyring`: the keys a controller holds; which one opens a value, and at what cost.
 - :mod:`.envelope`: the Sealbox envelope: several recipients, each named by its key id.
 - :mod:`.private_keys`: recovery keys in every form users keep them.
+- :mod:`.object_meta`: ObjectMeta's fields, and the server-set ones kubeseal clears.
 - :mod:`.inventory`: which key sealed each value, so old keys can be retired.
 """
 
@@ -41,6 +42,7 @@ from sealbox.sealing.keys import (
     public_key_fingerprint,
 )
 from sealbox.sealing.legacy import parse_v1_secret
+from sealbox.sealing.object_meta import KUBESEAL_CLEARED, OBJECT_META_FIELDS, SERVER_FIELDS
 from sealbox.sealing.private_keys import read_private_keys
 from sealbox.sealing.scope import (
     CLUSTER_WIDE_ANNOTATION,
@@ -58,7 +60,10 @@ __all__ = [
     "CLUSTER_WIDE_ANNOTATION",
     "DEFAULT_KEY_SIZE",
     "DEFAULT_KEY_VALIDITY",
+    "KUBESEAL_CLEARED",
     "NAMESPACE_WIDE_ANNOTATION",
+    "OBJECT_META_FIELDS",
+    "SERVER_FIELDS",
     "KeyRing",
     "KeySet",
     "OpenValue",

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sealbox.errors import SealError
 from sealbox.sealing.encoding import encode_value
 from sealbox.sealing.hybrid import seal
+from sealbox.sealing.object_meta import KUBESEAL_CLEARED, OBJECT_META_FIELDS
 from sealbox.sealing.scope import (
     CLUSTER_WIDE_ANNOTATION,
     NAMESPACE_WIDE_ANNOTATION,
@@ -49,17 +50,12 @@ LAST_APPLIED_ANNOTATIONS = (
     "kubecfg.ksonnet.io/last-applied-configuration",
 )
 
-# ObjectMeta fields in Go's declaration order, minus the server-set ones kubeseal clears
-# (selfLink, uid, resourceVersion, generation, creationTimestamp, deletionTimestamp,
-# deletionGracePeriodSeconds) and ownerReferences, which it drops from the template.
-_TEMPLATE_FIELDS = (
-    "name",
-    "generateName",
-    "namespace",
-    "labels",
-    "annotations",
-    "finalizers",
-    "managedFields",
+# ObjectMeta fields in Go's declaration order, minus the server-set ones kubeseal clears and
+# ownerReferences, which it drops from the template.
+_TEMPLATE_FIELDS = tuple(
+    field
+    for field in OBJECT_META_FIELDS
+    if field not in KUBESEAL_CLEARED and field != "ownerReferences"
 )
 _LINE_BREAKS = str.maketrans("", "", "\r\n")
 

@@ -36,6 +36,7 @@ from sealbox.errors import (
 )
 from sealbox.sealing.encoding import decode_value
 from sealbox.sealing.legacy import parse_v1_secret
+from sealbox.sealing.object_meta import OBJECT_META_FIELDS
 from sealbox.sealing.scope import Scope, label_for, scope_from_annotations
 from sealbox.sealing.template import TemplateError, render_template
 
@@ -47,25 +48,7 @@ OpenValue = Callable[[bytes, bytes], bytes]
 
 # Which reason the status shows when items fail differently: the most specific first.
 _REASONS: Final = ("InvalidSealedSecret", "ScopeMismatch", "NoMatchingKey", "TemplateError")
-_OBJECT_META: Final = frozenset(
-    {
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    }
-)
+_OBJECT_META: Final = frozenset(OBJECT_META_FIELDS)
 _SECRET_FIELDS: Final = ("metadata", "type", "immutable", "data", "stringData")
 
 

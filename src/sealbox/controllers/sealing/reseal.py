@@ -26,6 +26,7 @@ from typing import Any
 
 from sealbox.errors import SealError
 from sealbox.sealing import (
+    SERVER_FIELDS,
     KeyRing,
     SealingKey,
     decode_value,
@@ -39,21 +40,8 @@ from sealbox.sealing import (
     unseal_sealed_secret,
 )
 
-__all__ = ["SERVER_FIELDS", "reseal_sealed_secret"]
+__all__ = ["reseal_sealed_secret"]
 
-#: Metadata the apiserver sets; not part of what a user keeps in Git.
-SERVER_FIELDS = frozenset(
-    {
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "managedFields",
-        "selfLink",
-    }
-)
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
