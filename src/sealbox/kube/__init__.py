@@ -6,7 +6,8 @@ account); :func:`sync_client` and :func:`async_client` open lightkube clients on
 transport retries what is safe to repeat (:class:`RetryPolicy`); :func:`kube_errors` turns what
 they raise into Sealbox's typed Kube* errors; :func:`apply` is server-side apply as field manager
 ``sealbox``; :func:`list_metadata` enumerates objects (Secrets) by metadata alone, never
-receiving a value; :func:`fetch_metrics` reads one apiserver's ``/metrics``;
+receiving a value, and :func:`watch_metadata_async` follows them the same way;
+:func:`fetch_metrics` reads one apiserver's ``/metrics``;
 :class:`SealingService` reaches the sealing controller through the service proxy.
 """
 
@@ -18,12 +19,15 @@ from sealbox.kube.config import DEFAULT_KUBECONFIG, SERVICE_ACCOUNT_DIR, KubeTar
 from sealbox.kube.errors import as_kube_error, kube_errors
 from sealbox.kube.metadata import (
     METADATA_LIST_ACCEPT,
+    METADATA_WATCH_ACCEPT,
+    MetadataEvent,
     MetadataPage,
     ObjectMetadata,
     list_metadata,
     list_metadata_async,
     metadata_pages,
     metadata_pages_async,
+    watch_metadata_async,
 )
 from sealbox.kube.metrics import apiserver_url, fetch_metrics
 from sealbox.kube.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
@@ -34,9 +38,11 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "FIELD_MANAGER",
     "METADATA_LIST_ACCEPT",
+    "METADATA_WATCH_ACCEPT",
     "SERVICE_ACCOUNT_DIR",
     "AsyncRetryTransport",
     "KubeTarget",
+    "MetadataEvent",
     "MetadataPage",
     "ObjectMetadata",
     "RetryPolicy",
@@ -55,4 +61,5 @@ __all__ = [
     "metadata_pages",
     "metadata_pages_async",
     "sync_client",
+    "watch_metadata_async",
 ]
