@@ -14,7 +14,7 @@ from lightkube.operators import not_equal
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from sealbox.errors import KubeGone
-from sealbox.kube import KubeTarget, async_client
+from sealbox.kube import KubeTarget, ObjectMetadata, async_client
 from sealbox.kube.runtime import Informer, list_objects, watch_from
 from tests.integration.etcd_server import EtcdServer
 from tests.integration.kube_apiserver import KubeApiserver, running_apiserver
@@ -219,6 +219,9 @@ def _compact(etcd: EtcdServer) -> int:
 def test_a_compacted_version_is_gone_and_the_informer_lists_again(
     uncached_apiserver: KubeApiserver, etcd_server: EtcdServer
 ) -> None:
+    """Whole objects and metadata alone alike: a compacted version is KubeGone, and both
+    informers relist, announce what went meanwhile and follow the watch again."""
+
     async def scenario() -> None:
         client = _client(uncached_apiserver)
         for name in ("watched", "noise"):
@@ -228,12 +231,22 @@ def test_a_compacted_version_is_gone_and_the_informer_lists_again(
         # timeoutSeconds=1: the server ends each watch after a second and the client
         # reconnects from the last version it saw, the moment a compaction bites.
         informer = Informer(client, ConfigMap, namespace="watched", watch_timeout_seconds=1)
+        metadata = Informer(
+            client, ConfigMap, namespace="watched", watch_timeout_seconds=1, metadata_only=True
+        )
         keys: list[str] = []
+        metadata_keys: list[str] = []
         informer.subscribe(keys.append)
-        task = asyncio.create_task(informer.run())
+        metadata.subscribe(metadata_keys.append)
+        tasks = [asyncio.create_task(i.run()) for i in (informer, metadata)]
         try:
             await asyncio.wait_for(informer.synced.wait(), _WAIT_SECONDS)
+            await asyncio.wait_for(metadata.synced.wait(), _WAIT_SECONDS)
             assert informer.cached_keys() == ["watched/goes", "watched/stays"]
+            assert metadata.cached_keys() == ["watched/goes", "watched/stays"]
+            cached = metadata.get("watched/stays")
+            assert isinstance(cached, ObjectMetadata)
+            assert cached.name == "stays"
             listed_at = (
                 await list_objects(client, ConfigMap, namespace="watched")
             ).resource_version
@@ -241,28 +254,42 @@ def test_a_compacted_version_is_gone_and_the_informer_lists_again(
             for index in range(3):
                 await client.create(_configmap(f"n{index}", "noise"))
             _compact(etcd_server)
-            with pytest.raises(KubeGone, match="too old"):
-                await asyncio.wait_for(
-                    anext(
-                        aiter(
-                            watch_from(
-                                client, ConfigMap, namespace="watched", resource_version=listed_at
+            for metadata_only in (False, True):
+                with pytest.raises(KubeGone, match="too old"):
+                    await asyncio.wait_for(
+                        anext(
+                            aiter(
+                                watch_from(
+                                    client,
+                                    ConfigMap,
+                                    namespace="watched",
+                                    resource_version=listed_at,
+                                    metadata_only=metadata_only,
+                                )
                             )
-                        )
-                    ),
-                    _WAIT_SECONDS,
-                )
-            await eventually(lambda: informer.relists >= 2, what="a relist after 410 Gone")
+                        ),
+                        _WAIT_SECONDS,
+                    )
+            await eventually(
+                lambda: informer.relists >= 2 and metadata.relists >= 2,
+                what="a relist of both after 410 Gone",
+            )
             await client.delete(ConfigMap, "goes", namespace="watched")
             await client.create(_configmap("new", "watched"))
             await eventually(
-                lambda: informer.cached_keys() == ["watched/new", "watched/stays"],
-                what="the cache to follow the watch after the relist",
+                lambda: (
+                    informer.cached_keys()
+                    == metadata.cached_keys()
+                    == ["watched/new", "watched/stays"]
+                ),
+                what="both caches to follow the watch after the relist",
             )
             assert {"watched/goes", "watched/new"} <= set(keys)
+            assert {"watched/goes", "watched/new"} <= set(metadata_keys)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await client.close()
 
     asyncio.run(scenario())

@@ -3,7 +3,8 @@
 Built on lightkube's async client rather than kopf; ``docs/controllers.md`` says why. One concept
 per module:
 
-* :mod:`.watch`: list, then watch from its resourceVersion; ``KubeGone`` on 410;
+* :mod:`.watch`: list, then watch from its resourceVersion (whole objects, or metadata only);
+  ``KubeGone`` on 410;
 * :mod:`.informer`: list+watch into a cache, relisting on 410; changes become keys;
 * :mod:`.queue` and :mod:`.backoff`: the deduplicating work queue with per-key retries;
 * :mod:`.controller`: one leadership term of informers, workers and resync;
@@ -33,6 +34,7 @@ from sealbox.kube.runtime.watch import (
     WatchEvent,
     list_objects,
     object_key,
+    object_version,
     watch_from,
 )
 
@@ -58,6 +60,7 @@ __all__ = [
     "list_objects",
     "micro_now",
     "object_key",
+    "object_version",
     "patch_status",
     "run_controller",
     "set_condition",

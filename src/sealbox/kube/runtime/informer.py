@@ -7,6 +7,14 @@ vanished between two lists are announced too, so a deletion missed during a 410 
 
 The ``labels``/``fields`` selectors go to the apiserver: objects outside them are never
 listed, watched or cached, and one that leaves the selection is announced like a deletion.
+With ``metadata_only`` the informer lists and watches ``PartialObjectMetadata``: the cache holds
+:class:`~sealbox.kube.ObjectMetadata`, and no object's body (a Secret's ``data``) crosses the
+wire. Metadata is not always harmless: ``kubectl apply`` keeps the whole manifest it applied,
+values included, in an annotation; a subclass that must not keep that overrides the hooks below.
+
+What is kept and which keys are announced is decided by two hooks, ``_replace`` (a relist) and
+``_apply`` (one watch event); a subclass overrides them to keep less or announce less, and
+inherits the one list/watch/relist/backoff loop.
 
 Errors other than 410 resume the watch from the last version seen after a jittered backoff;
 the informer runs until its task is cancelled.
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lightkube import AsyncClient
@@ -24,10 +32,12 @@ from lightkube import AsyncClient
 from sealbox.errors import KubeGone
 from sealbox.kube.runtime.backoff import Backoff
 from sealbox.kube.runtime.watch import (
+    EventType,
     FieldSelector,
     LabelSelector,
     list_objects,
     object_key,
+    object_version,
     watch_from,
 )
 
@@ -39,7 +49,7 @@ _ERROR_BACKOFF = Backoff(base_seconds=0.2, max_seconds=30.0)
 
 class Informer:
     """A cache of ``resource`` (in ``namespace``, or all; only what the selectors match) kept
-    current by list+watch."""
+    current by list+watch; of its metadata alone with ``metadata_only``."""
 
     def __init__(
         self,
@@ -50,12 +60,14 @@ class Informer:
         watch_timeout_seconds: int = 300,
         labels: LabelSelector | None = None,
         fields: FieldSelector | None = None,
+        metadata_only: bool = False,
     ) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace
         self.labels = labels
         self.fields = fields
+        self.metadata_only = metadata_only
         self.watch_timeout_seconds = watch_timeout_seconds
         self.relists = 0
         self.synced = asyncio.Event()
@@ -90,9 +102,11 @@ class Informer:
                     timeout_seconds=self.watch_timeout_seconds,
                     labels=self.labels,
                     fields=self.fields,
+                    metadata_only=self.metadata_only,
                 ):
                     failures = 0
-                    version = self._apply(event.type, event.obj) or version
+                    self._announce(self._apply(event.type, event.obj))
+                    version = object_version(event.obj) or version
             except KubeGone:
                 _log.info("watch of %s expired; listing again", self.resource.__name__)
                 version = None
@@ -114,26 +128,32 @@ class Informer:
             namespace=self.namespace,
             labels=self.labels,
             fields=self.fields,
+            metadata_only=self.metadata_only,
         )
-        fresh = {object_key(obj): obj for obj in result.objects}
-        gone = set(self._cache) - set(fresh)
-        self._cache = fresh
+        announce = self._replace(result.objects)
         self.relists += 1
         self.synced.set()
-        for key in sorted(gone | set(fresh)):
-            self._notify(key)
+        self._announce(announce)
         return result.resource_version
 
-    def _apply(self, kind: str, obj: Any) -> str | None:
+    def _replace(self, objects: list[Any]) -> Iterable[str]:
+        """Hook: a relist's ``objects`` become the cache; returns the keys to announce (every
+        listed key, and every cached key that is gone), after ``synced`` is set."""
+        fresh = {object_key(obj): obj for obj in objects}
+        gone = set(self._cache) - set(fresh)
+        self._cache = fresh
+        return sorted(gone | set(fresh))
+
+    def _apply(self, kind: EventType, obj: Any) -> Iterable[str]:
+        """Hook: one watch event goes into the cache; returns the keys to announce."""
         key = object_key(obj)
         if kind == "DELETED":
             self._cache.pop(key, None)
         else:
             self._cache[key] = obj
-        self._notify(key)
-        version = obj.metadata.resourceVersion
-        return str(version) if version else None
+        return (key,)
 
-    def _notify(self, key: str) -> None:
-        for handler in list(self._handlers):
-            handler(key)
+    def _announce(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            for handler in list(self._handlers):
+                handler(key)
