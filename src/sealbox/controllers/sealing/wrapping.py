@@ -12,7 +12,8 @@ the type), the envelope in ``data["tls.key.wrapped"]`` and the annotation
 ``sealbox.io/key-wrapped-by: <type>``. The envelope is JSON: a random 32-byte DEK wrapped by the
 backend (its ``key_id`` and annotations kept, as the KMS v2 API keeps them), and the PEM under
 AES-256-GCM with that DEK, a random nonce and the certificate's SHA-256 fingerprint as associated
-data, so an envelope moved under another certificate does not open. """
+data, so an envelope moved under another certificate does not open.
+"""
 
 from __future__ import annotations
 
