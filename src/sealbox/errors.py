@@ -28,6 +28,10 @@
     │   ├── KubeForbidden            403: RBAC denies the verb on the resource (exit 2)
     │   ├── KubeGone                 410: a watch's resourceVersion is too old: list again
     │   └── KubeUnavailable          429, 5xx or no connection, after the retries (exit 3)
+    ├── ProviderError                an external secret store failed a read; names store and key
+    │   ├── RemoteKeyMissing         the store has no such key, property or version
+    │   ├── ProviderAuthError        the store refused the store's credential (exit 2)
+    │   └── ProviderUnavailable      the store is unreachable, slow or failing (exit 3)
     ├── BackendRejected              a key backend refused the request: bad ciphertext, unknown key
     │   └── RequestRefused           the backend refused the request itself (another HTTP 4xx)
     └── BackendUnavailable           a KMS plugin or key backend cannot serve now (exit 3)
@@ -80,6 +84,10 @@ __all__ = [
     "NoSealingKey",
     "ObjectDecodeError",
     "PluginUnhealthy",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderUnavailable",
+    "RemoteKeyMissing",
     "RequestRefused",
     "SealError",
     "SealboxError",
@@ -229,6 +237,44 @@ class EtcdCompacted(EtcdError):
 
 class EtcdResponseTooLarge(EtcdError):
     """An answer was larger than the client accepts (``EtcdConfig.max_response_bytes``)."""
+
+
+class ProviderError(SealboxError):
+    """An external secret store (OpenBao/Vault, AWS Secrets Manager, a Kubernetes Secret...) could
+    not serve a sync read.
+
+    ``store`` names the store (``SecretStore team-a/vault``), ``key`` the remote path involved
+    (``secret/db#password``; empty for a store-wide failure such as a login). The message never
+    carries a value, token or credential. ``retry_after`` is how many seconds the provider will
+    itself refuse to try again (its backoff; 0 when a retry may go out at once).
+    """
+
+    def __init__(
+        self, store: str, message: str, *, key: str = "", retry_after: float = 0.0
+    ) -> None:
+        super().__init__(f"{store}: {key}: {message}" if key else f"{store}: {message}")
+        self.store = store
+        self.key = key
+        self.retry_after = retry_after
+
+
+class RemoteKeyMissing(ProviderError):
+    """The store has no such key, JSON property or version: the ExternalSecret's deletionPolicy
+    applies, and the status says which path is missing."""
+
+
+class ProviderAuthError(ProviderError):
+    """The store refused the store's own credential (a wrong, expired or revoked token, an AppRole
+    or Kubernetes login refused, a permission denied on the path). The provider backs off before
+    logging in again, so a wrong credential never turns into a login per reconcile."""
+
+    exit_code = 2
+
+
+class ProviderUnavailable(ProviderError):
+    """The store is unreachable, too slow, sealed, rate limiting or failing (5xx); retry later."""
+
+    exit_code = 3
 
 
 class BackendRejected(SealboxError):
