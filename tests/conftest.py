@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.integration.backends.vault",
     "tests.integration.etcd_server",
     "tests.integration.kube_apiserver",
+    "tests.integration.openbao_audit",
     "tests.integration.service_endpoint",
     "tests.integration.sealing_crd",
 ]
