@@ -24,6 +24,7 @@ CORE_MODULES = [
     "sealbox.audit.engine",
     "sealbox.audit.rbac",
     "sealbox.sealing",
+    "sealbox.gotemplate",
 ]
 EDGE_MODULES = ["grpc", "typer", "rich", "click", "lightkube", "httpx2"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from sealbox.gotemplate import StringMap, Template
 from sealbox.sealing import TemplateError, render_template
-from sealbox.sealing.gotemplate import StringMap, Template
 
 DATA = {"foo": b"bar", "user": b"admin", "html": b"<a&b>"}
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sealbox.gotemplate import FUNCTIONS
 from sealbox.sealing import TemplateError, render_template
-from sealbox.sealing.gotemplate import FUNCTIONS
 
 DATA = {"password": b"hunter2'\"=", "html": b"<a&b>", "text": b"line1\nline2"}
 

@@ -3,7 +3,7 @@
 Upstream executes each template with Go's ``text/template`` and Sprig (minus ``env``,
 ``expandenv``, ``getHostByName``) against the map of decrypted values, a Go
 ``map[string]string``; the result becomes the Secret's value for that key. The engine is
-:mod:`sealbox.sealing.gotemplate`; this module is the Sealed Secrets face of it: values in as
+:mod:`sealbox.gotemplate`; this module is the Sealed Secrets face of it: values in as
 bytes (kept byte-exact even when they are not UTF-8), rendered bytes out.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sealbox.sealing.gotemplate import StringMap, Template, TemplateError, from_bytes, to_bytes
+from sealbox.gotemplate import StringMap, Template, TemplateError, from_bytes, to_bytes
 
 __all__ = ["TemplateError", "render_template", "template_values"]
 

@@ -7,7 +7,10 @@ from sealbox.errors import UnsealError
 
 
 class TemplateError(UnsealError):
-    """A template in ``spec.template.data`` does not parse or fails to execute."""
+    """A template does not parse or fails to execute.
+
+    An :class:`~sealbox.errors.UnsealError` because sealing was its first user; sync catches it
+    by this class."""
 
     def __init__(self, message: str, *, name: str = "", line: int = 0, column: int = 0) -> None:
         super().__init__(message)

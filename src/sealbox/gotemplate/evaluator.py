@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from sealbox.sealing.gotemplate import nodes as n
-from sealbox.sealing.gotemplate.errors import TemplateError
-from sealbox.sealing.gotemplate.functions import Func
-from sealbox.sealing.gotemplate.values import (
+from sealbox.gotemplate import nodes as n
+from sealbox.gotemplate.errors import TemplateError
+from sealbox.gotemplate.functions import Func
+from sealbox.gotemplate.values import (
     MAX_TEXT,
     MISSING,
     FuncError,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from sealbox.sealing.gotemplate.values import (
+from sealbox.gotemplate.values import (
     MAX_TEXT,
     MISSING,
     format_float,

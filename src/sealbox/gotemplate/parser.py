@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from sealbox.sealing.gotemplate import nodes as n
-from sealbox.sealing.gotemplate.errors import TemplateError
-from sealbox.sealing.gotemplate.lexer import Item, Token, lex
+from sealbox.gotemplate import nodes as n
+from sealbox.gotemplate.errors import TemplateError
+from sealbox.gotemplate.lexer import Item, Token, lex
 
 _TERMINATORS = ("pipe", "rparen")
 

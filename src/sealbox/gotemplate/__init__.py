@@ -1,5 +1,6 @@
-"""A Go ``text/template`` + Sprig engine for ``spec.template.data``, written for faithfulness to
-Go's output on the subset Sealed Secrets templates use (see ``docs/sealing.md``, "Templates").
+"""A Go ``text/template`` + Sprig engine, written for faithfulness to Go's output on the subset
+that Sealed Secrets (``spec.template.data``, see ``docs/sealing.md``, "Templates") and
+ExternalSecret (``spec.target.template.data``) templates use. A leaf: pure, both render with it.
 
 No maintained Python library implements Go templates, and the upstream controller renders these
 templates with Go's engine, so the same template must give the same bytes here. The engine is
@@ -15,9 +16,9 @@ and position, never a silently different result.
 
 from __future__ import annotations
 
-from sealbox.sealing.gotemplate.errors import TemplateError
-from sealbox.sealing.gotemplate.functions import Func
-from sealbox.sealing.gotemplate.template import FUNCTIONS, Template
-from sealbox.sealing.gotemplate.values import StringMap, from_bytes, to_bytes
+from sealbox.gotemplate.errors import TemplateError
+from sealbox.gotemplate.functions import Func
+from sealbox.gotemplate.template import FUNCTIONS, Template
+from sealbox.gotemplate.values import StringMap, from_bytes, to_bytes
 
 __all__ = ["FUNCTIONS", "Func", "StringMap", "Template", "TemplateError", "from_bytes", "to_bytes"]

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sealbox.sealing.gotemplate.printf import sprintf
-from sealbox.sealing.gotemplate.values import (
+from sealbox.gotemplate.printf import sprintf
+from sealbox.gotemplate.values import (
     MISSING,
     FuncError,
     StringMap,

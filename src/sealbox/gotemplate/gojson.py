@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sealbox.sealing.gotemplate.values import MISSING, FuncError, format_float
+from sealbox.gotemplate.values import MISSING, FuncError, format_float
 
 _ESCAPES: Final = {
     '"': '\\"',

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
-from sealbox.sealing.gotemplate.errors import TemplateError
+from sealbox.gotemplate.errors import TemplateError
 
 KEYWORDS: Final = frozenset(
     {"if", "else", "end", "range", "with", "break", "continue", "define", "template", "block"}

@@ -16,9 +16,9 @@ import binascii
 import hashlib
 from typing import Any, Final
 
-from sealbox.sealing.gotemplate.functions import Func
-from sealbox.sealing.gotemplate.gojson import marshal
-from sealbox.sealing.gotemplate.values import (
+from sealbox.gotemplate.functions import Func
+from sealbox.gotemplate.gojson import marshal
+from sealbox.gotemplate.values import (
     MAX_TEXT,
     FuncError,
     StringMap,

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sealbox.sealing.gotemplate import nodes
-from sealbox.sealing.gotemplate.errors import TemplateError
-from sealbox.sealing.gotemplate.evaluator import Executor
-from sealbox.sealing.gotemplate.functions import BUILTINS, Func
-from sealbox.sealing.gotemplate.parser import parse
-from sealbox.sealing.gotemplate.sprig import SPRIG
+from sealbox.gotemplate import nodes
+from sealbox.gotemplate.errors import TemplateError
+from sealbox.gotemplate.evaluator import Executor
+from sealbox.gotemplate.functions import BUILTINS, Func
+from sealbox.gotemplate.parser import parse
+from sealbox.gotemplate.sprig import SPRIG
 
 __all__ = ["FUNCTIONS", "Template"]
 
