@@ -177,15 +177,15 @@ def _under(source: _Source, sub_path: str | None) -> Iterator[str | None]:
         yield None
         return
     path = sub_path.strip("/")
-    if source.items is None:
-        if path and "/" not in path:
+    if path in ("", "."):  # the volume's top: every file
+        yield from _whole(source)
+    elif source.items is None:
+        if "/" not in path:
             yield path
-        elif not path or path == ".":
-            yield None
-        return
-    for key, item_path in source.items:
-        if not path or item_path == path or item_path.startswith(path + "/"):
-            yield key
+    else:
+        for key, item_path in source.items:
+            if item_path == path or item_path.startswith(path + "/"):
+                yield key
 
 
 def _volume_uses(
