@@ -25,8 +25,9 @@ CORE_MODULES = [
     "sealbox.audit.rbac",
     "sealbox.sealing",
     "sealbox.gotemplate",
+    "sealbox.sync",
 ]
-EDGE_MODULES = ["grpc", "typer", "rich", "click", "lightkube", "httpx2"]
+EDGE_MODULES = ["grpc", "typer", "rich", "click", "lightkube", "httpx", "httpx2", "hvac", "boto3"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)
