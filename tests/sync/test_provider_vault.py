@@ -10,6 +10,8 @@ import asyncio
 import json
 import logging
 import secrets
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ import pytest
 
 from sealbox.errors import ConfigError, ProviderAuthError, ProviderError, RemoteKeyMissing
 from sealbox.sync.providers import (
+    PROVIDER_MODULES,
     Provider,
     RemoteRef,
     SecretKeyRef,
@@ -258,3 +261,24 @@ def test_no_value_or_token_in_errors_logs_or_reprs(
     assert token not in joined
     assert openbao_audited.root_token not in joined
     assert value not in openbao_audited.audit_text()  # the audit device hashes values
+
+
+# The providers face (registry): one module per store, imported only then.
+
+
+@pytest.mark.parametrize("provider", [{}, {"gcpsm": {}}, {"vault": {}, "aws": {}}])
+def test_a_store_names_exactly_one_known_provider(provider: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=rf"^{LABEL}: spec\.provider: exactly one of"):
+        asyncio.run(open_provider(provider, store_context({})))
+
+
+def test_the_face_imports_no_provider_library() -> None:
+    probe = (
+        "import sys, sealbox.sync.providers\n"
+        "print(','.join(m for m in ('httpx2', 'hvac', 'boto3', 'lightkube') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+    assert PROVIDER_MODULES["vault"] == "vault"

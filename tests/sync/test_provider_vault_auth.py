@@ -310,3 +310,32 @@ def test_kubernetes_auth_with_a_token_request_jwt_reviewed_by_the_apiserver(
     )
     assert "refused" in str(refused[0])
     assert logins(openbao, mark, "auth/kubernetes/login") == 1  # backing off: no login storm
+
+
+def test_a_revoked_token_is_replaced_by_one_new_login(openbao_audited: AuditedOpenBao) -> None:
+    key, policy = seeded(openbao_audited)
+    role_id, secret_id = openbao_audited.admin.approle(f"r-{key}", policy, token_ttl="1h")
+    spec = {
+        "vault": {
+            "server": openbao_audited.address,
+            "path": "secret",
+            "auth": {"appRole": {"roleId": role_id, "secretRef": {"name": "ar", "key": "id"}}},
+        }
+    }
+
+    async def body() -> int:
+        provider = await open_provider(spec, context({("ar", "id"): secret_id}))
+        assert isinstance(provider, VaultProvider)
+        try:
+            await provider.fetch(RemoteRef(key, "v"))
+            for accessor in openbao_audited.admin.accessors_with_policy(policy):
+                openbao_audited.admin.revoke_accessor(accessor)  # revoked behind our back
+            assert (await provider.fetch(RemoteRef(key, "v"))).value == b"value"
+            assert (await provider.fetch(RemoteRef(key, "v"))).value == b"value"
+            return provider.session.logins
+        finally:
+            await provider.close()
+
+    mark = openbao_audited.mark()
+    assert run(body) == 2
+    assert logins(openbao_audited, mark, "auth/approle/login") == 2
