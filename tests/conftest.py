@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.integration.openbao_audit",
     "tests.integration.service_endpoint",
     "tests.integration.sealing_crd",
+    "tests.integration.sync_crds",
 ]
 
 
