@@ -15,7 +15,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
 
 def _rollout_example() -> dict[str, Any]:
     text = DOC.read_text(encoding="utf-8")
-    section = text.split("\n## Rollout\n", 1)[1].split("\n## ", 1)[0]
+    start = re.search(r"^## Rollout$", text, re.MULTILINE)
+    assert start is not None, "docs/sync.md: no Rollout section"
+    section = text[start.end() :].split("\n## ", 1)[0]
     block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
     assert block is not None, "docs/sync.md: no YAML example in the Rollout section"
     document: dict[str, Any] = yaml.safe_load(block.group(1))
