@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import sys
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
 import pytest
+import yaml
 
 from sealbox.errors import (
     ConfigError,
@@ -345,3 +348,15 @@ def test_json_property_prefers_dotted_keys(path: str, expected: object) -> None:
     if path == "x.y":
         document = {"x": {"y": 2}}
     assert json_property(document, path) == expected
+
+
+def test_the_documented_store_is_accepted() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
+    section = doc.read_text(encoding="utf-8").split("\n## Providers: AWS Secrets Manager\n")[1]
+    block = re.search(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    assert block is not None
+    store = yaml.safe_load(block.group(1))
+    provider = asyncio.run(open_provider(store["spec"]["provider"], _context({})))
+    assert isinstance(provider, AwsSecretsManager)
+    assert provider.endpoint.startswith("https://vpce-")
+    asyncio.run(provider.close())

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2
@@ -286,3 +288,14 @@ def test_bad_specs_name_the_field(spec: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigError) as caught:
         asyncio.run(open_provider({"kubernetes": spec}, _context({}, [])))
     assert field in str(caught.value)
+
+
+def test_the_documented_store_is_accepted() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
+    section = doc.read_text(encoding="utf-8").split("\n## Providers: Kubernetes\n")[1]
+    block = re.search(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    assert block is not None
+    store = yaml.safe_load(block.group(1))
+    provider = asyncio.run(open_provider(store["spec"]["provider"], _context({}, [])))
+    assert isinstance(provider, KubernetesProvider)
+    assert provider.namespace == "shared"
