@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sealbox.errors import ProviderAuthError
+from sealbox.errors import ProviderAuthError, ProviderUnavailable
 from sealbox.sync.providers import RemoteRef, SecretKeyRef, StoreContext, open_provider
 from sealbox.sync.providers.vault import VaultProvider, parse_store
 from sealbox.sync.providers.vault_auth import TokenSession, VaultChannel, token_login
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.openbao_audit import AuditedOpenBao
+from tests.integration.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -339,3 +340,51 @@ def test_a_revoked_token_is_replaced_by_one_new_login(openbao_audited: AuditedOp
     mark = openbao_audited.mark()
     assert run(body) == 2
     assert logins(openbao_audited, mark, "auth/approle/login") == 2
+
+
+def test_a_token_at_its_max_ttl_is_replaced_by_a_new_login(openbao_audited: AuditedOpenBao) -> None:
+    key, policy = seeded(openbao_audited)
+    role_id, secret_id = openbao_audited.admin.approle(
+        f"r-{key}", policy, token_ttl="2s", token_max_ttl="3s"
+    )
+    spec = {
+        "vault": {
+            "server": openbao_audited.address,
+            "path": "secret",
+            "auth": {"appRole": {"roleId": role_id, "secretRef": {"name": "ar", "key": "id"}}},
+        }
+    }
+
+    async def body() -> None:
+        provider = await open_provider(spec, context({("ar", "id"): secret_id}))
+        assert isinstance(provider, VaultProvider)
+        try:
+            await provider.fetch(RemoteRef(key, "v"))
+            while provider.session.logins < 2:  # renewals run into the max TTL, then a login
+                await asyncio.sleep(0.05)
+            assert (await provider.fetch(RemoteRef(key, "v"))).value == b"value"
+            assert provider.session.renewals >= 1
+        finally:
+            await provider.close()
+
+    run(body)
+
+
+def test_an_unreachable_server_is_unavailable_naming_the_store() -> None:
+    spec = {
+        "vault": {
+            "server": f"http://127.0.0.1:{free_port()}",
+            "path": "secret",
+            "auth": {"tokenSecretRef": {"name": "t", "key": "token"}},
+        }
+    }
+
+    async def body() -> None:
+        provider = await open_provider(spec, context({("t", "token"): "s.unused"}))
+        try:
+            await provider.fetch(RemoteRef("db", "password"))
+        finally:
+            await provider.close()
+
+    with pytest.raises(ProviderUnavailable, match=rf"^{LABEL}: token lookup .*cannot reach"):
+        run(body)
