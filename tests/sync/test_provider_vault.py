@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
 from sealbox.errors import ConfigError, ProviderAuthError, ProviderError, RemoteKeyMissing
 from sealbox.sync.providers import (
@@ -282,3 +285,17 @@ def test_the_face_imports_no_provider_library() -> None:
     )
     assert result.stdout.strip() == ""
     assert PROVIDER_MODULES["vault"] == "vault"
+
+
+def test_the_documented_store_example_is_accepted() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "sync.md").read_text(encoding="utf-8")
+    section = text[text.index("## Providers: OpenBao/Vault") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    store = yaml.safe_load(block[1])
+
+    async def main() -> None:
+        provider = await open_provider(store["spec"]["provider"], store_context({}))
+        await provider.close()  # never logged in: nothing sent, nothing to revoke
+
+    asyncio.run(main())
