@@ -141,7 +141,9 @@ def _run(moto: Moto, scenario: Callable[[AwsSecretsManager], Awaitable[T]], **kw
     context = _context(
         {
             ("aws-creds", "id"): moto.access_key.encode(),
-            ("aws-creds", "secret"): secret_key.encode(),
+            ("aws-creds", "secret"): secret_key
+            if isinstance(secret_key, bytes)
+            else secret_key.encode(),
         }
     )
 
@@ -360,3 +362,12 @@ def test_the_documented_store_is_accepted() -> None:
     assert isinstance(provider, AwsSecretsManager)
     assert provider.endpoint.startswith("https://vpce-")
     asyncio.run(provider.close())
+
+
+def test_a_credential_that_is_not_text_is_not_quoted(moto: Moto) -> None:
+    async def scenario(provider: AwsSecretsManager) -> None:
+        with pytest.raises(ProviderAuthError, match="aws-creds/secret is not text") as caught:
+            await provider.fetch(RemoteRef("any"))
+        assert "\\xff" not in str(caught.value)
+
+    _run(moto, scenario, secret=b"\xff\xfe")

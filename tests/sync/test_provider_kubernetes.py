@@ -299,3 +299,49 @@ def test_the_documented_store_is_accepted() -> None:
     provider = asyncio.run(open_provider(store["spec"]["provider"], _context({}, [])))
     assert isinstance(provider, KubernetesProvider)
     assert provider.namespace == "shared"
+
+
+def test_a_rotated_token_is_read_again_after_401(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    """The client was built with the old token; the apiserver answers 401, the provider reads
+    the token Secret again and retries once with the new one: the read succeeds."""
+    api, ns = kube_apiserver, kube_namespace
+    _secret(api, ns, "db", {"password": VALUE.encode()})
+    tokens = [secrets.token_hex(16).encode(), api.admin.token.encode()]
+    reads: list[SecretKeyRef] = []
+
+    async def secret_value(ref: SecretKeyRef) -> bytes:
+        reads.append(ref)
+        return tokens[min(len(reads), 2) - 1]
+
+    async def no_token(name: str, namespace: str | None, audiences: tuple[str, ...]) -> str:
+        raise AssertionError("not asked")
+
+    async def main() -> bytes:
+        context = StoreContext("SecretStore team-a/remote", secret_value, no_token)
+        provider = await open_provider({"kubernetes": _token_spec(api, ns)}, context)
+        try:
+            return (await provider.fetch(RemoteRef("db", property="password"))).value
+        finally:
+            await provider.close()
+
+    assert asyncio.run(main()) == VALUE.encode()
+    assert reads == [SecretKeyRef("remote", "token")] * 2
+
+
+def test_an_unusable_kubeconfig_is_not_quoted(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    token = secrets.token_hex(16)
+    spec = {"remoteNamespace": kube_namespace, "authRef": {"name": "k", "key": "config"}}
+
+    async def scenario(provider: KubernetesProvider) -> None:
+        for garbage in (f"users: [{{token: {token}", f"token: {token}"):
+            values[("k", "config")] = garbage.encode()
+            with pytest.raises(ProviderAuthError, match="credentials") as caught:
+                await provider.fetch(RemoteRef("db"))
+            assert token not in str(caught.value)
+
+    values: dict[tuple[str, str], bytes] = {}
+    _run(spec, values, scenario)

@@ -63,6 +63,7 @@ from sealbox.errors import (
     ProviderError,
     ProviderUnavailable,
     RemoteKeyMissing,
+    SealboxError,
 )
 from sealbox.sync.providers.base import RemoteRef, RemoteValue, SecretKeyRef, StoreContext
 
@@ -381,9 +382,13 @@ class AwsSecretsManager:
                 credentials[name] = (await self._context.secret_value(ref)).decode().strip()
             except ProviderError:
                 raise
-            except (UnicodeDecodeError, LookupError) as exc:
+            except SealboxError as exc:  # the Secret or its key is missing, or unreadable
                 raise ProviderAuthError(
-                    self.label, f"cannot read the credential {ref.name}/{ref.key} ({exc!r})"
+                    self.label, f"cannot read the credential {ref.name}/{ref.key} ({exc})"
+                ) from None
+            except UnicodeDecodeError:  # never the exception itself: it holds the bytes
+                raise ProviderAuthError(
+                    self.label, f"the credential {ref.name}/{ref.key} is not text"
                 ) from None
         return credentials
 
@@ -515,10 +520,8 @@ class AwsSecretsManager:
         delay = self._backoff
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
         self._refused_until = time.monotonic() + delay
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        with self._lock:  # not closed: calls still running on it finish; GC closes it
+            self._client = None
         return ProviderAuthError(
             self.label,
             f"{operation} refused the store's credentials ({detail}); next try in {delay:.0f}s",

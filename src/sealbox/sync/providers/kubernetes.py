@@ -32,6 +32,7 @@ ServiceAccount token. A refusal (401 after a fresh credential, or 403) is
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -57,6 +58,7 @@ from sealbox.errors import (
     ProviderError,
     ProviderUnavailable,
     RemoteKeyMissing,
+    SealboxError,
 )
 from sealbox.kube import SERVICE_ACCOUNT_DIR, async_client, kube_errors, list_metadata_async
 from sealbox.sync.providers.base import RemoteRef, RemoteValue, SecretKeyRef, StoreContext
@@ -70,6 +72,7 @@ _FIELD = "spec.provider.kubernetes"
 _DEFAULT_SERVER = "https://kubernetes.default.svc"
 _BACKOFF_START = 5.0
 _BACKOFF_MAX = 300.0
+_RETIRE_SECONDS = 30.0  # a replaced client is closed once requests still on it are done
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 T = TypeVar("T")
@@ -179,6 +182,10 @@ class _Settings:
         )
 
 
+class _Unusable(ValueError):
+    """A credential that cannot be used, said without quoting it."""
+
+
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
@@ -196,6 +203,8 @@ class KubernetesProvider:
         self._refused_until = 0.0
         self._backoff = _BACKOFF_START
         self._closed = False
+        self._build_lock = asyncio.Lock()
+        self._retired: set[asyncio.Task[None]] = set()
 
     @property
     def client(self) -> AsyncClient | None:
@@ -289,6 +298,9 @@ class KubernetesProvider:
         client, self._client = self._client, None
         if client is not None:
             await client.close()
+        for task in list(self._retired):  # close replaced clients now
+            task.cancel()
+        await asyncio.gather(*self._retired, return_exceptions=True)
 
     def __repr__(self) -> str:
         return (
@@ -331,20 +343,26 @@ class KubernetesProvider:
 
     async def _call(self, ref: RemoteRef, call: Callable[[AsyncClient], Awaitable[T]]) -> T:
         """``call`` with the client; after a 401, once more with fresh credentials."""
+        stale: AsyncClient | None = None
         for attempt in (1, 2):
-            client = await self._ready(ref, fresh=attempt == 2)
+            client = await self._ready(ref, stale=stale)
             try:
                 with kube_errors():
                     result = await call(client)
             except KubeError as exc:
                 if exc.status == 401 and attempt == 1:
+                    stale = client  # read the credential again (rotated?) and retry once
                     continue
                 raise self._error(exc, ref) from None
             self._backoff = _BACKOFF_START
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _ready(self, ref: RemoteRef, *, fresh: bool) -> AsyncClient:
+    async def _ready(self, ref: RemoteRef, *, stale: AsyncClient | None) -> AsyncClient:
+        """The client; built (credentials read now) if there is none, it is ``stale`` (it was
+        refused with 401) or its ServiceAccount token is old. During the backoff after a
+        refusal, fail at once without a request. One build at a time: calls that waited use it.
+        """
         if self._closed:
             raise ProviderUnavailable(self.label, "the provider is closed", key=str(ref))
         left = self._refused_until - time.monotonic()
@@ -355,22 +373,32 @@ class KubernetesProvider:
                 key=self._where(ref),
                 retry_after=left,
             )
-        expired = (
-            self._settings.service_account is not None
-            and time.monotonic() - self._built_at > TOKEN_MAX_AGE
-        )
-        client = self._client
-        if client is not None and not fresh and not expired:
-            return client
-        config = await self._config(ref)
-        try:
-            built = async_client(config, namespace=self.namespace)
-        except KubeConfigError as exc:
-            raise ProviderError(self.label, str(exc), key=self._where(ref)) from None
-        self._client, self._built_at = built, time.monotonic()
-        if client is not None:
-            await client.close()
+        async with self._build_lock:
+            client = self._client
+            expired = (
+                self._settings.service_account is not None
+                and time.monotonic() - self._built_at > TOKEN_MAX_AGE
+            )
+            if client is not None and client is not stale and not expired:
+                return client
+            config = await self._config(ref)
+            try:
+                built = async_client(config, namespace=self.namespace)
+            except KubeConfigError as exc:
+                raise ProviderError(self.label, str(exc), key=self._where(ref)) from None
+            self._client, self._built_at = built, time.monotonic()
+        if client is not None:  # calls may still be running on it: close it a little later
+            task = asyncio.create_task(self._close_later(client))
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
         return built
+
+    @staticmethod
+    async def _close_later(client: AsyncClient) -> None:
+        try:
+            await asyncio.sleep(_RETIRE_SECONDS)
+        finally:
+            await client.close()
 
     async def _config(self, ref: RemoteRef) -> SingleConfig:
         """The cluster and user to talk to, credentials read now through the store's context."""
@@ -379,10 +407,10 @@ class KubernetesProvider:
             if settings.kubeconfig is not None:
                 document = yaml.safe_load(await self._context.secret_value(settings.kubeconfig))
                 if not isinstance(document, dict):
-                    raise ValueError("not a kubeconfig")
+                    raise _Unusable("the Secret holds no kubeconfig")
                 single = KubeConfig.from_dict(document).get()
                 if single is None:
-                    raise ValueError("the kubeconfig names no current context")
+                    raise _Unusable("the kubeconfig names no current-context")
                 return single
             cluster: dict[str, Any] = {"server": settings.url}
             if settings.ca_bundle is not None:
@@ -423,8 +451,16 @@ class KubernetesProvider:
             return single
         except ProviderError:
             raise
-        except (ValueError, UnicodeDecodeError, yaml.YAMLError, LightkubeConfigError) as exc:
-            reason = type(exc).__name__ if isinstance(exc, yaml.YAMLError) else str(exc)
+        except (
+            SealboxError,
+            ValueError,
+            LookupError,
+            TypeError,
+            yaml.YAMLError,
+            LightkubeConfigError,
+        ) as exc:
+            # Only messages that cannot quote the credential: a parser's may quote its input.
+            reason = str(exc) if isinstance(exc, SealboxError | _Unusable) else type(exc).__name__
             raise ProviderAuthError(
                 self.label, f"cannot use the store's credentials ({reason})", key=self._where(ref)
             ) from None
