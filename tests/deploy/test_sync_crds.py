@@ -425,3 +425,33 @@ def test_printer_columns_and_short_names(sync_crds: KubeApiserver, kube_namespac
     assert row.split()[:5] == ["shown", "vault", "15m", "SecretSyncedError", "False"]
     for short in ("ss", "css"):
         sync_crds.kubectl("get", short, "-A")
+
+
+@pytest.mark.integration
+def test_unsupported_fields_are_not_dropped_silently(
+    sync_crds: KubeApiserver, kube_namespace: str
+) -> None:
+    """A client that turns field validation off gets unknown fields pruned, not refused; the CEL
+    rules still refuse what pruning would leave: a store with no provider, an empty dataFrom."""
+    store = _store(kube_namespace, {"gcpsm": {"projectID": "p"}})
+    es = _es(kube_namespace, data=None, dataFrom=[{"sourceRef": {"storeRef": {"name": "x"}}}])
+    for obj, message in [
+        (store, "exactly one provider must be set"),
+        (es, "a dataFrom entry needs exactly one of extract or find"),
+    ]:
+        result = sync_crds.kubectl(
+            "create", "--validate=false", "-f", "-", stdin=json.dumps(obj), check=False
+        )
+        assert result.returncode != 0, result.stdout
+        assert message in result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", NAMES)
+def test_client_side_apply_annotation_fits(kind: str, sync_crds: KubeApiserver) -> None:
+    """``sync_crds`` applied the files client-side; what kubectl stored is within the limit."""
+    result = sync_crds.kubectl("get", "crd", SYNC_CRDS[kind], "-o", "json")
+    annotations = json.loads(result.stdout)["metadata"]["annotations"]
+    applied = annotations["kubectl.kubernetes.io/last-applied-configuration"]
+    assert json.loads(applied)["spec"] == _crd(kind)["spec"]
+    assert sum(len(k) + len(v.encode()) for k, v in annotations.items()) < ANNOTATION_LIMIT // 8
