@@ -81,8 +81,7 @@ NEEDED: list[list[tuple[str, ...]]] = [
     # The Secrets it writes and the ones stores name, wherever they are.
     _each("get list watch create update patch delete", "secrets", "-n", "{other}"),
     _each("list watch", "secrets", "-A"),
-    # A CA from a ConfigMap; referent ServiceAccount tokens; namespaces for CSS conditions.
-    _each("get", "configmaps", "-n", "{other}"),
+    # Referent ServiceAccount tokens; namespaces for ClusterSecretStore conditions.
     _each("create", "serviceaccounts", "--subresource=token", "-n", "{other}"),
     _each("get list watch", "namespaces"),
     # The consumers index and rollouts.
@@ -122,7 +121,7 @@ NOT_NEEDED: list[list[tuple[str, ...]]] = [
     _each("create", "pods", "--subresource=exec", "-n", "{other}"),
     _each("create", "pods", "--subresource=eviction", "-n", "{other}"),
     # Reading what it does not use; namespaces read-only.
-    _each("list watch", "configmaps", "-n", "{other}"),
+    _each("get list watch", "configmaps", "-n", "{other}"),
     _each("update delete", "namespaces/{other}"),
     _each("list", "events.events.k8s.io", "-n", "{other}"),
     # Leases elsewhere, or deleting its own.
