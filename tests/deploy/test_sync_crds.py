@@ -1,7 +1,8 @@
 """The external-secrets.io/v1 CRDs in deploy/sync: ESO's names, kinds and printer columns, no
 defaults that rewrite what users wrote, small enough for client-side apply, and a real
 kube-apiserver that accepts ESO-style manifests unchanged and refuses, with each rule's own
-message, what can be judged from the object alone.
+message, what can be judged from the object alone. The controller's own reading of a spec
+(:mod:`sealbox.sync`) is held to the same verdicts, so the two never disagree on an object.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import yaml
 
 from sealbox.controllers.sync import EXTERNAL_SECRETS_API_VERSION, SYNC_CRDS
 from sealbox.duration import parse_go_duration
+from sealbox.sync import SyncSpecError, parse_external_secret, parse_store
 from tests.deploy.manifests import DEPLOY
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.sync_crds import SYNC_CRD_FILES
@@ -459,7 +461,14 @@ def test_policy_pairs_are_esos(
     result = sync_crds.kubectl(
         "create", "--dry-run=server", "-f", "-", stdin=json.dumps(es), check=False
     )
-    assert (result.returncode != 0) is ((creation, deletion) in FORBIDDEN), result.stderr
+    forbidden = (creation, deletion) in FORBIDDEN
+    assert (result.returncode != 0) is forbidden, result.stderr
+    try:
+        parse_external_secret(es)
+    except SyncSpecError:
+        assert forbidden
+    else:
+        assert not forbidden
 
 
 def _duration_rule(kind: str, path: str) -> re.Pattern[str]:
@@ -491,3 +500,29 @@ def test_duration_rule_agrees_with_the_controller(kind: str, path: str) -> None:
         except ValueError:
             parsed = False
         assert (pattern.fullmatch(text) is not None) is parsed, text
+
+
+@pytest.mark.parametrize("name", ["stores.yaml", "externalsecrets.yaml"])
+def test_examples_parse_as_the_controller_reads_them(name: str) -> None:
+    for obj in _examples(name, "apps", "x"):
+        if obj["kind"] == "ExternalSecret":
+            parse_external_secret(obj)
+        else:
+            parse_store(obj)
+
+
+@pytest.mark.parametrize("case", ES_REFUSED)
+def test_controller_refuses_what_the_crd_refuses(case: str) -> None:
+    """The CRD and sealbox.sync judge an object alike, so an object stored before the CRD
+    changed (or through a client without field validation) is not quietly read another way."""
+    spec, _ = ES_REFUSED[case]
+    with pytest.raises(SyncSpecError):
+        parse_external_secret(_es("apps", **spec))
+
+
+@pytest.mark.parametrize("kind", ["SecretStore", "ClusterSecretStore"])
+@pytest.mark.parametrize("case", STORE_REFUSED)
+def test_controller_refuses_the_stores_the_crd_refuses(case: str, kind: str) -> None:
+    provider, _ = STORE_REFUSED[case]
+    with pytest.raises(SyncSpecError):
+        parse_store(_store("apps", provider, kind))
