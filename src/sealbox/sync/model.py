@@ -453,9 +453,11 @@ def _data_item(fields: Fields, item: Mapping[str, Any], path: str) -> DataItem:
     if secret_key and not _SECRET_KEY.fullmatch(secret_key):
         fields.problem(f"{path}.secretKey", "must consist of letters, digits, '-', '_' or '.'")
     ref = fields.child(item, "remoteRef", path)
-    if ref is None and item.get("remoteRef") is None:
-        fields.problem(f"{path}.remoteRef", "required")
-    return DataItem(secret_key, _remote_ref(fields, ref or {}, f"{path}.remoteRef"))
+    if ref is None:
+        if item.get("remoteRef") is None:
+            fields.problem(f"{path}.remoteRef", "required")
+        return DataItem(secret_key, RemoteRefSpec(""))
+    return DataItem(secret_key, _remote_ref(fields, ref, f"{path}.remoteRef"))
 
 
 def _find(fields: Fields, find: Mapping[str, Any], path: str) -> FindSpec:
@@ -564,7 +566,7 @@ def parse_external_secret(obj: Mapping[str, Any]) -> ExternalSecretSpec:
     subject = f"ExternalSecret {namespace}/{name}" if namespace else f"ExternalSecret {name}"
     spec = fields.child(root, "spec", "")
     if spec is None:
-        if root.get("spec") is None:
+        if not fields.issues:
             fields.problem("spec", "required")
         raise SyncSpecError(subject.rstrip(), fields.issues)
     fields.known(spec, "spec", _SPEC_FIELDS)
@@ -580,7 +582,7 @@ def parse_external_secret(obj: Mapping[str, Any]) -> ExternalSecretSpec:
     data_from = tuple(
         _data_from_item(fields, item, path) for path, item in fields.items(spec, "dataFrom", "spec")
     )
-    if not data and not data_from:
+    if not spec.get("data") and not spec.get("dataFrom"):
         fields.problem("spec", "needs data or dataFrom (at least one entry)")
     fields.raise_if_any(subject)
     return ExternalSecretSpec(

@@ -63,6 +63,7 @@ ANNOTATION_FORCE_SYNC = "external-secrets.io/force-sync"
 JITTER_FRACTION = 0.1  # a periodic refresh comes up to 10% of the interval late...
 MAX_JITTER = timedelta(minutes=5)  # ...but never more than this
 STARTUP_SPREAD = timedelta(minutes=1)  # overdue refreshes are spread over this (or the interval)
+_JUST_AFTER = timedelta(microseconds=1)  # ESO refreshes once *more* than the interval has passed
 
 
 class RefreshReason(StrEnum):
@@ -228,7 +229,7 @@ def next_refresh(
     change of the object can make it due (``OnChange``, ``CreatedOnce``, interval 0).
 
     The time is ``refreshTime + interval + jitter``, the jitter being ``uid``'s fixed share of
-    ``min(10% of the interval, 5 min)``: never earlier than ESO would refresh, so
+    ``min(10% of the interval, 5 min)``, and always after the interval has passed, so
     :func:`needs_refresh` agrees when it comes. A time already past (the controller was down)
     becomes ``now`` plus ``uid``'s share of ``min(interval, startup_spread)``, so a restart
     spreads the overdue fetches instead of sending them at once. Never synced: ``now``.
@@ -239,7 +240,8 @@ def next_refresh(
     if status.refresh_time is None or status.refresh_time > now:
         return now
     phase = _phase(uid)
-    due = status.refresh_time + interval + min(interval * JITTER_FRACTION, MAX_JITTER) * phase
+    jitter = max(min(interval * JITTER_FRACTION, MAX_JITTER) * phase, _JUST_AFTER)
+    due = status.refresh_time + interval + jitter
     if due >= now:
         return due
     return now + min(interval, startup_spread) * phase

@@ -384,10 +384,13 @@ def _label_selector(fields: Fields, parent: Mapping[str, Any], path: str) -> Lab
     for item_path, item in fields.items(selector, "matchExpressions", where):
         fields.known(item, item_path, ("key", "operator", "values"))
         key = fields.string(item, "key", item_path, required=True) or ""
+        before = len(fields.issues)
         operator = fields.choice(item, "operator", item_path, _Operator, _Operator.EXISTS)
         if item.get("operator") is None:
             fields.problem(f"{item_path}.operator", "required (In, NotIn, Exists or DoesNotExist)")
         values = fields.strings(item, "values", item_path)
+        if len(fields.issues) > before:
+            continue
         needs_values = operator in (_Operator.IN, _Operator.NOT_IN)
         if needs_values and not values:
             fields.problem(f"{item_path}.values", f"required (non-empty) with operator {operator}")
@@ -437,7 +440,7 @@ def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
     subject = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
     spec = fields.child(root, "spec", "")
     if spec is None:
-        if root.get("spec") is None:
+        if not fields.issues:
             fields.problem("spec", "required")
         raise SyncSpecError(subject.rstrip(), fields.issues)
     allowed = ["provider", "refreshInterval", "controller"]
@@ -446,8 +449,7 @@ def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
     fields.known(spec, "spec", allowed)
     fields.only(spec, "controller", "spec", ("",))
     provider_block = fields.child(spec, "provider", "spec")
-    provider_name = ""
-    provider_spec_raw: Mapping[str, Any] = {}
+    provider_name, provider, provider_spec = "", None, MappingProxyType[str, Any]({})
     if provider_block is None:
         if spec.get("provider") is None:
             fields.problem("spec.provider", f"required (one of {', '.join(PROVIDERS)})")
@@ -455,18 +457,15 @@ def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
         fields.problem("spec.provider", f"needs exactly one of {', '.join(PROVIDERS)}")
     else:
         ((provider_name, raw),) = provider_block.items()
-        if provider_name not in _PARSERS:
-            fields.problem(
-                f"spec.provider.{provider_name}",
-                f"unknown provider (Sealbox syncs from {', '.join(PROVIDERS)})",
-            )
-        else:
-            provider_spec_raw = fields.child(provider_block, provider_name, "spec.provider") or {}
-            if raw is None:
-                fields.problem(f"spec.provider.{provider_name}", "must be a mapping, not null")
-    parser = _PARSERS.get(provider_name)
-    where = f"spec.provider.{provider_name}"
-    provider = parser(fields, provider_spec_raw, where) if parser else None
+        where = f"spec.provider.{provider_name}"
+        parser = _PARSERS.get(provider_name)
+        if parser is None:
+            choices = ", ".join(PROVIDERS)
+            fields.problem(where, f"unknown provider (Sealbox syncs from {choices})")
+        elif raw is None:
+            fields.problem(where, "must be a mapping, not null")
+        elif (block := fields.child(provider_block, provider_name, "spec.provider")) is not None:
+            provider, provider_spec = parser(fields, block, where), MappingProxyType(dict(block))
     interval = fields.duration(spec, "refreshInterval", "spec", seconds_allowed=True)
     conditions = _conditions(fields, spec)
     fields.raise_if_any(subject)
@@ -476,7 +475,7 @@ def parse_store(obj: Mapping[str, Any]) -> StoreSpec:
         kind=kind,
         provider_name=provider_name,
         provider=provider,
-        provider_spec=MappingProxyType(dict(provider_spec_raw)),
+        provider_spec=provider_spec,
         refresh_interval=interval or None,
         conditions=conditions,
     )
