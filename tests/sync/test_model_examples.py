@@ -3,10 +3,13 @@ and the parser only ever fails with SyncSpecError, whatever it is given (hypothe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -254,3 +257,22 @@ def test_parsers_fail_only_with_the_spec_error(spec: dict[str, Any], kind: objec
 def test_any_document_fails_only_with_the_spec_error(document: object) -> None:
     for parse in (parse_external_secret, parse_store):
         _issues_of(parse, document)
+
+
+def test_the_api_example_in_the_docs_parses() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sync.md").read_text(encoding="utf-8")
+    section = text.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block is not None, "docs/sync.md: no YAML example in the API section"
+    spec = parse_external_secret(yaml.safe_load(block.group(1)))
+    assert spec.refresh_interval == timedelta(minutes=15)
+    assert [item.secret_key for item in spec.data] == ["user", "password"]
+    assert len(spec.data_from) == 2
+    error = section.split("```\n", 2)[1]  # the error shown is the one a parse gives
+    obj = yaml.safe_load(block.group(1))
+    obj["metadata"] = {"name": "db", "namespace": "shop"}
+    obj["spec"]["target"] = {"creationPolicy": "None", "deletionPolicy": "Delete"}
+    obj["spec"]["data"].append({"secretKey": "x", "remoteRef": {}})
+    with pytest.raises(SyncSpecError) as caught:
+        parse_external_secret(obj)
+    assert str(caught.value) == error.rstrip("\n")
