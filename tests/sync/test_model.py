@@ -378,6 +378,16 @@ SPEC_ERRORS: list[tuple[str, dict[str, Any], str]] = [
         "labels)",
     ),
     (
+        "template does not parse",
+        {"target": {"template": {"data": {"dsn": "{{ .user | nosuch }}"}}}},
+        'spec.target.template.data.dsn: template: dsn:1:12: function "nosuch" not defined',
+    ),
+    (
+        "template unclosed",
+        {"target": {"template": {"data": {"dsn": "x {{ .user "}}}},
+        "spec.target.template.data.dsn: template: dsn:1:3: unclosed action",
+    ),
+    (
         "bootstrap token type",
         {"target": {"template": {"type": "bootstrap.kubernetes.io/token"}}},
         "spec.target.template.type: bootstrap.kubernetes.io/token is not allowed",

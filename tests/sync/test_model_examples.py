@@ -276,3 +276,14 @@ def test_the_api_example_in_the_docs_parses() -> None:
     with pytest.raises(SyncSpecError) as caught:
         parse_external_secret(obj)
     assert str(caught.value) == error.rstrip("\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list('{}. |-$()"abcx:=0')), max_size=30))
+def test_any_template_text_is_accepted_or_a_spec_error(text: str) -> None:
+    obj = yaml.safe_load(EXTERNAL_SECRET)
+    obj["spec"]["target"]["template"] = {"data": {"out": text}}
+    issues = _issues_of(parse_external_secret, obj)
+    assert all(
+        str(issue).startswith("spec.target.template.data.out: template: out:") for issue in issues
+    )

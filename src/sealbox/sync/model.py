@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from sealbox.duration import NANOSECONDS_PER_SECOND, parse_go_duration
 from sealbox.errors import ConfigIssue, InputError
+from sealbox.gotemplate import Template, TemplateError
 
 __all__ = [
     "DEFAULT_REFRESH_INTERVAL",
@@ -111,7 +112,8 @@ class SyncSpecError(InputError):
     ``issues`` lists every problem found (field path, what would be valid). One issue reads as one
     line, ``ExternalSecret shop/db: spec.data[2].remoteRef.key: required``; several as a count
     followed by one indented line each. Spec values are never secret, but messages repeat at most
-    a short enum or duration value, never template text.
+    a short enum or duration value, or a template's parse error (its position and the offending
+    token, as Go reports it), never a whole template.
     """
 
     def __init__(self, subject: str, issues: Sequence[ConfigIssue]) -> None:
@@ -504,11 +506,15 @@ def _template(fields: Fields, template: Mapping[str, Any], path: str) -> Templat
     if secret_type == _BOOTSTRAP_TOKEN:
         fields.problem(f"{path}.type", "bootstrap.kubernetes.io/token is not allowed")
     data = fields.string_map(template, "data", path)
-    for key in data:
+    for key, text in data.items():
         if not _SECRET_KEY.fullmatch(key):
             fields.problem(
                 f"{path}.data.{key}", "keys must consist of letters, digits, '-', '_' or '.'"
             )
+        try:  # a template that cannot parse is a spec error now, not a missing Secret later
+            Template.parse(key, text)
+        except TemplateError as error:
+            fields.problem(f"{path}.data.{key}", str(error))
     return TemplateSpec(
         type=secret_type,
         labels=fields.string_map(metadata, "labels", f"{path}.metadata"),
