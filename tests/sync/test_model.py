@@ -183,12 +183,18 @@ def test_allowed_policy_combinations(creation: CreationPolicy, deletion: Deletio
 
 
 @pytest.mark.parametrize(
-    ("creation", "deletion"), [("Merge", "Delete"), ("None", "Delete"), ("None", "Merge")]
+    ("creation", "deletion", "valid"),
+    [
+        ("Merge", "Delete", "Retain, Merge"),
+        ("None", "Delete", "Retain"),
+        ("None", "Merge", "Retain"),
+    ],
 )
-def test_forbidden_policy_combinations(creation: str, deletion: str) -> None:
+def test_forbidden_policy_combinations(creation: str, deletion: str, valid: str) -> None:
     issues = _issues(_es(target={"creationPolicy": creation, "deletionPolicy": deletion}))
     assert issues == [
-        f"spec.target.deletionPolicy: {deletion} cannot go with creationPolicy {creation}"
+        f"spec.target.deletionPolicy: {deletion} cannot go with creationPolicy {creation} "
+        f"(with {creation}: {valid})"
     ]
 
 
@@ -433,7 +439,7 @@ def test_every_problem_is_listed_at_once() -> None:
     assert str(error) == (
         "ExternalSecret shop/db: 3 errors\n"
         "  spec.refreshPolicy: must be one of Periodic, OnChange, CreatedOnce, not 'Sometimes'\n"
-        "  spec.target.deletionPolicy: Delete cannot go with creationPolicy None\n"
+        "  spec.target.deletionPolicy: Delete cannot go with creationPolicy None (with None: Retain)\n"
         "  spec.data[2].remoteRef.key: required"
     )
 

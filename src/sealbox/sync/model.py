@@ -423,9 +423,9 @@ _REMOTE_REF_FIELDS = (
 _FIND_FIELDS = ("path", "name", "decodingStrategy", "conversionStrategy", "nullBytePolicy")
 # Forbidden (deletionPolicy, creationPolicy) pairs, ESO's rules: Delete only deletes what it owns.
 _FORBIDDEN = {
-    (DeletionPolicy.DELETE, CreationPolicy.MERGE): "Delete cannot go with creationPolicy Merge",
-    (DeletionPolicy.DELETE, CreationPolicy.NONE): "Delete cannot go with creationPolicy None",
-    (DeletionPolicy.MERGE, CreationPolicy.NONE): "Merge cannot go with creationPolicy None",
+    (DeletionPolicy.DELETE, CreationPolicy.MERGE),
+    (DeletionPolicy.DELETE, CreationPolicy.NONE),
+    (DeletionPolicy.MERGE, CreationPolicy.NONE),
 }
 
 
@@ -529,9 +529,12 @@ def _target(fields: Fields, target: Mapping[str, Any], default_name: str) -> Tar
     fields.known(target, path, _TARGET_FIELDS)
     creation = fields.choice(target, "creationPolicy", path, CreationPolicy, CreationPolicy.OWNER)
     deletion = fields.choice(target, "deletionPolicy", path, DeletionPolicy, DeletionPolicy.RETAIN)
-    why = _FORBIDDEN.get((deletion, creation))
-    if why:
-        fields.problem(f"{path}.deletionPolicy", why)
+    if (deletion, creation) in _FORBIDDEN:
+        valid = ", ".join(d.value for d in DeletionPolicy if (d, creation) not in _FORBIDDEN)
+        fields.problem(
+            f"{path}.deletionPolicy",
+            f"{deletion} cannot go with creationPolicy {creation} (with {creation}: {valid})",
+        )
     template = fields.child(target, "template", path)
     return TargetSpec(
         name=fields.string(target, "name", path) or default_name,
