@@ -439,7 +439,8 @@ def test_every_problem_is_listed_at_once() -> None:
     assert str(error) == (
         "ExternalSecret shop/db: 3 errors\n"
         "  spec.refreshPolicy: must be one of Periodic, OnChange, CreatedOnce, not 'Sometimes'\n"
-        "  spec.target.deletionPolicy: Delete cannot go with creationPolicy None (with None: Retain)\n"
+        "  spec.target.deletionPolicy: Delete cannot go with creationPolicy None "
+        "(with None: Retain)\n"
         "  spec.data[2].remoteRef.key: required"
     )
 
