@@ -3,14 +3,14 @@ prefix so the author finds the spot. It never quotes data values, only template 
 
 from __future__ import annotations
 
-from sealbox.errors import UnsealError
+from sealbox.errors import InputError
 
 
-class TemplateError(UnsealError):
-    """A template does not parse or fails to execute.
+class TemplateError(InputError):
+    """A template does not parse or fails to execute: the template is its author's input (exit 2).
 
-    An :class:`~sealbox.errors.UnsealError` because sealing was its first user; sync catches it
-    by this class."""
+    Callers catch it by this class: the unsealer turns it into the ``TemplateError`` status
+    reason, the sync model into a spec error naming the template's key."""
 
     def __init__(self, message: str, *, name: str = "", line: int = 0, column: int = 0) -> None:
         super().__init__(message)
