@@ -29,6 +29,8 @@ ENCRYPTION_CONFIG = DEPLOY / "apiserver" / "encryption-config.yaml"
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 IMAGE = "localhost/sealbox"
 PLUGIN_CONTAINER = "sealbox-kms"
+CLUSTER_SCOPED = frozenset({"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"})
+"""Kinds a kustomization renders without a namespace."""
 
 
 def relative(path: Path) -> str:
@@ -48,6 +50,29 @@ def render(directory: Path) -> tuple[dict[str, Any], ...]:
     )
     assert result.returncode == 0, f"kubectl kustomize {relative(directory)}: {result.stderr}"
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def one(directory: Path, kind: str, name: str | None = None) -> dict[str, Any]:
+    """The single object of ``kind`` (and ``name``) that ``directory`` renders."""
+    (found,) = [
+        o
+        for o in render(directory)
+        if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+    ]
+    return found
+
+
+def pod_spec(directory: Path) -> dict[str, Any]:
+    """The pod spec of the Deployment ``directory`` renders."""
+    pod: dict[str, Any] = one(directory, "Deployment")["spec"]["template"]["spec"]
+    return pod
+
+
+def container(directory: Path, name: str) -> dict[str, Any]:
+    """The container ``name`` of that Deployment's pod."""
+    (found,) = [c for c in pod_spec(directory)["containers"] if c["name"] == name]
+    assert isinstance(found, dict)
+    return found
 
 
 def plugin_config(text: str, source: str) -> PluginConfig:

@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.manifests import KUSTOMIZATIONS, STATIC_POD, relative, render
+from tests.deploy.manifests import CLUSTER_SCOPED, KUSTOMIZATIONS, STATIC_POD, relative, render
 from tests.integration.kube_apiserver import KubeApiserver
 
 pytestmark = pytest.mark.integration
-CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 
 
 def _into(namespace: str, obj: dict[str, Any]) -> dict[str, Any]:

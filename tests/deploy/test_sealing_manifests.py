@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.manifests import DEPLOY, IMAGE, REPO, VERSION, render
+from tests.deploy.manifests import DEPLOY, IMAGE, REPO, VERSION, container, one, pod_spec, render
 from tests.integration.kube_apiserver import KubeApiserver
 
 SEALING = DEPLOY / "sealing"
@@ -21,23 +21,15 @@ CONTAINER = "sealbox-sealing"
 
 
 def _one(kind: str, name: str | None = None) -> dict[str, Any]:
-    (found,) = [
-        o
-        for o in render(SEALING)
-        if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
-    ]
-    return found
+    return one(SEALING, kind, name)
 
 
 def _pod() -> dict[str, Any]:
-    pod: dict[str, Any] = _one("Deployment")["spec"]["template"]["spec"]
-    return pod
+    return pod_spec(SEALING)
 
 
 def _container() -> dict[str, Any]:
-    (container,) = [c for c in _pod()["containers"] if c["name"] == CONTAINER]
-    assert isinstance(container, dict)
-    return container
+    return container(SEALING, CONTAINER)
 
 
 def test_renders_the_whole_controller() -> None:

@@ -10,34 +10,35 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.manifests import DEPLOY, IMAGE, REPO, VERSION, render
+from tests.deploy.manifests import (
+    CLUSTER_SCOPED,
+    DEPLOY,
+    IMAGE,
+    REPO,
+    VERSION,
+    container,
+    one,
+    pod_spec,
+    render,
+)
 from tests.integration.kube_apiserver import KubeApiserver
 from tests.integration.sync_crds import SYNC_CRD_NAMES
 
 SYNC = DEPLOY / "sync"
 HOME = "kube-system"
 CONTAINER = "sealbox-sync"
-CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 
 
 def _one(kind: str, name: str | None = None) -> dict[str, Any]:
-    (found,) = [
-        o
-        for o in render(SYNC)
-        if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
-    ]
-    return found
+    return one(SYNC, kind, name)
 
 
 def _pod() -> dict[str, Any]:
-    pod: dict[str, Any] = _one("Deployment")["spec"]["template"]["spec"]
-    return pod
+    return pod_spec(SYNC)
 
 
 def _container() -> dict[str, Any]:
-    (container,) = [c for c in _pod()["containers"] if c["name"] == CONTAINER]
-    assert isinstance(container, dict)
-    return container
+    return container(SYNC, CONTAINER)
 
 
 def test_renders_the_whole_controller() -> None:
