@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 
 import pytest
-from lightkube.resources.core_v1 import ConfigMap
+from lightkube.resources.core_v1 import ConfigMap, Secret
 
 from sealbox.kube import KubeTarget, async_client
 from sealbox.kube.runtime import (
@@ -17,6 +17,7 @@ from sealbox.kube.runtime import (
     ControllerOptions,
     HealthServer,
     Informer,
+    Watch,
 )
 from tests.integration.kube_apiserver import KubeApiserver
 
@@ -136,5 +137,49 @@ def test_resync_brings_every_cached_key_back_without_any_change(
             await asyncio.wait_for(term, _WAIT_SECONDS)
             await client.close()
         assert set(calls) == {f"{kube_namespace}/a", f"{kube_namespace}/b"}
+
+    asyncio.run(scenario())
+
+
+def test_a_watch_maps_its_objects_changes_to_primary_keys_and_syncs_before_workers(
+    kube_apiserver: KubeApiserver, kube_namespace: str
+) -> None:
+    kube_apiserver.kubectl("create", "configmap", "primary", "-n", kube_namespace)
+    primary = f"{kube_namespace}/primary"
+
+    async def scenario() -> None:
+        client = async_client(KubeTarget(kubeconfig=kube_apiserver.kubeconfig))
+        seen: list[str] = []
+        mapped = asyncio.Event()
+        secondary = Informer(client, Secret, namespace=kube_namespace)
+
+        async def reconcile(key: str) -> float | None:
+            assert secondary.synced.is_set()  # workers start once every cache is synced
+            seen.append(key)
+            if seen.count(primary) >= 2:
+                mapped.set()
+            return None
+
+        controller = Controller(
+            ControllerOptions("watches", workers=1, resync_seconds=3600),
+            reconcile,
+            informers=[Informer(client, ConfigMap, namespace=kube_namespace)],
+            metrics=ControllerMetrics(),
+            watches=[Watch(secondary, lambda key: [primary] if key.endswith("/owned") else [])],
+        )
+        stepping_down = asyncio.Event()
+        term = asyncio.create_task(controller.lead(stepping_down))
+        try:
+            while primary not in seen:
+                await asyncio.sleep(0.05)
+            kube_apiserver.kubectl("create", "secret", "generic", "other", "-n", kube_namespace)
+            kube_apiserver.kubectl("create", "secret", "generic", "owned", "-n", kube_namespace)
+            await asyncio.wait_for(mapped.wait(), _WAIT_SECONDS)
+            # Secret keys never reach the reconciler themselves, only what they map to.
+            assert set(seen) == {primary}
+        finally:
+            stepping_down.set()
+            await asyncio.wait_for(term, _WAIT_SECONDS)
+            await client.close()
 
     asyncio.run(scenario())

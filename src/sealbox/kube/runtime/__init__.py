@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sealbox.kube.runtime.backoff import Backoff
 from sealbox.kube.runtime.conditions import Condition, patch_status, set_condition
-from sealbox.kube.runtime.controller import Controller, ControllerOptions, Reconcile
+from sealbox.kube.runtime.controller import Controller, ControllerOptions, Reconcile, Watch
 from sealbox.kube.runtime.events import REPORTING_CONTROLLER, EventRecorder, Regarding
 from sealbox.kube.runtime.health import HealthServer
 from sealbox.kube.runtime.informer import Informer
@@ -55,6 +55,7 @@ __all__ = [
     "ListResult",
     "Reconcile",
     "Regarding",
+    "Watch",
     "WatchEvent",
     "WorkQueue",
     "list_objects",

@@ -6,6 +6,12 @@ reconciler, and enqueues every cached key each ``resync_seconds`` (the safety ne
 watch missed). Keys are ``namespace/name``; the reconciler re-reads the object from the
 informer's cache and makes the world match it, so it is idempotent and order-blind.
 
+Secondary informers (``watches``: controller-runtime's ``Watches`` with a map function) follow
+objects the reconciler reads but does not own the keys of (the Secrets it writes, the stores it
+uses): each :class:`Watch` turns a change of its object into the primary keys to reconcile
+(possibly none). They start and sync with the primary informers, every term, but the resync
+enqueues primary keys only.
+
 A reconcile returns None (done: the key's failure count is forgotten) or a number of seconds
 after which to look again (also forgets failures). If it raises, the key comes back after its
 own exponential backoff. Two ways to end a term:
@@ -22,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sealbox.kube.runtime.backoff import Backoff
@@ -30,7 +36,7 @@ from sealbox.kube.runtime.informer import Informer
 from sealbox.kube.runtime.metrics import ControllerMetrics
 from sealbox.kube.runtime.queue import WorkQueue
 
-__all__ = ["Controller", "ControllerOptions", "Reconcile"]
+__all__ = ["Controller", "ControllerOptions", "Reconcile", "Watch"]
 
 Reconcile = Callable[[str], Awaitable[float | None]]
 _log = logging.getLogger(__name__)
@@ -47,6 +53,14 @@ class ControllerOptions:
     backoff: Backoff = field(default_factory=Backoff)
 
 
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A secondary informer and the primary keys a change of one of its keys concerns."""
+
+    informer: Informer
+    to_keys: Callable[[str], Iterable[str]]
+
+
 class Controller:
     """Reconciles the keys its informers announce, one worker per key at a time."""
 
@@ -57,16 +71,21 @@ class Controller:
         *,
         informers: Sequence[Informer],
         metrics: ControllerMetrics,
+        watches: Sequence[Watch] = (),
     ) -> None:
         self.options = options
         self.informers = tuple(informers)
+        self.watches = tuple(watches)
         self._reconcile = reconcile
         self._metrics = metrics
         self.queue: WorkQueue | None = None
 
     @property
     def synced(self) -> bool:
-        return all(informer.synced.is_set() for informer in self.informers)
+        return all(informer.synced.is_set() for informer in self._all_informers())
+
+    def _all_informers(self) -> tuple[Informer, ...]:
+        return (*self.informers, *(watch.informer for watch in self.watches))
 
     async def lead(self, stepping_down: asyncio.Event) -> None:
         """Run one leadership term; see the module docstring for how it ends."""
@@ -75,9 +94,10 @@ class Controller:
         queue = WorkQueue(backoff=self.options.backoff, on_depth=depth.set)
         self.queue = queue
         unsubscribe = [informer.subscribe(queue.add) for informer in self.informers]
-        for informer in self.informers:
+        unsubscribe += [watch.informer.subscribe(_mapped(watch, queue)) for watch in self.watches]
+        for informer in self._all_informers():
             informer.synced.clear()
-        background = [asyncio.create_task(informer.run()) for informer in self.informers]
+        background = [asyncio.create_task(informer.run()) for informer in self._all_informers()]
         workers: list[asyncio.Task[None]] = []
         try:
             await self._wait_synced(stepping_down)
@@ -97,7 +117,7 @@ class Controller:
             depth.set(0)
 
     async def _wait_synced(self, stepping_down: asyncio.Event) -> None:
-        waits = [asyncio.create_task(informer.synced.wait()) for informer in self.informers]
+        waits = [asyncio.create_task(informer.synced.wait()) for informer in self._all_informers()]
         stop = asyncio.create_task(stepping_down.wait())
         try:
             pending = set(waits)
@@ -151,3 +171,11 @@ class Controller:
         if again is not None:
             queue.add_after(key, again)
         self._metrics.reconcile_total.labels(name, "success" if again is None else "requeue").inc()
+
+
+def _mapped(watch: Watch, queue: WorkQueue) -> Callable[[str], None]:
+    def handler(key: str) -> None:
+        for primary in watch.to_keys(key):
+            queue.add(primary)
+
+    return handler
