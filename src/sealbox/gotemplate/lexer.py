@@ -1,10 +1,11 @@
 """Split a Go template into text and action tokens, as ``text/template/parse``'s lexer does.
 
-Handled here because they are lexical in Go too: ``{{-``/``-}}`` trim markers (a dash with a space
-beside it; ``{{-3}}`` is the number -3), comments ``{{/* */}}`` (only directly after the
-delimiter or trim marker), Go string quoting (``"..."`` with escapes, raw ```...```, ``'c'``) and
-number syntax. Positions are character offsets into the template, turned into line:column only
-when an error is reported.
+Handled here because they are lexical in Go too: the delimiters (``{{``/``}}``, or others as Go's
+``Template.Delims`` sets them: :data:`DEFAULT_DELIMITERS`), ``{{-``/``-}}`` trim markers (a dash
+with a space beside it; ``{{-3}}`` is the number -3; with ``<<``/``>>`` they read ``<<- `` and
+`` ->>``), comments ``{{/* */}}`` (only directly after the delimiter or trim marker), Go string
+quoting (``"..."`` with escapes, raw ```...```, ``'c'``) and number syntax. Positions are
+character offsets into the template, turned into line:column only when an error is reported.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sealbox.gotemplate.errors import TemplateError
+
+DEFAULT_DELIMITERS: Final = ("{{", "}}")
+"""Go's action delimiters; an empty string in a custom pair means the default, as in Go."""
 
 KEYWORDS: Final = frozenset(
     {"if", "else", "end", "range", "with", "break", "continue", "define", "template", "block"}
@@ -95,10 +99,17 @@ def unquote(literal: str, pos: int, source: tuple[str, str]) -> str:
     return "".join(out)
 
 
+def delimiters_or_default(delimiters: tuple[str, str]) -> tuple[str, str]:
+    """``delimiters`` with an empty left or right replaced by Go's default (``Delims("", "")``)."""
+    left, right = delimiters
+    return left or DEFAULT_DELIMITERS[0], right or DEFAULT_DELIMITERS[1]
+
+
 class _Lexer:
-    def __init__(self, name: str, text: str) -> None:
+    def __init__(self, name: str, text: str, delimiters: tuple[str, str]) -> None:
         self.source = (name, text)
         self.text = text
+        self.left, self.right = delimiters_or_default(delimiters)
         self.items: list[Item] = []
 
     def error(self, pos: int, message: str) -> TemplateError:
@@ -106,16 +117,21 @@ class _Lexer:
 
     def right_delim(self, i: int) -> tuple[int, bool] | None:
         """(length, trims) if a right delimiter starts at ``i``."""
-        if self.text.startswith("}}", i):
-            return 2, False
-        if i < len(self.text) and self.text[i] in _SPACE and self.text.startswith("-}}", i + 1):
-            return 4, True
+        right = self.right
+        if self.text.startswith(right, i):
+            return len(right), False
+        if (
+            i < len(self.text)
+            and self.text[i] in _SPACE
+            and self.text.startswith("-" + right, i + 1)
+        ):
+            return len(right) + 2, True
         return None
 
     def run(self) -> list[Item]:
         text, i, trim_next = self.text, 0, False
         while True:
-            j = text.find("{{", i)
+            j = text.find(self.left, i)
             chunk = text[i:] if j < 0 else text[i:j]
             if trim_next:
                 chunk = chunk.lstrip(_SPACE)
@@ -123,7 +139,7 @@ class _Lexer:
                 if chunk:
                     self.items.append(Item(i, text=chunk))
                 return self.items
-            k = j + 2
+            k = j + len(self.left)
             if text.startswith("-", k) and k + 1 < len(text) and text[k + 1] in _SPACE:
                 chunk = chunk.rstrip(_SPACE)
                 k += 2
@@ -226,6 +242,6 @@ class _Lexer:
         raise self.error(start, f"unterminated {what}")
 
 
-def lex(name: str, text: str) -> list[Item]:
-    """The text and action items of template ``name``."""
-    return _Lexer(name, text).run()
+def lex(name: str, text: str, delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> list[Item]:
+    """The text and action items of template ``name``, its actions between ``delimiters``."""
+    return _Lexer(name, text, delimiters).run()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection
 
 from sealbox.gotemplate import nodes as n
 from sealbox.gotemplate.errors import TemplateError
-from sealbox.gotemplate.lexer import Item, Token, lex
+from sealbox.gotemplate.lexer import DEFAULT_DELIMITERS, Item, Token, lex
 
 _TERMINATORS = ("pipe", "rparen")
 
@@ -36,10 +36,12 @@ def parse_number(text: str) -> int | float | None:
 
 
 class _Parser:
-    def __init__(self, name: str, text: str, funcs: Collection[str]) -> None:
+    def __init__(
+        self, name: str, text: str, funcs: Collection[str], delimiters: tuple[str, str]
+    ) -> None:
         self.source = (name, text)
         self.funcs = funcs
-        self.items = lex(name, text)
+        self.items = lex(name, text, delimiters)
         self.i = 0
         self.vars = ["$"]
         self.range_depth = 0
@@ -250,6 +252,13 @@ class _Cursor:
         return tok
 
 
-def parse(name: str, text: str, funcs: Collection[str]) -> tuple[n.Node, ...]:
-    """The tree of template ``name``; :class:`TemplateError` on bad syntax."""
-    return _Parser(name, text, funcs).parse()
+def parse(
+    name: str,
+    text: str,
+    funcs: Collection[str],
+    delimiters: tuple[str, str] = DEFAULT_DELIMITERS,
+) -> tuple[n.Node, ...]:
+    """The tree of template ``name`` (actions between ``delimiters``); :class:`TemplateError` on
+    bad syntax. Messages name constructs as Go does (``unexpected {{end}}``) whatever the
+    delimiters."""
+    return _Parser(name, text, funcs, delimiters).parse()

@@ -11,6 +11,7 @@ from sealbox.gotemplate import nodes
 from sealbox.gotemplate.errors import TemplateError
 from sealbox.gotemplate.evaluator import Executor
 from sealbox.gotemplate.functions import BUILTINS, Func
+from sealbox.gotemplate.lexer import DEFAULT_DELIMITERS
 from sealbox.gotemplate.parser import parse
 from sealbox.gotemplate.sprig import SPRIG
 
@@ -30,10 +31,17 @@ class Template:
     tree: tuple[nodes.Node, ...]
 
     @classmethod
-    def parse(cls, name: str, text: str) -> Template:
-        """Parse ``text``; :class:`TemplateError` (``template: NAME:LINE:COL: ...``) if bad."""
+    def parse(
+        cls, name: str, text: str, *, delimiters: tuple[str, str] = DEFAULT_DELIMITERS
+    ) -> Template:
+        """Parse ``text``; :class:`TemplateError` (``template: NAME:LINE:COL: ...``) if bad.
+
+        ``delimiters`` are the action delimiters, Go's ``Template.Delims(left, right)``: an empty
+        string means Go's default (``{{`` or ``}}``); trim markers and comments go inside them
+        (``<<- /* note */ ->>``), and text holding the other delimiters is plain text.
+        """
         try:
-            return cls(name, text, parse(name, text, FUNCTIONS))
+            return cls(name, text, parse(name, text, FUNCTIONS, delimiters))
         except RecursionError:
             raise TemplateError(f"template: {name}: nested too deeply", name=name) from None
 
