@@ -1,5 +1,8 @@
 """``sealbox controller``: the Kubernetes controllers Sealbox runs in a cluster.
 
+``sealbox controller sync`` syncs ExternalSecrets (External Secrets Operator's API) from external
+stores into Secrets; its flags and their checks are in :mod:`.controller_sync`.
+
 ``sealbox controller sealing`` is the drop-in replacement for the Sealed Secrets controller. Its
 flags are upstream's where upstream has one (same names, defaults and meaning; declared in
 :mod:`.controller_flags`), and each can be set as upstream allows, through
@@ -21,6 +24,7 @@ import typer
 from sealbox.cli import controller_values as values
 from sealbox.cli.controller_flags import SealingFlags, with_sealing_flags
 from sealbox.cli.controller_namespace import own_namespace
+from sealbox.cli.controller_sync import SYNC_HELP, sync
 from sealbox.cli.kube_options import KubeOptions, with_kube_options
 from sealbox.errors import InputError
 
@@ -30,9 +34,11 @@ if TYPE_CHECKING:
 __all__ = ["app", "sealing_settings"]
 
 app = typer.Typer(
-    help="Run Sealbox's Kubernetes controllers (sealing: unseal SealedSecrets into Secrets).",
+    help="Run Sealbox's Kubernetes controllers (sealing: unseal SealedSecrets into Secrets; "
+    "sync: sync ExternalSecrets from external stores into Secrets).",
     no_args_is_help=True,
 )
+app.command("sync", help=SYNC_HELP)(sync)
 
 
 @app.command(
