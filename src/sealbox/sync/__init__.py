@@ -9,6 +9,8 @@ edges are :mod:`.providers` (the stores) and the controller that will run on
   every problem named by its field path.
 - :mod:`.refresh`: when an ExternalSecret is due (ESO's refresh policies), the version string its
   status records, the target Secret's data hash and managed labels, jittered next refresh times.
+- :mod:`.render`, :mod:`.target`: the target Secret's content (fetched values decoded, merged,
+  templated, ESO's order) and the write that puts it in place (ESO's marks and policies).
 - :mod:`.consumers`, :mod:`.rollout`: which workloads read which Secret keys, and which must
   restart when a key changes.
 """
@@ -63,6 +65,14 @@ from sealbox.sync.refresh import (
     owner_label,
     synced_resource_version,
 )
+from sealbox.sync.render import (
+    DEFAULT_SECRET_TYPE,
+    Fetched,
+    Rendered,
+    RenderError,
+    decode_value,
+    render_target,
+)
 from sealbox.sync.rollout import (
     DEFAULT_RESTART_WINDOW,
     RESTARTED_AT,
@@ -86,12 +96,21 @@ from sealbox.sync.stores import (
     parse_store,
     store_allows,
 )
+from sealbox.sync.target import (
+    ES_API_VERSION,
+    TargetAction,
+    TargetPlan,
+    plan_remote_gone,
+    plan_target,
+)
 
 __all__ = [
     "ANNOTATION_DATA_HASH",
     "ANNOTATION_FORCE_SYNC",
     "DEFAULT_REFRESH_INTERVAL",
     "DEFAULT_RESTART_WINDOW",
+    "DEFAULT_SECRET_TYPE",
+    "ES_API_VERSION",
     "JITTER_FRACTION",
     "LABEL_MANAGED",
     "LABEL_MANAGED_VALUE",
@@ -112,6 +131,7 @@ __all__ = [
     "DecodingStrategy",
     "DeletionPolicy",
     "ExternalSecretSpec",
+    "Fetched",
     "FindSpec",
     "KubernetesProvider",
     "LabelSelector",
@@ -120,6 +140,8 @@ __all__ = [
     "RefreshPolicy",
     "RefreshReason",
     "RemoteRefSpec",
+    "RenderError",
+    "Rendered",
     "RestartDebouncer",
     "SecretKeySelector",
     "SecretUse",
@@ -130,6 +152,8 @@ __all__ = [
     "StoreSpec",
     "SyncSpecError",
     "SyncStatus",
+    "TargetAction",
+    "TargetPlan",
     "TargetSpec",
     "TemplateSpec",
     "UseKind",
@@ -138,12 +162,16 @@ __all__ = [
     "VaultProvider",
     "WorkloadRef",
     "data_hash",
+    "decode_value",
     "field_manager",
     "needs_refresh",
     "next_refresh",
     "owner_label",
     "parse_external_secret",
     "parse_store",
+    "plan_remote_gone",
+    "plan_target",
+    "render_target",
     "restart_patch",
     "secret_uses",
     "stale_pods",
