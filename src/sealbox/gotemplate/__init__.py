@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from sealbox.gotemplate.errors import TemplateError
 from sealbox.gotemplate.functions import Func
+from sealbox.gotemplate.lexer import DEFAULT_DELIMITERS
 from sealbox.gotemplate.template import FUNCTIONS, Template
 from sealbox.gotemplate.values import StringMap, from_bytes, to_bytes
 
-__all__ = ["FUNCTIONS", "Func", "StringMap", "Template", "TemplateError", "from_bytes", "to_bytes"]
+__all__ = [
+    "DEFAULT_DELIMITERS",
+    "FUNCTIONS",
+    "Func",
+    "StringMap",
+    "Template",
+    "TemplateError",
+    "from_bytes",
+    "to_bytes",
+]

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sealbox.duration import NANOSECONDS_PER_SECOND, parse_go_duration
 from sealbox.errors import ConfigIssue, InputError
-from sealbox.gotemplate import Template, TemplateError
+from sealbox.gotemplate import DEFAULT_DELIMITERS, Template, TemplateError
 
 __all__ = [
     "DEFAULT_REFRESH_INTERVAL",
@@ -497,7 +497,9 @@ def _data_from_item(fields: Fields, item: Mapping[str, Any], path: str) -> DataF
     )
 
 
-def _template(fields: Fields, template: Mapping[str, Any], path: str) -> TemplateSpec:
+def _template(
+    fields: Fields, template: Mapping[str, Any], path: str, delimiters: tuple[str, str]
+) -> TemplateSpec:
     fields.known(template, path, _TEMPLATE_FIELDS)
     fields.only(template, "engineVersion", path, ("v2",))
     metadata = fields.child(template, "metadata", path) or {}
@@ -512,7 +514,7 @@ def _template(fields: Fields, template: Mapping[str, Any], path: str) -> Templat
                 f"{path}.data.{key}", "keys must consist of letters, digits, '-', '_' or '.'"
             )
         try:  # a template that cannot parse is a spec error now, not a missing Secret later
-            Template.parse(key, text)
+            Template.parse(key, text, delimiters=delimiters)
         except TemplateError as error:
             fields.problem(f"{path}.data.{key}", str(error))
     return TemplateSpec(
@@ -524,7 +526,12 @@ def _template(fields: Fields, template: Mapping[str, Any], path: str) -> Templat
     )
 
 
-def _target(fields: Fields, target: Mapping[str, Any], default_name: str) -> TargetSpec:
+def _target(
+    fields: Fields,
+    target: Mapping[str, Any],
+    default_name: str,
+    delimiters: tuple[str, str],
+) -> TargetSpec:
     path = "spec.target"
     fields.known(target, path, _TARGET_FIELDS)
     creation = fields.choice(target, "creationPolicy", path, CreationPolicy, CreationPolicy.OWNER)
@@ -541,7 +548,11 @@ def _target(fields: Fields, target: Mapping[str, Any], default_name: str) -> Tar
         creation_policy=creation,
         deletion_policy=deletion,
         immutable=fields.boolean(target, "immutable", path),
-        template=_template(fields, template, f"{path}.template") if template is not None else None,
+        template=(
+            _template(fields, template, f"{path}.template", delimiters)
+            if template is not None
+            else None
+        ),
     )
 
 
@@ -559,10 +570,13 @@ def _store_ref(fields: Fields, spec: Mapping[str, Any]) -> StoreRef:
     )
 
 
-def parse_external_secret(obj: Mapping[str, Any]) -> ExternalSecretSpec:
+def parse_external_secret(
+    obj: Mapping[str, Any], *, delimiters: tuple[str, str] = DEFAULT_DELIMITERS
+) -> ExternalSecretSpec:
     """The checked spec of an ExternalSecret object (``{"metadata": ..., "spec": ...}``).
 
-    ``target.name`` defaults to ``metadata.name``.
+    ``target.name`` defaults to ``metadata.name``. Templates are parsed with ``delimiters``
+    (the controller's ``--template-left-delimiter``/``--template-right-delimiter``).
 
     Raises:
         SyncSpecError: naming ``ExternalSecret <namespace>/<name>`` and every problem found.
@@ -582,7 +596,7 @@ def parse_external_secret(obj: Mapping[str, Any]) -> ExternalSecretSpec:
     store_ref = _store_ref(fields, spec)
     interval = fields.duration(spec, "refreshInterval", "spec")
     policy = fields.choice(spec, "refreshPolicy", "spec", RefreshPolicy, RefreshPolicy.PERIODIC)
-    target = _target(fields, fields.child(spec, "target", "spec") or {}, str(name))
+    target = _target(fields, fields.child(spec, "target", "spec") or {}, str(name), delimiters)
     if not target.name:
         fields.problem("spec.target.name", "required when metadata.name is not set")
     data = tuple(

@@ -29,8 +29,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sealbox.errors import InputError
-from sealbox.gotemplate import StringMap, Template, TemplateError, from_bytes, to_bytes
-from sealbox.gotemplate.lexer import DEFAULT_DELIMITERS
+from sealbox.gotemplate import (
+    DEFAULT_DELIMITERS,
+    StringMap,
+    Template,
+    TemplateError,
+    from_bytes,
+    to_bytes,
+)
 from sealbox.sync.model import DecodingStrategy, ExternalSecretSpec, MergePolicy
 
 __all__ = [

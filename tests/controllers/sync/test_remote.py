@@ -380,3 +380,37 @@ def test_a_caller_wanting_newer_than_a_read_in_flight_gets_its_own_read(
         assert h.sent() == [data(key), metadata(key)]  # the later caller's own (version) read
 
     run(openbao_audited, body)
+
+
+def test_every_property_and_the_map_of_one_key_share_one_version_check(
+    openbao_audited: AuditedOpenBao,
+) -> None:
+    key = name()
+    admin = openbao_audited.admin
+    admin.write(f"secret/data/{key}", data={"user": "u", "password": "p1"})
+    refs = [RemoteRef(key, "user"), RemoteRef(key, "password")]
+
+    async def body(h: Harness) -> None:
+        async def round_of() -> tuple[list[Observed], ObservedMap]:
+            fresh_after = utc_now()
+            values = await asyncio.gather(
+                *(h.reader.value(h.store, ref, fresh_after=fresh_after) for ref in refs)
+            )
+            mapped = await h.reader.value_map(h.store, RemoteRef(key), fresh_after=fresh_after)
+            return list(values), mapped
+
+        await round_of()
+        h.sent()
+        values, mapped = await round_of()  # nothing changed: one metadata read for the key
+        assert h.sent() == [metadata(key)]
+        assert [o.value for o in values] == [b"u", b"p1"]
+        assert dict(mapped.values) == {"user": b"u", "password": b"p1"}
+
+        admin.write(f"secret/data/{key}", data={"user": "u", "password": "p2"})
+        values, mapped = await round_of()  # one check, then each read that changed
+        sent = h.sent()
+        assert sent.count(metadata(key)) == 1
+        assert [o.value for o in values] == [b"u", b"p2"]
+        assert mapped.values["password"] == b"p2"
+
+    run(openbao_audited, body)

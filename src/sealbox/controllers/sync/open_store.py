@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sealbox.sync import StoreKind, StoreSpec
-from sealbox.sync.providers.base import Provider
+from sealbox.sync.providers import Provider
 
 __all__ = ["OpenStore", "store_key"]
 

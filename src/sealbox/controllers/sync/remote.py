@@ -36,12 +36,12 @@ import types
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sealbox.controllers.sync.budget import CallBudget
 from sealbox.controllers.sync.open_store import OpenStore
 from sealbox.errors import RemoteKeyMissing
-from sealbox.sync.providers.base import Provider, RemoteRef
+from sealbox.sync.providers import Provider, RemoteRef
 
 __all__ = [
     "CALL_FIND",
@@ -147,7 +147,7 @@ class RemoteReader:
             ("value", ref),
             ref.version is not None,
             fresh_after,
-            lambda s, kept, now: self._load_value(s, ref, kept, now),
+            lambda s, kept, now: self._load_value(s, ref, kept, now, fresh_after),
         )
 
     async def value_map(
@@ -159,7 +159,7 @@ class RemoteReader:
             ("map", ref),
             ref.version is not None,
             fresh_after,
-            lambda s, kept, now: self._load_map(s, ref, kept, now),
+            lambda s, kept, now: self._load_map(s, ref, kept, now, fresh_after),
         )
 
     async def find(
@@ -196,7 +196,7 @@ class RemoteReader:
             cache = self._cache(store)
             kept: Any = cache.entries.get(slot)
             if kept is not None and (pinned or kept.checked_at >= fresh_after):
-                return kept  # type: ignore[no-any-return]
+                return cast(_Entry, kept)
             key = (store.key, slot)
             flight = self._flights.get(key)
             if flight is None:
@@ -251,28 +251,57 @@ class RemoteReader:
 
     # -- what each kind of read asks the store -------------------------------------------
 
+    async def _version(
+        self, store: OpenStore, key: str, fresh_after: datetime
+    ) -> tuple[str | None, datetime]:
+        """The version of remote ``key`` and when it was checked: one check per key, shared by
+        every ref on it (each property, the map) and every caller content with its age."""
+        seen = await self._get(
+            store,
+            ("version", key),
+            False,
+            fresh_after,
+            lambda s, _kept, now: self._load_version(s, RemoteRef(key), now),
+        )
+        return seen.version, seen.checked_at
+
+    async def _load_version(self, store: OpenStore, ref: RemoteRef, now: datetime) -> Observed:
+        provider = store.provider
+        version = await self._call(store, CALL_VERSION, lambda: provider.version(ref))
+        return Observed(b"", version, now, now)
+
     async def _load_value(
-        self, store: OpenStore, ref: RemoteRef, kept: Observed | None, now: datetime
+        self,
+        store: OpenStore,
+        ref: RemoteRef,
+        kept: Observed | None,
+        now: datetime,
+        fresh_after: datetime,
     ) -> Observed:
         provider = store.provider
         if kept is not None:
-            version = await self._call(store, CALL_VERSION, lambda: provider.version(ref))
+            version, checked = await self._version(store, ref.key, fresh_after)
             if version is not None and version == kept.version:
-                return replace(kept, checked_at=now)
+                return replace(kept, checked_at=checked)
         fetched = await self._call(store, CALL_VALUE, lambda: provider.fetch(ref))
         same = kept is not None and kept.value == fetched.value
         changed_at = kept.changed_at if kept is not None and same else now
         return Observed(fetched.value, fetched.version, now, changed_at)
 
     async def _load_map(
-        self, store: OpenStore, ref: RemoteRef, kept: ObservedMap | None, now: datetime
+        self,
+        store: OpenStore,
+        ref: RemoteRef,
+        kept: ObservedMap | None,
+        now: datetime,
+        fresh_after: datetime,
     ) -> ObservedMap:
         provider = store.provider
         version = ref.version
         if version is None:
-            version = await self._call(store, CALL_VERSION, lambda: provider.version(ref))
+            version, checked = await self._version(store, ref.key, fresh_after)
             if kept is not None and version is not None and version == kept.version:
-                return replace(kept, checked_at=now)
+                return replace(kept, checked_at=checked)
         values = await self._call(store, CALL_MAP, lambda: provider.fetch_map(ref))
         return _observed_map(values, version, kept, now)
 

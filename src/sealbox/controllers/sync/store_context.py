@@ -31,9 +31,9 @@ from sealbox.errors import (
     ProviderError,
     ProviderUnavailable,
 )
-from sealbox.kube.errors import kube_errors
+from sealbox.kube import kube_errors
 from sealbox.sync import StoreKind
-from sealbox.sync.providers.base import SecretKeyRef, StoreContext
+from sealbox.sync.providers import SecretKeyRef, StoreContext
 
 __all__ = ["TOKEN_SECONDS", "all_refs_namespaced", "object_refs", "store_context"]
 

@@ -41,11 +41,10 @@ from sealbox.controllers.sync.store_context import (
     store_context,
 )
 from sealbox.errors import ConfigError, KubeError, ProviderError, SealboxError
-from sealbox.kube.errors import kube_errors
+from sealbox.kube import kube_errors
 from sealbox.kube.runtime import Condition, EventRecorder, Regarding, patch_status, set_condition
 from sealbox.sync import StoreKind, StoreRef, StoreSpec, SyncSpecError, parse_store, store_allows
-from sealbox.sync.providers.base import Provider
-from sealbox.sync.providers.registry import open_provider
+from sealbox.sync.providers import Provider, open_provider
 
 __all__ = [
     "BACKOFF_MAX",
@@ -388,14 +387,18 @@ class StoreRegistry:
         return tuple(sorted(keys))
 
     async def close(self) -> None:
-        """Close every provider (tokens we logged in for are revoked). Idempotent."""
+        """Close every provider (tokens we logged in for are revoked). Idempotent; opens during
+        the close are refused, later ones open afresh (a new leadership term)."""
         self._closed = True
-        for attempt in list(self._attempts.values()):
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(attempt.task)
-        for key in sorted(self._entries):
-            await self._drop(key)
-        self._failures.clear()
+        try:
+            for attempt in list(self._attempts.values()):
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(attempt.task)
+            for key in sorted(self._entries):
+                await self._drop(key)
+            self._failures.clear()
+        finally:
+            self._closed = False
 
     async def _judge(
         self, kind: StoreKind, namespace: str | None, name: str, obj: Mapping[str, Any]

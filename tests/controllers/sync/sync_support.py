@@ -1,0 +1,159 @@
+"""The sync controller as it runs in a cluster, in a thread of the test process.
+
+:class:`SyncControllerThread` runs :func:`~sealbox.controllers.sync.run_sync_controller` (leader
+election, every informer, the reconciler, the rollout loop) against the session apiserver with
+its own event loop and metrics registry; the test talks to the cluster with kubectl and to
+OpenBao with its admin client, as a user would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import secrets
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sealbox.controllers.sync import SyncSettings, run_sync_controller
+from sealbox.kube import KubeTarget
+from sealbox.kube.runtime import LeaseConfig
+from tests.integration.kube_apiserver import KubeApiserver
+from tests.integration.processes import wait_until
+
+__all__ = [
+    "WAIT_SECONDS",
+    "SyncControllerThread",
+    "apply",
+    "condition",
+    "events_for",
+    "get",
+    "secret_values",
+    "wait_ready",
+]
+
+WAIT_SECONDS = 60.0  # a sync takes well under a second; this only bounds a broken test
+
+
+class SyncControllerThread:
+    """One replica of the sync controller in a thread with its own event loop."""
+
+    def __init__(self, kubeconfig: Path, settings: SyncSettings) -> None:
+        self.kubeconfig = kubeconfig
+        self.settings = settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sync-controller", daemon=True)
+
+    @classmethod
+    def for_namespaces(
+        cls, apiserver: KubeApiserver, *namespaces: str, **overrides: Any
+    ) -> SyncControllerThread:
+        """A replica watching ``namespaces``, its Lease in the first one."""
+        lease = LeaseConfig(
+            f"sealbox-sync-{secrets.token_hex(3)}",
+            namespaces[0],
+            f"test-{secrets.token_hex(3)}",
+            lease_duration_seconds=6,
+            renew_deadline_seconds=4,
+            retry_period_seconds=1,
+        )
+        settings = dataclasses.replace(
+            SyncSettings(lease=lease, namespaces=tuple(namespaces), metrics_listen=None),
+            **overrides,
+        )
+        return cls(Path(apiserver.kubeconfig), settings)
+
+    def start(self) -> SyncControllerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(WAIT_SECONDS)
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> SyncControllerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # surfaced by stop()
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await run_sync_controller(
+            KubeTarget(kubeconfig=self.kubeconfig), self.settings, stop=self._stop
+        )
+
+
+def apply(apiserver: KubeApiserver, *objects: Mapping[str, Any]) -> None:
+    document = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+    apiserver.kubectl("apply", "-f", "-", stdin=json.dumps(document))
+
+
+def get(apiserver: KubeApiserver, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+    result = apiserver.kubectl(
+        "get", kind, name, "-n", namespace, "-o", "json", "--ignore-not-found"
+    )
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def secret_values(apiserver: KubeApiserver, name: str, namespace: str) -> dict[str, bytes] | None:
+    """The Secret's data, decoded (None: no such Secret)."""
+    secret = get(apiserver, "secret", name, namespace)
+    if secret is None:
+        return None
+    return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+
+
+def condition(
+    apiserver: KubeApiserver, kind: str, name: str, namespace: str
+) -> dict[str, Any] | None:
+    """The object's ``Ready`` condition (None: no status yet)."""
+    obj = get(apiserver, kind, name, namespace) or {}
+    for entry in (obj.get("status") or {}).get("conditions") or ():
+        if entry.get("type") == "Ready":
+            return dict(entry)
+    return None
+
+
+def wait_ready(
+    apiserver: KubeApiserver, name: str, namespace: str, *, status: str = "True"
+) -> dict[str, Any]:
+    """Wait until ExternalSecret ``name``'s Ready condition has ``status``; return it."""
+    found: dict[str, Any] = {}
+
+    def ready() -> bool:
+        found.clear()
+        found.update(condition(apiserver, "externalsecret", name, namespace) or {})
+        return found.get("status") == status
+
+    wait_until(ready, timeout=WAIT_SECONDS, what=f"ExternalSecret {name} Ready={status}")
+    return found
+
+
+def events_for(apiserver: KubeApiserver, name: str, namespace: str) -> list[dict[str, Any]]:
+    """``events.k8s.io`` Events about object ``name``, oldest first."""
+    listed = apiserver.kubectl("get", "events.events.k8s.io", "-n", namespace, "-o", "json")
+    items = [
+        item
+        for item in json.loads(listed.stdout)["items"]
+        if (item.get("regarding") or {}).get("name") == name
+    ]
+    return sorted(items, key=lambda item: item.get("eventTime") or "")
