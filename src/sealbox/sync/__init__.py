@@ -6,7 +6,7 @@ edges are :mod:`.providers` (the stores) and the controller that will run on
 
 - :mod:`.model`, :mod:`.stores`: ExternalSecret, SecretStore and ClusterSecretStore specs
   (``external-secrets.io/v1``, the subset in ``docs/sync.md``, "API") parsed from plain dicts,
-  every problem named by its field path.
+  every problem named by its field path (:mod:`.fields`: the dict reader and its error).
 - :mod:`.refresh`: when an ExternalSecret is due (ESO's refresh policies), the version string its
   status records, the target Secret's data hash and managed labels, jittered next refresh times.
 - :mod:`.render`, :mod:`.target`: the target Secret's content (fetched values decoded, merged,
@@ -27,6 +27,7 @@ from sealbox.sync.consumers import (
     secret_uses,
     stale_pods,
 )
+from sealbox.sync.fields import SyncSpecError
 from sealbox.sync.model import (
     DEFAULT_REFRESH_INTERVAL,
     CreationPolicy,
@@ -41,7 +42,6 @@ from sealbox.sync.model import (
     RemoteRefSpec,
     StoreKind,
     StoreRef,
-    SyncSpecError,
     TargetSpec,
     TemplateSpec,
     parse_external_secret,

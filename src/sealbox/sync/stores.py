@@ -3,7 +3,7 @@
 A store names exactly one provider: ``vault`` (OpenBao/Vault KV v1/v2), ``aws`` (Secrets Manager)
 or ``kubernetes`` (Secrets of another namespace or cluster). :func:`parse_store` checks the
 fields the controller and the providers rely on, listing every problem by field path
-(:class:`~sealbox.sync.model.SyncSpecError`); the provider module still receives its raw block
+(:class:`~sealbox.sync.fields.SyncSpecError`); the provider module still receives its raw block
 (:attr:`StoreSpec.provider_spec`) and reads it itself. :func:`store_allows` is the
 ClusterSecretStore ``conditions`` rule: which namespaces may use the store.
 """
@@ -18,7 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from sealbox.sync.model import Fields, StoreKind, SyncSpecError
+from sealbox.sync.fields import Fields, SyncSpecError
+from sealbox.sync.model import StoreKind
 
 __all__ = [
     "PROVIDERS",
