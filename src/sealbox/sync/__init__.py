@@ -6,7 +6,8 @@ edges are :mod:`.providers` (the stores) and the controller that will run on
 
 - :mod:`.model`, :mod:`.stores`: ExternalSecret, SecretStore and ClusterSecretStore specs
   (``external-secrets.io/v1``, the subset in ``docs/sync.md``, "API") parsed from plain dicts,
-  every problem named by its field path (:mod:`.fields`: the dict reader and its error).
+  every problem named by its field path (:mod:`.fields`: the dict reader and its error;
+  :mod:`.provider_specs`: a store's ``spec.provider`` block).
 - :mod:`.refresh`: when an ExternalSecret is due (ESO's refresh policies), the version string its
   status records, the target Secret's data hash and managed labels, jittered next refresh times.
 - :mod:`.render`, :mod:`.target`: the target Secret's content (fetched values decoded, merged,
@@ -46,6 +47,17 @@ from sealbox.sync.model import (
     TemplateSpec,
     parse_external_secret,
 )
+from sealbox.sync.provider_specs import (
+    PROVIDERS,
+    AwsProvider,
+    KubernetesProvider,
+    SecretKeySelector,
+    ServiceAccountSelector,
+    StoreProvider,
+    VaultAppRole,
+    VaultKubernetesAuth,
+    VaultProvider,
+)
 from sealbox.sync.refresh import (
     ANNOTATION_DATA_HASH,
     ANNOTATION_FORCE_SYNC,
@@ -81,18 +93,9 @@ from sealbox.sync.rollout import (
     restart_patch,
 )
 from sealbox.sync.stores import (
-    PROVIDERS,
-    AwsProvider,
-    KubernetesProvider,
     LabelSelector,
     NamespaceCondition,
-    SecretKeySelector,
-    ServiceAccountSelector,
-    StoreProvider,
     StoreSpec,
-    VaultAppRole,
-    VaultKubernetesAuth,
-    VaultProvider,
     parse_store,
     store_allows,
 )
