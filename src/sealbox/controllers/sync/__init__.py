@@ -6,9 +6,9 @@ The Kubernetes side of :mod:`sealbox.sync` (which stays pure), on the shared run
 - :mod:`.settings`: what the flags decide; :mod:`.app`: the process and its informers;
 - :mod:`.reconcile` (with :mod:`.gather`, :mod:`.targets`, :mod:`.status`, :mod:`.index`): one
   ExternalSecret to its Secret, status and Events;
-- :mod:`.store_registry` (:mod:`.store_context`, :mod:`.open_store`): one provider and one
-  credential per store; :mod:`.remote` and :mod:`.budget`: coalesced, version-first reads
-  within per-store and global call budgets;
+- :mod:`.store_registry` (:mod:`.store_context`, :mod:`.open_store`, :mod:`.store_status`): one
+  provider and one credential per store, its ``Ready`` condition; :mod:`.remote` and
+  :mod:`.budget`: coalesced, version-first reads within per-store and global call budgets;
 - :mod:`.rollouts`: restarts of the workloads that read a changed key at start;
 - :mod:`.metrics`: ESO's metric names and Sealbox's freshness series.
 """

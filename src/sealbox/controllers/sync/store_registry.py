@@ -11,9 +11,10 @@ revoking its token) or :meth:`StoreRegistry.invalidate` drops it. What fails rai
 
 No login storm: concurrent opens of one store share one attempt, and a failed attempt is not
 repeated before its backoff (doubling from 1 s to 5 min) has passed; opens meanwhile fail at once
-with the same reason. :meth:`StoreRegistry.report` writes the store's ``Ready`` condition (and an
-Event) only when it changed. :mod:`.store_context` reads the Secrets and ServiceAccount tokens a
-store references.
+with the same reason. :meth:`StoreRegistry.report` judges the store's ``Ready`` condition from what
+opening it showed, and :mod:`.store_status` (which also holds ESO's reasons and
+:class:`StoreNotReady`) writes it, with an Event, only when it changed. :mod:`.store_context` reads
+the Secrets and ServiceAccount tokens a store references.
 """
 
 from __future__ import annotations
@@ -25,24 +26,32 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from lightkube import AsyncClient
 
 from sealbox.controllers.sync.open_store import OpenStore, store_key
-from sealbox.controllers.sync.resources import (
-    EXTERNAL_SECRETS_API_VERSION,
-    ClusterSecretStore,
-    SecretStore,
-)
 from sealbox.controllers.sync.store_context import (
     all_refs_namespaced,
     object_refs,
     store_context,
 )
-from sealbox.errors import ConfigError, KubeError, ProviderError, SealboxError
-from sealbox.kube import kube_errors
-from sealbox.kube.runtime import Condition, EventRecorder, Regarding, patch_status, set_condition
+from sealbox.controllers.sync.store_status import (
+    INVALID_PROVIDER_CONFIG,
+    INVALID_STORE_CONFIGURATION,
+    NAMESPACE_NOT_ALLOWED,
+    STORE_MISSING,
+    STORE_VALID,
+    VALID_CONDITION,
+    VALIDATION_FAILED,
+    StoreMetrics,
+    StoreNotReady,
+    StoreStatus,
+    store_identity,
+    store_label,
+)
+from sealbox.errors import ConfigError, ProviderError
+from sealbox.kube.runtime import Condition, EventRecorder
 from sealbox.sync import StoreKind, StoreRef, StoreSpec, SyncSpecError, parse_store, store_allows
 from sealbox.sync.providers import Provider, open_provider
 
@@ -62,43 +71,10 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-# ESO's reasons (apis/externalsecrets/v1 and its SecretStore reconciler).
-STORE_VALID = "Valid"
-STORE_MISSING = "StoreMissing"
-INVALID_STORE_CONFIGURATION = "InvalidStoreConfiguration"
-INVALID_PROVIDER_CONFIG = "InvalidProviderConfig"
-NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
-VALIDATION_FAILED = "ValidationFailed"
-_VALID_MESSAGE = "store validated"
-_CAPABILITIES = "ReadOnly"  # ESO's status.capabilities: Sealbox only reads from stores
-
 BACKOFF_MIN = 1.0
 """Seconds before a store whose open failed is tried again; doubles at each failure."""
 BACKOFF_MAX = 300.0
 """The longest wait between two attempts to open a failing store."""
-
-
-class StoreNotReady(SealboxError):
-    """The store cannot serve the ExternalSecret: ``reason`` is ESO's (``StoreMissing``,
-    ``InvalidStoreConfiguration``, ``InvalidProviderConfig``, ``NamespaceNotAllowed``,
-    ``ValidationFailed``), the message names the store and the field or credential, never a
-    value. ``retry_after``: seconds before the registry tries the store again (0: at once)."""
-
-    def __init__(self, reason: str, message: str, *, retry_after: float = 0.0) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.retry_after = retry_after
-
-
-class StoreMetrics(Protocol):
-    """The two :class:`~sealbox.controllers.sync.metrics.SyncMetrics` methods the registry uses."""
-
-    def store_condition(
-        self, kind: StoreKind, namespace: str | None, name: str, *, ready: bool
-    ) -> None: ...
-
-    def forget_store(self, kind: StoreKind, namespace: str | None, name: str) -> None: ...
 
 
 FindStore = Callable[[StoreKind, str | None, str], object | None]
@@ -114,22 +90,6 @@ def _as_dict(obj: object) -> Mapping[str, Any]:
     if callable(to_dict):
         return cast(Mapping[str, Any], to_dict())
     return cast(Mapping[str, Any], obj)
-
-
-def _identity(obj: Mapping[str, Any]) -> tuple[str, int]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("uid") or ""), int(meta.get("generation") or 0)
-
-
-def _label(kind: StoreKind, namespace: str | None, name: str) -> str:
-    return f"{kind.value} {namespace}/{name}" if namespace else f"{kind.value} {name}"
-
-
-def _ready(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for condition in (obj.get("status") or {}).get("conditions") or ():
-        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
-            return condition
-    return None
 
 
 async def _validate(provider_name: str, provider: Provider) -> None:
@@ -194,16 +154,13 @@ class StoreRegistry:
         self.client = client
         self._find_store = find_store
         self._namespace_labels = namespace_labels
-        self._events = events
-        self._metrics = metrics
-        self._clock = clock
+        self._status = StoreStatus(client, events=events, metrics=metrics, clock=clock)
         self._monotonic = monotonic
         self._backoff_min = backoff_min
         self._backoff_max = backoff_max
         self._entries: dict[str, OpenStore] = {}
         self._failures: dict[str, _Failure] = {}
         self._attempts: dict[str, _Attempt] = {}
-        self._written: dict[tuple[StoreKind, str | None, str], tuple[str, str, Condition]] = {}
         self._closed = False
 
     @property
@@ -227,13 +184,13 @@ class StoreRegistry:
         if self._closed:
             raise RuntimeError("the store registry is closed")
         key = store_key(kind, namespace, name, es_namespace)
-        label = _label(kind, namespace, name)
+        label = store_label(kind, namespace, name)
         while True:
             found = self._find_store(kind, namespace, name)
             if found is None:
                 raise StoreNotReady(STORE_MISSING, f"{label} not found")
             obj = _as_dict(found)
-            identity = _identity(obj)
+            identity = store_identity(obj)
             entry = self._entries.get(key)
             current = entry is not None and (entry.uid, entry.generation) == identity
             if entry is not None and not current:
@@ -276,7 +233,7 @@ class StoreRegistry:
                 if asked and asked != namespace:
                     raise StoreNotReady(
                         INVALID_STORE_CONFIGURATION,
-                        f"{_label(spec.kind, namespace, str(obj['metadata']['name']))}: "
+                        f"{store_label(spec.kind, namespace, str(obj['metadata']['name']))}: "
                         f'{path}.namespace: "{asked}" is not allowed: a SecretStore may only '
                         f'reference Secrets of its own namespace "{namespace}"',
                     )
@@ -382,8 +339,7 @@ class StoreRegistry:
             self._failures.pop(key, None)
             await self._drop(key)
         if self._find_store(kind, namespace, name) is None:
-            self._metrics.forget_store(kind, namespace, name)
-            self._written.pop((kind, namespace, name), None)
+            self._status.forget(kind, namespace, name)
         return tuple(sorted(keys))
 
     async def close(self) -> None:
@@ -408,13 +364,13 @@ class StoreRegistry:
             spec = self._parse(obj, namespace)
             if kind is StoreKind.SECRET_STORE:
                 await self._open(kind, namespace, name, namespace or "", admit=False)
-                return Condition("Ready", "True", STORE_VALID, _VALID_MESSAGE)
-            identity = _identity(obj)
+                return VALID_CONDITION
+            identity = store_identity(obj)
             keys = self._keys(kind, namespace, name)
             if any(
                 (e.uid, e.generation) == identity for k, e in self._entries.items() if k in keys
             ):
-                return Condition("Ready", "True", STORE_VALID, _VALID_MESSAGE)
+                return VALID_CONDITION
             failures = [f for k, f in self._failures.items() if k in keys]
             failures = [f for f in failures if f.identity == identity]
             if failures:
@@ -424,7 +380,7 @@ class StoreRegistry:
                 await self._open(kind, None, name, "", admit=False)
             # Otherwise its credentials come from each ExternalSecret's namespace: unknown until
             # one opens it, which ESO too reports as valid.
-            return Condition("Ready", "True", STORE_VALID, _VALID_MESSAGE)
+            return VALID_CONDITION
         except StoreNotReady as exc:
             return Condition("Ready", "False", exc.reason, exc.message)
 
@@ -433,53 +389,8 @@ class StoreRegistry:
         the ``*secretstore_status_condition`` series. A store gone from the cache is forgotten."""
         found = self._find_store(kind, namespace, name)
         if found is None:
-            self._metrics.forget_store(kind, namespace, name)
-            self._written.pop((kind, namespace, name), None)
+            self._status.forget(kind, namespace, name)
             return
         obj = _as_dict(found)
         condition = await self._judge(kind, namespace, name, obj)
-        self._metrics.store_condition(kind, namespace, name, ready=condition.status == "True")
-        uid, generation = _identity(obj)
-        seen = _ready(obj) or {}
-        status = obj.get("status") or {}
-        # The CRD keeps type, status, reason, message and lastTransitionTime (no
-        # observedGeneration, as in ESO), so those are what "unchanged" compares.
-        if (seen.get("status"), seen.get("reason"), seen.get("message")) == (
-            condition.status,
-            condition.reason,
-            condition.message,
-        ) and status.get("capabilities") == _CAPABILITIES:
-            return
-        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
-        if self._written.get((kind, namespace, name)) == (uid, version, condition):
-            return  # written already; the cache has not seen our write yet
-        conditions = set_condition(
-            status.get("conditions") or (),
-            condition,
-            observed_generation=generation,
-            now=self._clock(),
-        )
-        resource = SecretStore if kind is StoreKind.SECRET_STORE else ClusterSecretStore
-        label = _label(kind, namespace, name)
-        try:
-            with kube_errors():
-                await patch_status(
-                    self.client,
-                    resource,
-                    name,
-                    {"conditions": conditions, "capabilities": _CAPABILITIES},
-                    namespace=namespace,
-                )
-        except KubeError as exc:
-            _log.warning("%s: could not write status: %s", label, exc)
-            return
-        self._written[(kind, namespace, name)] = (uid, version, condition)
-        ok = condition.status == "True"
-        await self._events.record(
-            Regarding(EXTERNAL_SECRETS_API_VERSION, kind.value, name, namespace, uid or None),
-            type="Normal" if ok else "Warning",
-            reason=condition.reason,
-            action="Validate",
-            note=condition.message,
-        )
-        _log.log(logging.INFO if ok else logging.WARNING, "%s: %s", label, condition.message)
+        await self._status.write(kind, namespace, name, obj, condition)
