@@ -18,7 +18,7 @@
 ``endpointURL`` (not in ESO, which reads ``AWS_SECRETSMANAGER_ENDPOINT``) points the client at a
 VPC endpoint, a proxy or moto; it must be https except to a loopback address. ``role`` and
 ``auth.jwt`` are refused: assume a role through a profile or IRSA in the controller's
-environment instead.
+environment instead. The block is checked in :mod:`.awssm_settings`.
 
 Reads: ``GetSecretValue`` (SecretString, else SecretBinary); ``remoteRef.version`` is a
 VersionId when it is ``uuid/<id>`` (as ESO) or looks like one, else a VersionStage
@@ -28,12 +28,13 @@ so the controller fetches only when it changed. ``find`` is ``ListSecrets`` filt
 prefix ``path``, paged, matched against the regexp here, then one ``GetSecretValue`` per match.
 
 boto3 blocks, so every call runs on this store's own threads (:data:`THREADS`), never on the
-event loop. Errors: ``ResourceNotFoundException`` (or a secret marked for deletion, a missing
-version) is :class:`RemoteKeyMissing`; HTTP 401/403 and AWS's credential and access codes are
-:class:`ProviderAuthError`, after which calls fail at once for a backoff and then re-read the
-referenced credentials; throttling, 5xx and network failures are :class:`ProviderUnavailable`.
-Messages name the store, the key and the endpoint, never a value or credential; botocore logs
-bodies at DEBUG, so opening a store caps the ``botocore`` logger at INFO.
+event loop. Errors (mapped in :mod:`.awssm_errors`): ``ResourceNotFoundException`` (or a secret
+marked for deletion, a missing version) is :class:`RemoteKeyMissing`; HTTP 401/403 and AWS's
+credential and access codes are :class:`ProviderAuthError`, after which calls fail at once for a
+backoff and then re-read the referenced credentials; throttling, 5xx and network failures are
+:class:`ProviderUnavailable`. Messages name the store, the key and the endpoint, never a value or
+credential; botocore logs bodies at DEBUG, so opening a store caps the ``botocore`` logger at
+INFO.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import ipaddress
 import json
 import logging
 import re
@@ -50,22 +50,21 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sealbox.errors import (
-    ConfigError,
-    ConfigIssue,
     ProviderAuthError,
     ProviderError,
     ProviderUnavailable,
     RemoteKeyMissing,
     SealboxError,
 )
-from sealbox.sync.providers.base import RemoteRef, RemoteValue, SecretKeyRef, StoreContext
+from sealbox.sync.providers.awssm_errors import Refused, sdk_error
+from sealbox.sync.providers.awssm_settings import AwsSettings
+from sealbox.sync.providers.base import RemoteRef, RemoteValue, StoreContext
 
 # boto3 builds the client's methods at run time and no stubs for Secrets Manager are installed.
 SecretsManagerClient = Any
@@ -73,40 +72,10 @@ SecretsManagerClient = Any
 __all__ = ["THREADS", "AwsSecretsManager", "json_property", "open_provider"]
 
 THREADS: Final = 8
-_FIELD = "spec.provider.aws"
 _CURRENT = "AWSCURRENT"
 _VERSION_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|[0-9a-fA-F]{32}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 _BACKOFF_START = 5.0
 _BACKOFF_MAX = 300.0
-_MISSING_CODES = frozenset({"ResourceNotFoundException"})
-_AUTH_CODES = frozenset(
-    {
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "IncompleteSignature",
-        "MissingAuthenticationToken",
-        "SignatureDoesNotMatch",
-        "ExpiredTokenException",
-        "ExpiredToken",
-    }
-)
-_TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "InternalServiceError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
 
 T = TypeVar("T")
 
@@ -138,15 +107,6 @@ def _as_bytes(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _quiet_sdk_logs() -> None:
     """botocore logs request and response bodies (which carry the values) at DEBUG."""
     logger = logging.getLogger("botocore")
@@ -154,111 +114,10 @@ def _quiet_sdk_logs() -> None:
         logger.setLevel(logging.INFO)
 
 
-def _key_ref(spec: object, path: str, issues: list[ConfigIssue]) -> SecretKeyRef | None:
-    if spec is None:
-        return None
-    if not isinstance(spec, Mapping):
-        issues.append(ConfigIssue(path, "must be an object {name, key, namespace}"))
-        return None
-    name, key, namespace = spec.get("name"), spec.get("key"), spec.get("namespace")
-    for field_name, value in (("name", name), ("key", key)):
-        if not isinstance(value, str) or not value:
-            issues.append(ConfigIssue(f"{path}.{field_name}", "required"))
-    if namespace is not None and not isinstance(namespace, str):
-        issues.append(ConfigIssue(f"{path}.namespace", "must be a string"))
-    if not isinstance(name, str) or not isinstance(key, str) or not name or not key:
-        return None
-    return SecretKeyRef(name=name, key=key, namespace=namespace if namespace else None)
-
-
-class _Settings:
-    """The store's ``spec.provider.aws``, checked; issues name the field path."""
-
-    def __init__(self, spec: Mapping[str, Any], label: str) -> None:
-        issues: list[ConfigIssue] = []
-        service = spec.get("service", "SecretsManager")
-        if service != "SecretsManager":
-            issues.append(ConfigIssue(f"{_FIELD}.service", "only SecretsManager is supported"))
-        region = spec.get("region")
-        if not isinstance(region, str) or not _REGION.fullmatch(region):
-            issues.append(ConfigIssue(f"{_FIELD}.region", "required: an AWS region (eu-west-1)"))
-        self.region = region if isinstance(region, str) else ""
-        prefix = spec.get("prefix", "")
-        if not isinstance(prefix, str):
-            issues.append(ConfigIssue(f"{_FIELD}.prefix", "must be a string"))
-        self.prefix = prefix if isinstance(prefix, str) else ""
-        self.endpoint_url = self._endpoint(spec.get("endpointURL"), issues)
-        for unsupported in ("role", "additionalRoles", "externalID", "sessionTags"):
-            if spec.get(unsupported):
-                issues.append(
-                    ConfigIssue(
-                        f"{_FIELD}.{unsupported}",
-                        "not supported: assume the role in the controller's AWS profile or IRSA",
-                    )
-                )
-        self.access_key: SecretKeyRef | None = None
-        self.secret_key: SecretKeyRef | None = None
-        self.session_token: SecretKeyRef | None = None
-        auth = spec.get("auth") or {}
-        if not isinstance(auth, Mapping):
-            issues.append(ConfigIssue(f"{_FIELD}.auth", "must be an object"))
-            auth = {}
-        if auth.get("jwt"):
-            issues.append(ConfigIssue(f"{_FIELD}.auth.jwt", "not supported: use IRSA or secretRef"))
-        secret_ref = auth.get("secretRef")
-        if secret_ref is not None:
-            where = f"{_FIELD}.auth.secretRef"
-            if not isinstance(secret_ref, Mapping):
-                issues.append(ConfigIssue(where, "must be an object"))
-                secret_ref = {}
-            self.access_key = _key_ref(
-                secret_ref.get("accessKeyIDSecretRef"), f"{where}.accessKeyIDSecretRef", issues
-            )
-            self.secret_key = _key_ref(
-                secret_ref.get("secretAccessKeySecretRef"),
-                f"{where}.secretAccessKeySecretRef",
-                issues,
-            )
-            self.session_token = _key_ref(
-                secret_ref.get("sessionTokenSecretRef"), f"{where}.sessionTokenSecretRef", issues
-            )
-            if self.access_key is None and "accessKeyIDSecretRef" not in secret_ref:
-                issues.append(ConfigIssue(f"{where}.accessKeyIDSecretRef", "required"))
-            if self.secret_key is None and "secretAccessKeySecretRef" not in secret_ref:
-                issues.append(ConfigIssue(f"{where}.secretAccessKeySecretRef", "required"))
-        if issues:
-            raise ConfigError(label, issues)
-
-    @staticmethod
-    def _endpoint(value: object, issues: list[ConfigIssue]) -> str | None:
-        if value is None:
-            return None
-        where = f"{_FIELD}.endpointURL"
-        if not isinstance(value, str):
-            issues.append(ConfigIssue(where, "must be a URL"))
-            return None
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-            _ = parts.port
-        except ValueError:
-            host = None
-        if not host or parts.scheme not in ("http", "https"):
-            issues.append(ConfigIssue(where, "expected an https URL"))
-            return None
-        if parts.username is not None or parts.password is not None or parts.query:
-            issues.append(ConfigIssue(where, "must hold no credentials or query"))
-            return None
-        if parts.scheme == "http" and not _is_loopback(host):
-            issues.append(ConfigIssue(where, "plain http only to a loopback address; use https"))
-            return None
-        return value.rstrip("/")
-
-
 class AwsSecretsManager:
     """One SecretStore's AWS Secrets Manager client (see the module docstring)."""
 
-    def __init__(self, settings: _Settings, context: StoreContext) -> None:
+    def __init__(self, settings: AwsSettings, context: StoreContext) -> None:
         self._settings = settings
         self._context = context
         self.label = context.label
@@ -484,36 +343,8 @@ class AwsSecretsManager:
 
     def _error(self, operation: str, exc: Exception, ref: RemoteRef) -> ProviderError:
         key = str(ref)
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "")) or "UnknownError"
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            message = " ".join(str(error.get("Message", "")).split())[:200]
-            if message.startswith("<"):  # an XML body botocore did not parse: no detail
-                message = ""
-            detail = f"{code}: {message}" if message else code
-            if code in _MISSING_CODES:
-                return RemoteKeyMissing(self.label, f"no such secret ({detail})", key=key)
-            if code == "InvalidRequestException" and "delet" in message.lower():
-                return RemoteKeyMissing(self.label, f"the secret is deleted ({detail})", key=key)
-            if code in _AUTH_CODES or status in (401, 403):
-                return self._refused(operation, detail, key)
-            if code in _TRANSIENT_CODES or status == 429 or status >= 500:
-                return ProviderUnavailable(
-                    self.label, f"{operation} failed at {self.endpoint} ({detail})", key=key
-                )
-            return ProviderError(self.label, f"{operation} refused ({detail})", key=key)
-        if type(exc).__name__ in (
-            "NoCredentialsError",
-            "PartialCredentialsError",
-            "CredentialRetrievalError",
-        ):
-            return self._refused(operation, "no usable AWS credentials", key)
-        return ProviderUnavailable(
-            self.label,
-            f"{operation}: cannot reach {self.endpoint} ({type(exc).__name__})",
-            key=key,
-        )
+        found = sdk_error(self.label, self.endpoint, operation, exc, key)
+        return self._refused(operation, found.detail, key) if isinstance(found, Refused) else found
 
     def _refused(self, operation: str, detail: str, key: str) -> ProviderAuthError:
         """Back off, and drop the client so the credentials are read again after it."""
@@ -536,4 +367,4 @@ async def open_provider(spec: Mapping[str, Any], context: StoreContext) -> AwsSe
     Raises:
         ConfigError: a field is missing or not valid (issues name its path).
     """
-    return AwsSecretsManager(_Settings(spec, context.label), context)
+    return AwsSecretsManager(AwsSettings(spec, context.label), context)
