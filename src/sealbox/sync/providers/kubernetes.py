@@ -27,7 +27,8 @@ is a name prefix) and reads only the matches, each as the JSON object of its dat
 Credentials are read through the store's context when the client is built, again after the
 apiserver answered 401 (a rotated token), and every :data:`TOKEN_MAX_AGE` seconds for a
 ServiceAccount token. A refusal (401 after a fresh credential, or 403) is
-:class:`ProviderAuthError` and starts a backoff during which calls fail without a request.
+:class:`ProviderAuthError` and starts a backoff during which calls fail without a request. The
+block is checked in :mod:`.kubernetes_settings`.
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 from lightkube.resources.core_v1 import Secret
 
 from sealbox.errors import (
-    ConfigError,
-    ConfigIssue,
     KubeConfigError,
     KubeError,
     KubeForbidden,
@@ -61,125 +60,19 @@ from sealbox.errors import (
     SealboxError,
 )
 from sealbox.kube import SERVICE_ACCOUNT_DIR, async_client, kube_errors, list_metadata_async
-from sealbox.sync.providers.base import RemoteRef, RemoteValue, SecretKeyRef, StoreContext
+from sealbox.sync.providers.base import RemoteRef, RemoteValue, StoreContext
+from sealbox.sync.providers.kubernetes_settings import KubernetesSettings
 
 __all__ = ["TOKEN_MAX_AGE", "KubernetesProvider", "open_provider"]
 
 TOKEN_MAX_AGE: Final = 600.0
 """Seconds a requested ServiceAccount token is used before a fresh one is asked for."""
 
-_FIELD = "spec.provider.kubernetes"
-_DEFAULT_SERVER = "https://kubernetes.default.svc"
 _BACKOFF_START = 5.0
 _BACKOFF_MAX = 300.0
 _RETIRE_SECONDS = 30.0  # a replaced client is closed once requests still on it are done
-_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 T = TypeVar("T")
-
-
-def _key_ref(spec: object, path: str, issues: list[ConfigIssue]) -> SecretKeyRef | None:
-    if not isinstance(spec, Mapping):
-        issues.append(ConfigIssue(path, "required: {name, key}"))
-        return None
-    name, key, namespace = spec.get("name"), spec.get("key"), spec.get("namespace")
-    ok = True
-    for field_name, value in (("name", name), ("key", key)):
-        if not isinstance(value, str) or not value:
-            issues.append(ConfigIssue(f"{path}.{field_name}", "required"))
-            ok = False
-    if namespace is not None and not isinstance(namespace, str):
-        issues.append(ConfigIssue(f"{path}.namespace", "must be a string"))
-        ok = False
-    if not ok:
-        return None
-    return SecretKeyRef(name=str(name), key=str(key), namespace=namespace or None)
-
-
-class _Settings:
-    """The store's ``spec.provider.kubernetes``, checked; issues name the field path."""
-
-    def __init__(self, spec: Mapping[str, Any], label: str) -> None:
-        issues: list[ConfigIssue] = []
-        namespace = spec.get("remoteNamespace", "default")
-        if not isinstance(namespace, str) or not _NAME.fullmatch(namespace):
-            issues.append(ConfigIssue(f"{_FIELD}.remoteNamespace", "must be a namespace name"))
-        self.namespace = str(namespace)
-        self.kubeconfig: SecretKeyRef | None = None
-        self.token: SecretKeyRef | None = None
-        self.service_account: tuple[str, str | None, tuple[str, ...]] | None = None
-        self.cert: tuple[SecretKeyRef, SecretKeyRef] | None = None
-        self.ca_ref: SecretKeyRef | None = None
-        self.ca_bundle: str | None = None
-        server = spec.get("server") or {}
-        auth = spec.get("auth") or {}
-        if not isinstance(server, Mapping) or not isinstance(auth, Mapping):
-            issues.append(ConfigIssue(_FIELD, "server and auth must be objects"))
-            raise ConfigError(label, issues)
-        url = server.get("url", _DEFAULT_SERVER)
-        if not isinstance(url, str) or not url.startswith("https://"):
-            issues.append(ConfigIssue(f"{_FIELD}.server.url", "expected an https URL"))
-        self.url = str(url)
-        self._ca(server, issues)
-        methods = [name for name in ("token", "serviceAccount", "cert") if auth.get(name)]
-        if spec.get("authRef"):
-            methods.append("authRef")
-            self.kubeconfig = _key_ref(spec["authRef"], f"{_FIELD}.authRef", issues)
-        if len(methods) != 1:
-            issues.append(
-                ConfigIssue(
-                    f"{_FIELD}.auth",
-                    "exactly one of auth.token, auth.serviceAccount, auth.cert or authRef "
-                    f"(got {', '.join(methods) or 'none'})",
-                )
-            )
-        if auth.get("token"):
-            token = auth["token"]
-            bearer = token.get("bearerToken") if isinstance(token, Mapping) else None
-            self.token = _key_ref(bearer, f"{_FIELD}.auth.token.bearerToken", issues)
-        if auth.get("serviceAccount"):
-            self._service_account(auth["serviceAccount"], issues)
-        if auth.get("cert"):
-            cert = auth["cert"]
-            cert = cert if isinstance(cert, Mapping) else {}
-            where = f"{_FIELD}.auth.cert"
-            client_cert = _key_ref(cert.get("clientCert"), f"{where}.clientCert", issues)
-            client_key = _key_ref(cert.get("clientKey"), f"{where}.clientKey", issues)
-            if client_cert is not None and client_key is not None:
-                self.cert = (client_cert, client_key)
-        if issues:
-            raise ConfigError(label, issues)
-
-    def _ca(self, server: Mapping[str, Any], issues: list[ConfigIssue]) -> None:
-        bundle, provider = server.get("caBundle"), server.get("caProvider")
-        if bundle is not None:
-            try:
-                base64.b64decode(str(bundle), validate=True)
-                self.ca_bundle = str(bundle)
-            except ValueError:
-                issues.append(ConfigIssue(f"{_FIELD}.server.caBundle", "must be base64 PEM"))
-        if provider is not None:
-            where = f"{_FIELD}.server.caProvider"
-            if not isinstance(provider, Mapping) or provider.get("type") != "Secret":
-                issues.append(ConfigIssue(f"{where}.type", "only Secret is supported"))
-            else:
-                self.ca_ref = _key_ref(provider, where, issues)
-
-    def _service_account(self, spec: object, issues: list[ConfigIssue]) -> None:
-        where = f"{_FIELD}.auth.serviceAccount"
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-            issues.append(ConfigIssue(f"{where}.name", "required"))
-            return
-        audiences = spec.get("audiences") or []
-        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
-            issues.append(ConfigIssue(f"{where}.audiences", "must be a list of strings"))
-            audiences = []
-        namespace = spec.get("namespace")
-        self.service_account = (
-            str(spec["name"]),
-            str(namespace) if namespace else None,
-            tuple(audiences),
-        )
 
 
 class _Unusable(ValueError):
@@ -193,7 +86,7 @@ def _b64(raw: bytes) -> str:
 class KubernetesProvider:
     """One SecretStore's client of a (remote) apiserver (see the module docstring)."""
 
-    def __init__(self, settings: _Settings, context: StoreContext) -> None:
+    def __init__(self, settings: KubernetesSettings, context: StoreContext) -> None:
         self._settings = settings
         self._context = context
         self.label = context.label
@@ -487,4 +380,4 @@ async def open_provider(spec: Mapping[str, Any], context: StoreContext) -> Kuber
     Raises:
         ConfigError: a field is missing or not valid (issues name its path).
     """
-    return KubernetesProvider(_Settings(spec, context.label), context)
+    return KubernetesProvider(KubernetesSettings(spec, context.label), context)
