@@ -3,7 +3,9 @@
 The contract every provider keeps is in :mod:`.base` (read it before adding one);
 :func:`open_provider` picks the module a store's ``spec.provider`` names and imports only that
 one, so each client library (httpx2 for OpenBao/Vault, boto3 for AWS, lightkube for
-Kubernetes) is loaded only when a store uses it.
+Kubernetes) is loaded only when a store uses it. Each provider module's store settings are
+checked beside it (:mod:`.vault_settings`, :mod:`.awssm_settings`, :mod:`.kubernetes_settings`;
+AWS's error mapping in :mod:`.awssm_errors`, OpenBao's login and token in :mod:`.vault_auth`).
 """
 
 from __future__ import annotations
