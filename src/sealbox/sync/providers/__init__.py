@@ -5,7 +5,8 @@ The contract every provider keeps is in :mod:`.base` (read it before adding one)
 one, so each client library (httpx2 for OpenBao/Vault, boto3 for AWS, lightkube for
 Kubernetes) is loaded only when a store uses it. Each provider module's store settings are
 checked beside it (:mod:`.vault_settings`, :mod:`.awssm_settings`, :mod:`.kubernetes_settings`;
-AWS's error mapping in :mod:`.awssm_errors`, OpenBao's login and token in :mod:`.vault_auth`).
+AWS's error mapping in :mod:`.awssm_errors`; OpenBao's login and token in :mod:`.vault_auth`,
+its HTTP channel in :mod:`.vault_channel`).
 """
 
 from __future__ import annotations
