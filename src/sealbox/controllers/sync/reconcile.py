@@ -59,8 +59,6 @@ from sealbox.errors import KubeConflict, KubeError, ProviderError, RemoteKeyMiss
 from sealbox.kube import kube_errors
 from sealbox.kube.runtime import EventRecorder, Regarding, patch_status
 from sealbox.sync import (
-    JITTER_FRACTION,
-    MAX_JITTER,
     CreationPolicy,
     DeletionPolicy,
     ExternalSecretSpec,
@@ -80,12 +78,12 @@ from sealbox.sync import (
     synced_resource_version,
 )
 
-__all__ = ["FORCED_FRESHNESS", "SyncFailed", "SyncReconciler"]
+__all__ = ["FORCED_FRESHNESS", "SyncFailed", "SyncReconciler", "fresh_after"]
 
 _log = logging.getLogger(__name__)
 
-#: A sync asked for now (a new or edited ExternalSecret, force-sync, a repaired target) reuses
-#: a remote check at most this old; a periodic one reuses a check from its jitter window.
+#: An edited ExternalSecret (its spec, a label or annotation such as force-sync) reuses a remote
+#: check at most this old: the user asked for the store as it is now.
 FORCED_FRESHNESS = datetime.timedelta(seconds=2)
 
 
@@ -143,9 +141,43 @@ def external_secret_manifest(obj: Any) -> dict[str, Any]:
     return manifest
 
 
-def _window(spec: ExternalSecretSpec) -> datetime.timedelta:
-    """How old a remote check a periodic refresh of ``spec`` may reuse: its jitter window."""
-    return max(min(spec.refresh_interval * JITTER_FRACTION, MAX_JITTER), FORCED_FRESHNESS)
+def _created(metadata: Mapping[str, Any]) -> datetime.datetime | None:
+    stamp = metadata.get("creationTimestamp")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        created = datetime.datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return created if created.tzinfo is not None else created.replace(tzinfo=datetime.UTC)
+
+
+def fresh_after(
+    spec: ExternalSecretSpec,
+    reason: RefreshReason,
+    metadata: Mapping[str, Any],
+    *,
+    now: datetime.datetime,
+    term_started: datetime.datetime,
+) -> datetime.datetime:
+    """The oldest remote check a sync for ``reason`` may reuse (checks are shared by every
+    ExternalSecret reading the same remote key).
+
+    Never older than the refresh interval, so a value is at most one interval old, as with a
+    fetch of its own. Within that: an edited ExternalSecret wants the store as it is now
+    (:data:`FORCED_FRESHNESS`); a never-synced one a check made since it was created (or since
+    this leadership term began, for one that was there before); a periodic refresh or a
+    repaired target any check of the last interval, which is what lets the ExternalSecrets of
+    one key fall into step and share one check per cycle.
+    """
+    floor = now - max(spec.refresh_interval, FORCED_FRESHNESS)
+    if reason is RefreshReason.CHANGED:
+        return max(floor, now - FORCED_FRESHNESS)
+    if reason is RefreshReason.NEVER_SYNCED:
+        created = _created(metadata)
+        since = term_started if created is None else max(created, term_started)
+        return max(floor, min(since, now))
+    return floor
 
 
 def _version_of(metadata: Mapping[str, Any]) -> str:
@@ -196,10 +228,12 @@ class SyncReconciler:
         self._delimiters = delimiters
         self._clock = clock
         self._memory: dict[str, _Memory] = {}
+        self._term_started = clock()
 
     def reset(self) -> None:
         """Forget the schedule: a new leadership term judges every ExternalSecret afresh."""
         self._memory.clear()
+        self._term_started = self._clock()
 
     async def __call__(self, key: str) -> float | None:
         namespace, _, name = key.partition("/")
@@ -253,9 +287,10 @@ class SyncReconciler:
                 return None
             if memory.due > now:
                 return (memory.due - now).total_seconds()
-        periodic = valid and decision.reason is RefreshReason.INTERVAL_ELAPSED
-        fresh_after = now - (_window(spec) if periodic else FORCED_FRESHNESS)
-        return await self._sync(es, spec, memory, fresh_after)
+        oldest = fresh_after(
+            spec, decision.reason, metadata, now=now, term_started=self._term_started
+        )
+        return await self._sync(es, spec, memory, oldest)
 
     async def _sync(
         self,
