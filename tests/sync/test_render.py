@@ -231,3 +231,24 @@ def test_reprs_hide_values() -> None:
     assert "pw" in repr(rendered)
     fetched = Fetched(data={"pw": SECRET}, data_from=({"k": SECRET},))
     assert SECRET.decode() not in repr(fetched)
+
+
+def test_data_from_keys_are_converted_as_eso_default_conversion_does() -> None:
+    spec = parse_external_secret(
+        {
+            "metadata": {"name": "bundle", "namespace": "shop"},
+            "spec": {
+                "secretStoreRef": {"name": "bao"},
+                "dataFrom": [{"find": {"path": "shop/", "name": {"regexp": "feature"}}}],
+            },
+        }
+    )
+    rendered = render_target(
+        spec, Fetched(data_from=({"shop/feature-a": b"on", "shop/feature b.x": b"off"},))
+    )
+    assert dict(rendered.data) == {"shop_feature-a": b"on", "shop_feature_b.x": b"off"}
+    with pytest.raises(RenderError) as caught:
+        render_target(spec, Fetched(data_from=({"a/b": b"1", "a_b": b"2"},)))
+    assert caught.value.reason == "KeyCollision"
+    assert "'a/b'" in str(caught.value)
+    assert "1" not in str(caught.value).replace("dataFrom[0]", "")

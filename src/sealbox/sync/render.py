@@ -2,8 +2,10 @@
 
 Pure: the controller fetches, this module decides the bytes. ESO's order, exactly:
 
-1. each ``spec.dataFrom[i]`` map, decoded by its ``decodingStrategy``, merged in order (a later
-   map wins a key);
+1. each ``spec.dataFrom[i]`` map, its keys converted as ESO's ``conversionStrategy: Default``
+   does (a character a Secret key cannot hold, such as the ``/`` of a found path, becomes
+   ``_``: ``shop/feature-a`` is ``shop_feature-a``), decoded by its ``decodingStrategy``, merged
+   in order (a later map wins a key);
 2. each ``spec.data[i]`` value, decoded by its ``remoteRef.decodingStrategy``, set over them (a
    ``data`` item wins over ``dataFrom``);
 3. ``spec.target.template`` (engine v2), when it has ``data``: every template key is rendered with
@@ -57,13 +59,18 @@ _URL: Final = re.compile(rb"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-
 
 class RenderError(InputError):
     """The fetched values cannot become the target Secret: a value that does not decode as its
-    ``decodingStrategy`` says (``reason`` ``DecodingError``) or a template that fails
-    (``TemplateError``). The message names the field path (``spec.target.template.data.dsn``)
-    and, for a template, Go's error text; never a value."""
+    ``decodingStrategy`` says (``reason`` ``DecodingError``), two dataFrom keys that convert to
+    one Secret key (``KeyCollision``) or a template that fails (``TemplateError``). The message
+    names the field path (``spec.target.template.data.dsn``) and, for a template, Go's error
+    text; never a value."""
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+#: What ESO's ``conversionStrategy: Default`` replaces with ``_`` in a dataFrom key.
+_NOT_KEY_CHARACTER = re.compile(r"[^-._a-zA-Z0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +151,28 @@ def _decoding_error(where: str, strategy: DecodingStrategy) -> RenderError:
     )
 
 
+def _converted_keys(values: Mapping[str, bytes], path: str) -> dict[str, str]:
+    """ESO's ``conversionStrategy: Default`` for a dataFrom map: every character a Secret key
+    cannot hold (``/`` of a found path, a space...) becomes ``_``; original key -> Secret key.
+
+    Raises:
+        RenderError: reason ``KeyCollision``, two remote keys that convert to one Secret key.
+    """
+    names: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for key in sorted(values):
+        name = _NOT_KEY_CHARACTER.sub("_", key)
+        if name in seen:
+            raise RenderError(
+                f"{path}: remote keys {seen[name]!r} and {key!r} both become Secret key "
+                f"{name!r}; narrow the match or use template.data to name them",
+                reason="KeyCollision",
+            )
+        seen[name] = key
+        names[key] = name
+    return names
+
+
 def _merged(spec: ExternalSecretSpec, fetched: Fetched) -> dict[str, bytes]:
     if len(fetched.data_from) != len(spec.data_from):
         raise ValueError(
@@ -157,8 +186,8 @@ def _merged(spec: ExternalSecretSpec, fetched: Fetched) -> dict[str, bytes]:
             path, strategy = f"spec.dataFrom[{index}].find", item.find.decoding
         else:  # pragma: no cover - the model requires one of them
             continue
-        for key in values:
-            merged[key] = decode_value(values[key], strategy, f"{path} (key {key})")
+        for key, name in _converted_keys(values, path).items():
+            merged[name] = decode_value(values[key], strategy, f"{path} (key {name})")
     for index, data_item in enumerate(spec.data):
         if data_item.secret_key not in fetched.data:
             continue

@@ -10,6 +10,7 @@ an idle refresh writes nothing; a refused token is a status reason with backoff,
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -310,3 +311,54 @@ def test_a_refused_token_is_a_status_reason_with_backoff_not_a_storm(
     # Five ExternalSecrets refreshing every second for six seconds would send 30+; the store's
     # backoff after the refusal holds them to a handful.
     assert len(refused) <= 6, [request.path for request in refused]
+
+
+def test_data_from_extract_and_find_with_decoding(
+    synced: tuple[KubeApiserver, str, AuditedOpenBao, SyncControllerThread],
+) -> None:
+    apiserver, namespace, bao, _ = synced
+    prefix = f"app-{secrets.token_hex(3)}"
+    _kv_put(bao, f"{prefix}/common", region="eu", tier="gold")
+    _kv_put(bao, f"{prefix}/feature-a", value="on")
+    _kv_put(bao, f"{prefix}/feature-b", value="off")
+    _kv_put(bao, f"{prefix}/other", value="no")
+    _kv_put(bao, f"{prefix}/encoded", blob="c2VjcmV0LWJ5dGVz")  # base64 of secret-bytes
+    es = {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": "bundle", "namespace": namespace},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": "bao", "kind": "SecretStore"},
+            "target": {"name": "bundle"},
+            "dataFrom": [
+                {"extract": {"key": f"{prefix}/common"}},
+                {"find": {"path": f"{prefix}/", "name": {"regexp": "feature-"}}},
+            ],
+            "data": [
+                {
+                    "secretKey": "blob",
+                    "remoteRef": {
+                        "key": f"{prefix}/encoded",
+                        "property": "blob",
+                        "decodingStrategy": "Base64",
+                    },
+                }
+            ],
+        },
+    }
+    apply(apiserver, es)
+    wait_ready(apiserver, "bundle", namespace)
+    values = secret_values(apiserver, "bundle", namespace) or {}
+    assert values["region"] == b"eu"
+    assert values["tier"] == b"gold"
+    assert values["blob"] == b"secret-bytes"
+    found = {key: value for key, value in values.items() if "feature-" in key}
+    # The found paths, with ESO's conversion of "/" (not allowed in a Secret key) to "_".
+    assert sorted(found) == [f"{prefix}_feature-a", f"{prefix}_feature-b"]
+    assert json_value(found[f"{prefix}_feature-a"]) == {"value": "on"}
+    assert json_value(found[f"{prefix}_feature-b"]) == {"value": "off"}
+
+
+def json_value(raw: bytes) -> object:
+    return json.loads(raw)
