@@ -83,8 +83,10 @@ __all__ = ["FORCED_FRESHNESS", "SyncFailed", "SyncReconciler", "fresh_after"]
 _log = logging.getLogger(__name__)
 
 #: An edited ExternalSecret (its spec, a label or annotation such as force-sync) reuses a remote
-#: check at most this old: the user asked for the store as it is now.
-FORCED_FRESHNESS = datetime.timedelta(seconds=2)
+#: check at most this old: none, the user asked for the store as it is now. Any older check may
+#: predate a value they wrote just before (a script writing the store, then annotating): that
+#: check would be taken as current and the new value would wait a whole refreshInterval.
+FORCED_FRESHNESS = datetime.timedelta(0)
 
 
 class SyncFailed(Exception):
