@@ -14,14 +14,18 @@ import dataclasses
 import json
 import secrets
 import threading
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from sealbox.controllers.sync import SyncSettings, run_sync_controller
 from sealbox.kube import KubeTarget
 from sealbox.kube.runtime import LeaseConfig
 from tests.integration.kube_apiserver import KubeApiserver
+from tests.integration.openbao_audit import AuditedOpenBao
 from tests.integration.processes import wait_until
 
 __all__ = [
@@ -29,10 +33,20 @@ __all__ = [
     "SyncControllerThread",
     "apply",
     "condition",
+    "deployment",
     "events_for",
+    "external_secret",
+    "generation",
     "get",
+    "kv_put",
+    "new_namespace",
+    "restarted_at",
+    "samples",
     "secret_values",
+    "token_secret",
+    "vault_store",
     "wait_ready",
+    "wait_value",
 ]
 
 WAIT_SECONDS = 60.0  # a sync takes well under a second; this only bounds a broken test
@@ -157,3 +171,161 @@ def events_for(apiserver: KubeApiserver, name: str, namespace: str) -> list[dict
         if (item.get("regarding") or {}).get("name") == name
     ]
     return sorted(items, key=lambda item: item.get("eventTime") or "")
+
+
+# -- manifests and helpers shared by the end-to-end modules ------------------------------------
+
+
+def new_namespace(apiserver: KubeApiserver, prefix: str = "t") -> str:
+    """A fresh namespace with its ``default`` ServiceAccount (as ``kube_namespace`` makes), for
+    fixtures shared by a module."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    apiserver.kubectl("create", "namespace", name)
+    apiserver.kubectl("create", "serviceaccount", "default", "-n", name)
+    return name
+
+
+def kv_put(bao: AuditedOpenBao, path: str, **values: str) -> None:
+    """Write ``values`` as the new version of KV v2 key ``secret/<path>``."""
+    bao.admin.write(f"secret/data/{path}", data=values)
+
+
+def vault_store(
+    bao: AuditedOpenBao,
+    namespace: str | None,
+    name: str = "bao",
+    *,
+    auth: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A SecretStore (``namespace`` None: a ClusterSecretStore) reading KV v2 ``secret/``;
+    ``auth`` defaults to the token in Secret ``bao-token``; ``extra`` adds spec fields."""
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "SecretStore" if namespace is not None else "ClusterSecretStore",
+        "metadata": metadata,
+        "spec": {
+            "provider": {
+                "vault": {
+                    "server": bao.address,
+                    "path": "secret",
+                    "version": "v2",
+                    "auth": dict(auth or {"tokenSecretRef": {"name": "bao-token", "key": "token"}}),
+                }
+            },
+            **(extra or {}),
+        },
+    }
+
+
+def token_secret(namespace: str, token: str, name: str = "bao-token") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": {"token": token},
+    }
+
+
+def external_secret(
+    namespace: str,
+    name: str,
+    key: str,
+    *,
+    refresh: str = "1s",
+    store: str = "bao",
+    store_kind: str = "SecretStore",
+    target: Mapping[str, Any] | None = None,
+    data: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An ExternalSecret syncing ``user``/``password`` from the ``username``/``password``
+    properties of remote ``key`` (or the given ``data`` items) into Secret ``name``."""
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "refreshInterval": refresh,
+            "secretStoreRef": {"name": store, "kind": store_kind},
+            "target": {"name": name, **(target or {})},
+            "data": data
+            if data is not None
+            else [
+                {"secretKey": "user", "remoteRef": {"key": key, "property": "username"}},
+                {"secretKey": "password", "remoteRef": {"key": key, "property": "password"}},
+            ],
+        },
+    }
+
+
+def deployment(namespace: str, name: str, secret: str) -> dict[str, Any]:
+    """An opted-in Deployment reading key ``password`` of ``secret`` through ``env``."""
+    container = {
+        "name": "app",
+        "image": "registry.example/app:1",
+        "env": [
+            {
+                "name": "DB_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
+            }
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {"sealbox.io/restart-on-change": "true"},
+        },
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [container]},
+            },
+        },
+    }
+
+
+def generation(apiserver: KubeApiserver, kind: str, name: str, namespace: str) -> int:
+    obj = get(apiserver, kind, name, namespace) or {}
+    return int((obj.get("metadata") or {}).get("generation") or 0)
+
+
+def restarted_at(apiserver: KubeApiserver, name: str, namespace: str) -> str | None:
+    """The Deployment's ``kubectl.kubernetes.io/restartedAt`` (None: never restarted)."""
+    found = get(apiserver, "deployment", name, namespace) or {}
+    template = (found.get("spec") or {}).get("template") or {}
+    value = ((template.get("metadata") or {}).get("annotations") or {}).get(
+        "kubectl.kubernetes.io/restartedAt"
+    )
+    return value if isinstance(value, str) else None
+
+
+def wait_value(
+    apiserver: KubeApiserver, name: str, namespace: str, expected: Mapping[str, bytes]
+) -> None:
+    """Wait until Secret ``name`` holds exactly ``expected``."""
+    wait_until(
+        lambda: secret_values(apiserver, name, namespace) == dict(expected),
+        timeout=WAIT_SECONDS,
+        what=f"Secret {namespace}/{name} with the expected data",
+    )
+
+
+def samples(port: int, metric: str, /, **labels: str) -> list[float]:
+    """The values of ``metric`` on ``127.0.0.1:port/metrics`` whose labels include
+    ``labels`` (an empty list: no such series)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode("utf-8")
+    return [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items())
+    ]
