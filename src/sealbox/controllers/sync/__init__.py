@@ -4,8 +4,8 @@ The Kubernetes side of :mod:`sealbox.sync` (which stays pure), on the shared run
 
 - :mod:`.resources`: the typed resources for the CRDs in ``deploy/sync``;
 - :mod:`.settings`: what the flags decide; :mod:`.app`: the process and its informers;
-- :mod:`.reconcile` (with :mod:`.gather`, :mod:`.targets`, :mod:`.status`, :mod:`.index`): one
-  ExternalSecret to its Secret, status and Events;
+- :mod:`.reconcile` (with :mod:`.schedule`, :mod:`.gather`, :mod:`.targets`, :mod:`.status`,
+  :mod:`.report`, :mod:`.index`): one ExternalSecret to its Secret, status and Events;
 - :mod:`.store_registry` (:mod:`.store_context`, :mod:`.open_store`, :mod:`.store_status`): one
   provider and one credential per store, its ``Ready`` condition; :mod:`.remote` and
   :mod:`.budget`: coalesced, version-first reads within per-store and global call budgets;

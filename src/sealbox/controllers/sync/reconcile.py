@@ -10,12 +10,13 @@ decides whether a refresh is due (ESO's rules, :func:`~sealbox.sync.needs_refres
    per distinct remote key however many ExternalSecrets name it, within the call budget;
 3. renders the target (:func:`~sealbox.sync.render.render_target`) and plans the write
    (:func:`~sealbox.sync.target.plan_target`): a value that did not change is no write at all;
-4. writes the Secret, tells :class:`.rollouts.Rollouts` which keys changed, records an Event and
-   writes the status only if what it says changed.
+4. writes the Secret, tells :class:`.rollouts.Rollouts` which keys changed, and reports
+   (:class:`.report.Reporter`: the status only if what it says changed, Events).
 
 The periodic schedule lives here, in memory: after a sync the key comes back at
 :func:`~sealbox.sync.next_refresh` of the oldest check it used (uid-jittered), so
-ExternalSecrets that share a remote key stay aligned and share one check per cycle; after a
+ExternalSecrets that share a remote key stay aligned and share one check per cycle
+(:func:`.schedule.fresh_after` says how old a shared check each sync may reuse); after a
 restart the overdue ones are spread over a minute. A refresh that found nothing new writes
 nothing, status included (``refreshTime`` is the last sync that changed something).
 
@@ -30,34 +31,32 @@ import datetime
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sealbox.controllers.sync.gather import Gathered, gather
 from sealbox.controllers.sync.index import DependentIndex
 from sealbox.controllers.sync.remote import RemoteReader
+from sealbox.controllers.sync.report import Reported, Reporter
 from sealbox.controllers.sync.resources import (
     EXTERNAL_SECRET_KIND,
     EXTERNAL_SECRETS_API_VERSION,
-    ExternalSecret,
 )
+from sealbox.controllers.sync.schedule import fresh_after, latest, synced_version
 from sealbox.controllers.sync.status import (
     EVENT_CREATED,
     EVENT_DELETED,
-    EVENT_UPDATE_FAILED,
     EVENT_UPDATED,
     SECRET_DELETED,
     SECRET_MISSING,
     SECRET_SYNCED,
     SECRET_SYNCED_ERROR,
     Outcome,
-    next_status,
 )
 from sealbox.controllers.sync.store_registry import StoreNotReady, StoreRegistry
 from sealbox.controllers.sync.targets import Targets, Verb, target_valid
 from sealbox.errors import KubeConflict, KubeError, ProviderError, RemoteKeyMissing
-from sealbox.kube import kube_errors
-from sealbox.kube.runtime import EventRecorder, Regarding, patch_status
+from sealbox.kube.runtime import EventRecorder
 from sealbox.sync import (
     CreationPolicy,
     DeletionPolicy,
@@ -75,18 +74,11 @@ from sealbox.sync import (
     plan_remote_gone,
     plan_target,
     render_target,
-    synced_resource_version,
 )
 
-__all__ = ["FORCED_FRESHNESS", "SyncFailed", "SyncReconciler", "fresh_after"]
+__all__ = ["SyncFailed", "SyncReconciler"]
 
 _log = logging.getLogger(__name__)
-
-#: An edited ExternalSecret (its spec, a label or annotation such as force-sync) reuses a remote
-#: check at most this old: none, the user asked for the store as it is now. Any older check may
-#: predate a value they wrote just before (a script writing the store, then annotating): that
-#: check would be taken as current and the new value would wait a whole refreshInterval.
-FORCED_FRESHNESS = datetime.timedelta(0)
 
 
 class SyncFailed(Exception):
@@ -127,9 +119,8 @@ class _Memory:
     uid: str
     checked: datetime.datetime | None = None  # oldest check of the values the target holds
     due: datetime.datetime | None = None  # the scheduled periodic refresh
-    reported: tuple[Outcome, int] | None = None  # last outcome an Event said, and generation
+    reported: Reported | None = None  # last outcome an Event said, and generation
     target: str | None = None
-    versions: Mapping[str, Any] = field(default_factory=dict)
 
 
 def external_secret_manifest(obj: Any) -> dict[str, Any]:
@@ -141,62 +132,6 @@ def external_secret_manifest(obj: Any) -> dict[str, Any]:
     manifest.setdefault("apiVersion", EXTERNAL_SECRETS_API_VERSION)
     manifest.setdefault("kind", EXTERNAL_SECRET_KIND)
     return manifest
-
-
-def _created(metadata: Mapping[str, Any]) -> datetime.datetime | None:
-    stamp = metadata.get("creationTimestamp")
-    if not isinstance(stamp, str):
-        return None
-    try:
-        created = datetime.datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return created if created.tzinfo is not None else created.replace(tzinfo=datetime.UTC)
-
-
-def fresh_after(
-    spec: ExternalSecretSpec,
-    reason: RefreshReason,
-    metadata: Mapping[str, Any],
-    *,
-    now: datetime.datetime,
-    term_started: datetime.datetime,
-) -> datetime.datetime:
-    """The oldest remote check a sync for ``reason`` may reuse (checks are shared by every
-    ExternalSecret reading the same remote key).
-
-    Never older than the refresh interval, so a value is at most one interval old, as with a
-    fetch of its own. Within that: an edited ExternalSecret wants the store as it is now
-    (:data:`FORCED_FRESHNESS`); a never-synced one a check made since it was created (or since
-    this leadership term began, for one that was there before); a periodic refresh or a
-    repaired target any check of the last interval, which is what lets the ExternalSecrets of
-    one key fall into step and share one check per cycle.
-    """
-    floor = now - max(spec.refresh_interval, FORCED_FRESHNESS)
-    if reason is RefreshReason.CHANGED:
-        return max(floor, now - FORCED_FRESHNESS)
-    if reason is RefreshReason.NEVER_SYNCED:
-        created = _created(metadata)
-        since = term_started if created is None else max(created, term_started)
-        return max(floor, min(since, now))
-    return floor
-
-
-def _version_of(metadata: Mapping[str, Any]) -> str:
-    generation = metadata.get("generation")
-    return synced_resource_version(
-        generation if isinstance(generation, int) else 0,
-        metadata.get("labels") or None,
-        metadata.get("annotations") or None,
-    )
-
-
-def _later(
-    one: datetime.datetime | None, other: datetime.datetime | None
-) -> datetime.datetime | None:
-    if one is None or other is None:
-        return one or other
-    return max(one, other)
 
 
 class SyncReconciler:
@@ -224,7 +159,7 @@ class SyncReconciler:
         self._stores = stores
         self._reader = reader
         self._targets = targets
-        self._events = events
+        self._reporter = Reporter(client, events=events, metrics=metrics, clock=clock)
         self._metrics = metrics
         self._rollouts = rollouts
         self._delimiters = delimiters
@@ -279,7 +214,7 @@ class SyncReconciler:
             valid = True  # an orphan deleted by hand stays deleted until the next refresh
         status = SyncStatus.from_status(es.get("status"))
         effective = SyncStatus(
-            _later(status.refresh_time, memory.checked), status.synced_resource_version
+            latest(status.refresh_time, memory.checked), status.synced_resource_version
         )
         decision = needs_refresh(spec, effective, metadata, now)
         if valid and (not decision or decision.reason is RefreshReason.INTERVAL_ELAPSED):
@@ -351,7 +286,11 @@ class SyncReconciler:
         if verb is not None:
             await self._wrote(es, verb, plan, existing, target, now)
         await self._finish(
-            es, memory, Outcome(True, SECRET_SYNCED), _version_of(metadata), wrote=verb is not None
+            es,
+            memory,
+            Outcome(True, SECRET_SYNCED),
+            synced_version(metadata),
+            wrote=verb is not None,
         )
         self._metrics.sync_call(namespace, name, ok=True)
         latency = (now - gathered.newest_change).total_seconds() if verb is not None else None
@@ -393,7 +332,7 @@ class SyncReconciler:
             "update": f"Updated Secret {target}: keys " + ", ".join(sorted(plan.changed_keys)),
             "delete": f"Deleted Secret {target}",
         }[verb]
-        await self._event(es, "Normal", reason, note[:900])
+        await self._reporter.event(es, "Normal", reason, note[:900])
         if self._rollouts is None:
             return
         if verb == "update" and existing is not None and plan.changed_keys:
@@ -421,7 +360,9 @@ class SyncReconciler:
         self._metrics.sync_call(namespace, name, ok=False)
         if spec.target.deletion_policy is DeletionPolicy.DELETE:
             outcome = Outcome(False, SECRET_DELETED, f"secret deleted: {message}")
-            await self._finish(es, memory, outcome, _version_of(metadata), wrote=verb is not None)
+            await self._finish(
+                es, memory, outcome, synced_version(metadata), wrote=verb is not None
+            )
             memory.due = None
             return None
         await self._finish(es, memory, Outcome(False, SECRET_SYNCED_ERROR, message), None)
@@ -464,53 +405,10 @@ class SyncReconciler:
         es: dict[str, Any],
         memory: _Memory,
         outcome: Outcome,
-        synced_version: str | None,
+        synced: str | None,
         *,
         wrote: bool = False,
     ) -> None:
-        """Event on a new failure; status when what it records changed; the condition metric."""
-        metadata = es["metadata"]
-        namespace, name = str(metadata["namespace"]), str(metadata["name"])
-        generation = int(metadata.get("generation") or 0)
-        if not outcome.ok and memory.reported != (outcome, generation):
-            await self._event(es, "Warning", EVENT_UPDATE_FAILED, outcome.message)
-            _log.warning("%s/%s: %s: %s", namespace, name, outcome.reason, outcome.message)
-        memory.reported = (outcome, generation)
-        self._metrics.es_condition(namespace, name, "Ready", outcome.condition_status)
-        target = self._target_name(es)
-        status = next_status(
-            es.get("status"),
-            outcome,
-            target=target,
-            synced_version=synced_version,
-            wrote=wrote,
-            now=self._clock(),
-        )
-        if status is None:
-            return
-        try:
-            with kube_errors():
-                await patch_status(self.client, ExternalSecret, name, status, namespace=namespace)
-        except KubeError as exc:
-            _log.warning("%s/%s: could not write status: %s", namespace, name, exc)
-
-    @staticmethod
-    def _target_name(es: Mapping[str, Any]) -> str:
-        target = ((es.get("spec") or {}).get("target") or {}).get("name")
-        return str(target or es["metadata"]["name"])
-
-    async def _event(self, es: Mapping[str, Any], kind: Any, reason: str, note: str) -> None:
-        metadata = es["metadata"]
-        await self._events.record(
-            Regarding(
-                EXTERNAL_SECRETS_API_VERSION,
-                EXTERNAL_SECRET_KIND,
-                str(metadata["name"]),
-                str(metadata["namespace"]),
-                str(metadata.get("uid") or "") or None,
-            ),
-            type=kind,
-            reason=reason,
-            action="Sync",
-            note=note,
+        memory.reported = await self._reporter.finish(
+            es, outcome, synced, wrote=wrote, reported=memory.reported
         )

@@ -1,10 +1,10 @@
-"""How old a shared remote check each kind of sync may reuse (``reconcile.fresh_after``)."""
+"""How old a shared remote check each kind of sync may reuse (``schedule.fresh_after``)."""
 
 from __future__ import annotations
 
 import datetime
 
-from sealbox.controllers.sync.reconcile import FORCED_FRESHNESS, fresh_after
+from sealbox.controllers.sync.schedule import FORCED_FRESHNESS, fresh_after
 from sealbox.sync import RefreshReason, parse_external_secret
 
 NOW = datetime.datetime(2026, 12, 2, 12, 0, 0, tzinfo=datetime.UTC)
@@ -45,5 +45,5 @@ def test_a_new_external_secret_wants_a_check_made_since_it_was_created() -> None
     )
 
 
-def test_refresh_once_still_reuses_only_a_very_recent_check() -> None:
+def test_refresh_once_reuses_no_earlier_check() -> None:
     assert _after("0", RefreshReason.NEVER_SYNCED) == NOW - FORCED_FRESHNESS
