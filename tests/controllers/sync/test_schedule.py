@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import datetime
 
-from sealbox.controllers.sync.schedule import FORCED_FRESHNESS, fresh_after
-from sealbox.sync import RefreshReason, parse_external_secret
+from sealbox.controllers.sync.schedule import FORCED_FRESHNESS, fresh_after, phase_seed
+from sealbox.sync import (
+    ExternalSecretSpec,
+    RefreshReason,
+    SyncStatus,
+    next_refresh,
+    parse_external_secret,
+)
 
 NOW = datetime.datetime(2026, 12, 2, 12, 0, 0, tzinfo=datetime.UTC)
 TERM = NOW - datetime.timedelta(minutes=30)
@@ -47,3 +53,33 @@ def test_a_new_external_secret_wants_a_check_made_since_it_was_created() -> None
 
 def test_refresh_once_reuses_no_earlier_check() -> None:
     assert _after("0", RefreshReason.NEVER_SYNCED) == NOW - FORCED_FRESHNESS
+
+
+def _reading(*keys: str, store: str = "bao", name: str = "db") -> ExternalSecretSpec:
+    return parse_external_secret(
+        {
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {
+                "secretStoreRef": {"name": store},
+                "data": [
+                    {"secretKey": f"k{n}", "remoteRef": {"key": key, "property": f"p{n}"}}
+                    for n, key in enumerate(keys)
+                ],
+            },
+        }
+    )
+
+
+def test_external_secrets_reading_the_same_keys_share_their_place_in_the_jitter() -> None:
+    # Different names, properties and order: same store and keys, so due at the same moment.
+    one = phase_seed(_reading("db", "cache", name="a"), "shop")
+    two = phase_seed(_reading("cache", "db", name="b"), "shop")
+    assert one == two
+    assert phase_seed(_reading("db", "other"), "shop") != one
+    assert phase_seed(_reading("db", "cache", store="vault"), "shop") != one
+    assert phase_seed(_reading("db", "cache"), "billing") != one  # a SecretStore per namespace
+    status = SyncStatus(NOW - datetime.timedelta(seconds=30), "x")
+    due = {
+        next_refresh(_reading("db", "cache", name=f"es-{n}"), status, one, NOW) for n in range(10)
+    }
+    assert len(due) == 1

@@ -14,8 +14,9 @@ decides whether a refresh is due (ESO's rules, :func:`~sealbox.sync.needs_refres
    (:class:`.report.Reporter`: the status only if what it says changed, Events).
 
 The periodic schedule lives here, in memory: after a sync the key comes back at
-:func:`~sealbox.sync.next_refresh` of the oldest check it used (uid-jittered), so
-ExternalSecrets that share a remote key stay aligned and share one check per cycle
+:func:`~sealbox.sync.next_refresh` of the oldest check it used, jittered by what it reads
+(:func:`.schedule.phase_seed`), so ExternalSecrets that read the same remote keys come due
+together and share one check per cycle
 (:func:`.schedule.fresh_after` says how old a shared check each sync may reuse); after a
 restart the overdue ones are spread over a minute. A refresh that found nothing new writes
 nothing, status included (``refreshTime`` is the last sync that changed something).
@@ -42,7 +43,7 @@ from sealbox.controllers.sync.resources import (
     EXTERNAL_SECRET_KIND,
     EXTERNAL_SECRETS_API_VERSION,
 )
-from sealbox.controllers.sync.schedule import fresh_after, latest, synced_version
+from sealbox.controllers.sync.schedule import fresh_after, latest, phase_seed, synced_version
 from sealbox.controllers.sync.status import (
     EVENT_CREATED,
     EVENT_DELETED,
@@ -219,7 +220,7 @@ class SyncReconciler:
         decision = needs_refresh(spec, effective, metadata, now)
         if valid and (not decision or decision.reason is RefreshReason.INTERVAL_ELAPSED):
             if memory.due is None:
-                memory.due = next_refresh(spec, effective, uid, now)
+                memory.due = next_refresh(spec, effective, phase_seed(spec, namespace), now)
             if memory.due is None:
                 return None
             if memory.due > now:
@@ -309,8 +310,9 @@ class SyncReconciler:
         """Schedule the next periodic refresh from the oldest check used; seconds until it."""
         memory.checked = gathered.oldest_check
         now = self._clock()
-        uid = memory.uid
-        memory.due = next_refresh(spec, SyncStatus(gathered.oldest_check, "x"), uid, now)
+        namespace = str(es["metadata"]["namespace"])
+        checked = SyncStatus(gathered.oldest_check, "x")
+        memory.due = next_refresh(spec, checked, phase_seed(spec, namespace), now)
         if memory.due is None:
             return None
         return max((memory.due - now).total_seconds(), 0.0)

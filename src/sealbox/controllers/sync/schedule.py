@@ -1,9 +1,11 @@
-"""How fresh the values of a sync must be, and what the schedule is measured from.
+"""How fresh the values of a sync must be, and where in the interval each one falls.
 
 A remote check (a version read) is shared by every ExternalSecret that reads the same key; how
 old a check one sync may reuse decides both how fresh its values are and how many checks a
-cycle costs. :func:`fresh_after` gives that bound per refresh reason; :func:`synced_version` is
-the ``syncedResourceVersion`` a completed sync records.
+cycle costs. :func:`fresh_after` gives that bound per refresh reason; :func:`phase_seed` places
+ExternalSecrets in the jitter of their interval by what they read, so those that read the same
+keys come due at the same moment; :func:`synced_version` is the ``syncedResourceVersion`` a
+completed sync records.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from sealbox.sync import ExternalSecretSpec, RefreshReason, synced_resource_version
+from sealbox.sync import ExternalSecretSpec, RefreshReason, StoreKind, synced_resource_version
 
-__all__ = ["FORCED_FRESHNESS", "fresh_after", "latest", "synced_version"]
+__all__ = ["FORCED_FRESHNESS", "fresh_after", "latest", "phase_seed", "synced_version"]
 
 #: An edited ExternalSecret (its spec, a label or annotation such as force-sync) reuses a remote
 #: check at most this old: none, the user asked for the store as it is now. Any older check may
@@ -80,3 +82,22 @@ def latest(
     if one is None or other is None:
         return one or other
     return max(one, other)
+
+
+def phase_seed(spec: ExternalSecretSpec, namespace: str) -> str:
+    """What fixes an ExternalSecret's place in the jitter of its interval
+    (:func:`~sealbox.sync.next_refresh`): its store and the remote keys it reads.
+
+    ExternalSecrets that read the same keys from the same store therefore come due at the same
+    moment and one version check serves them all (the reader coalesces the requests in flight),
+    a key costs one check per interval, and different keys still spread over the jitter window.
+    """
+    ref = spec.store_ref
+    where = "" if ref.kind is StoreKind.CLUSTER_SECRET_STORE else namespace
+    keys: set[str] = {item.remote_ref.key for item in spec.data}
+    for item in spec.data_from:
+        if item.extract is not None:
+            keys.add(item.extract.key)
+        elif item.find is not None:
+            keys.add(f"find:{item.find.path or ''}:{item.find.name_regexp or ''}")
+    return "\n".join([f"{ref.kind.value}/{where}/{ref.name}", *sorted(keys)])
