@@ -39,10 +39,7 @@ from sealbox.controllers.sync.gather import Gathered, gather
 from sealbox.controllers.sync.index import DependentIndex
 from sealbox.controllers.sync.remote import RemoteReader
 from sealbox.controllers.sync.report import Reported, Reporter
-from sealbox.controllers.sync.resources import (
-    EXTERNAL_SECRET_KIND,
-    EXTERNAL_SECRETS_API_VERSION,
-)
+from sealbox.controllers.sync.resources import external_secret_manifest
 from sealbox.controllers.sync.schedule import fresh_after, latest, phase_seed, synced_version
 from sealbox.controllers.sync.status import (
     EVENT_CREATED,
@@ -122,17 +119,6 @@ class _Memory:
     due: datetime.datetime | None = None  # the scheduled periodic refresh
     reported: Reported | None = None  # last outcome an Event said, and generation
     target: str | None = None
-
-
-def external_secret_manifest(obj: Any) -> dict[str, Any]:
-    """A cached ExternalSecret as plain JSON-shaped data."""
-    manifest: dict[str, Any] = dict(obj) if isinstance(obj, Mapping) else obj.to_dict()
-    metadata = manifest.get("metadata")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        manifest["metadata"] = metadata.to_dict()
-    manifest.setdefault("apiVersion", EXTERNAL_SECRETS_API_VERSION)
-    manifest.setdefault("kind", EXTERNAL_SECRET_KIND)
-    return manifest
 
 
 class SyncReconciler:

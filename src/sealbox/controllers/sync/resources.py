@@ -9,6 +9,9 @@ these objects the controller writes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "ClusterSecretStore",
     "ExternalSecret",
     "SecretStore",
+    "external_secret_manifest",
 ]
 
 _GROUP = "external-secrets.io"
@@ -50,3 +54,14 @@ SecretStore = create_namespaced_resource(
 ClusterSecretStore = create_global_resource(
     _GROUP, _VERSION, CLUSTER_SECRET_STORE_KIND, _PLURALS[CLUSTER_SECRET_STORE_KIND]
 )
+
+
+def external_secret_manifest(obj: Any) -> dict[str, Any]:
+    """A cached ExternalSecret as plain JSON-shaped data."""
+    manifest: dict[str, Any] = dict(obj) if isinstance(obj, Mapping) else obj.to_dict()
+    metadata = manifest.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        manifest["metadata"] = metadata.to_dict()
+    manifest.setdefault("apiVersion", EXTERNAL_SECRETS_API_VERSION)
+    manifest.setdefault("kind", EXTERNAL_SECRET_KIND)
+    return manifest
