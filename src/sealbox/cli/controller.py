@@ -92,7 +92,7 @@ def sealing_settings(flags: SealingFlags, kube: KubeOptions) -> SealingSettings:
     extra = values.namespaces(flags.additional_namespaces)
     listen = values.address("listen-addr", flags.listen_addr)
     metrics_listen = values.address("listen-metrics-addr", flags.listen_metrics_addr)
-    timings = _lease_timings(flags)
+    timings = values.lease_timings(flags)
     if flags.key_wrap_config is not None:
         load_key_wrapper(flags.key_wrap_config).close()  # checked now: a bad file is exit 2
     load_config(kube.target())  # a missing or broken kubeconfig is exit 2 before anything runs
@@ -166,27 +166,3 @@ def _check_numbers_and_names(flags: SealingFlags) -> None:
     identity = flags.leader_election_identity
     if identity is not None and not identity.strip():
         raise InputError("--leader-election-identity: expected a non-empty name")
-
-
-def _lease_timings(flags: SealingFlags) -> dict[str, float]:
-    timings = {
-        "lease_duration_seconds": values.seconds(
-            "leader-election-lease-duration", flags.leader_election_lease_duration
-        ),
-        "renew_deadline_seconds": values.seconds(
-            "leader-election-renew-deadline", flags.leader_election_renew_deadline
-        ),
-        "retry_period_seconds": values.seconds(
-            "leader-election-retry-period", flags.leader_election_retry_period
-        ),
-    }
-    if not (
-        timings["retry_period_seconds"]
-        < timings["renew_deadline_seconds"]
-        < timings["lease_duration_seconds"]
-    ):
-        raise InputError(
-            "--leader-election-retry-period < --leader-election-renew-deadline < "
-            "--leader-election-lease-duration must hold (defaults 2s < 10s < 15s)"
-        )
-    return timings

@@ -243,7 +243,7 @@ def sync_settings(flags: SyncFlags, kube: KubeOptions) -> SyncSettings:
     delimiters = _delimiters(flags.template_left_delimiter, flags.template_right_delimiter)
     metrics_listen = values.address("listen-metrics-addr", flags.listen_metrics_addr)
     _check_lease_names(flags)
-    timings = _lease_timings(flags)
+    timings = values.lease_timings(flags)
     load_config(kube.target())  # a missing or broken kubeconfig is exit 2 before anything runs
     identity = (
         flags.leader_election_identity
@@ -354,27 +354,3 @@ def _check_lease_names(flags: SyncFlags) -> None:
     identity = flags.leader_election_identity
     if identity is not None and not identity.strip():
         raise InputError("--leader-election-identity: expected a non-empty name")
-
-
-def _lease_timings(flags: SyncFlags) -> dict[str, float]:
-    timings = {
-        "lease_duration_seconds": values.seconds(
-            "leader-election-lease-duration", flags.leader_election_lease_duration
-        ),
-        "renew_deadline_seconds": values.seconds(
-            "leader-election-renew-deadline", flags.leader_election_renew_deadline
-        ),
-        "retry_period_seconds": values.seconds(
-            "leader-election-retry-period", flags.leader_election_retry_period
-        ),
-    }
-    if not (
-        timings["retry_period_seconds"]
-        < timings["renew_deadline_seconds"]
-        < timings["lease_duration_seconds"]
-    ):
-        raise InputError(
-            "--leader-election-retry-period < --leader-election-renew-deadline < "
-            "--leader-election-lease-duration must hold (defaults 2s < 10s < 15s)"
-        )
-    return timings

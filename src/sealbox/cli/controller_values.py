@@ -1,4 +1,4 @@
-"""Reading ``sealbox controller sealing``'s flag values as upstream's Go flags read them.
+"""Reading the controller commands' flag values as upstream's Go flags read them.
 
 Durations are Go's (``720h``, ``500ms``), the cutoff time is RFC1123 with a numeric zone as
 ``date -R`` prints it, addresses are ``[host]:port`` as ``net.Listen`` takes them, names are
@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+from typing import Protocol
 
 from sealbox.duration import NANOSECONDS_PER_SECOND, parse_go_duration
 from sealbox.errors import InputError
 
 __all__ = [
+    "LeaseFlags",
     "address",
     "cutoff",
     "duration",
     "is_dns_label",
     "is_dns_subdomain",
     "key_metadata",
+    "lease_timings",
     "namespaces",
     "seconds",
 ]
@@ -147,3 +150,41 @@ def _is_qualified_name(key: str) -> bool:
     if slash and not is_dns_subdomain(prefix, max_length=253):
         return False
     return bool(name) and _is_label_value(name)
+
+
+class LeaseFlags(Protocol):
+    """The leader-election durations every controller command takes, as given."""
+
+    @property
+    def leader_election_lease_duration(self) -> str: ...
+    @property
+    def leader_election_renew_deadline(self) -> str: ...
+    @property
+    def leader_election_retry_period(self) -> str: ...
+
+
+def lease_timings(flags: LeaseFlags) -> dict[str, float]:
+    """``--leader-election-lease-duration``, ``-renew-deadline`` and ``-retry-period`` in
+    seconds, as :class:`~sealbox.kube.runtime.LeaseConfig`'s keywords; they must be ordered as
+    client-go requires (retry < renew deadline < lease duration)."""
+    timings = {
+        "lease_duration_seconds": seconds(
+            "leader-election-lease-duration", flags.leader_election_lease_duration
+        ),
+        "renew_deadline_seconds": seconds(
+            "leader-election-renew-deadline", flags.leader_election_renew_deadline
+        ),
+        "retry_period_seconds": seconds(
+            "leader-election-retry-period", flags.leader_election_retry_period
+        ),
+    }
+    if not (
+        timings["retry_period_seconds"]
+        < timings["renew_deadline_seconds"]
+        < timings["lease_duration_seconds"]
+    ):
+        raise InputError(
+            "--leader-election-retry-period < --leader-election-renew-deadline < "
+            "--leader-election-lease-duration must hold (defaults 2s < 10s < 15s)"
+        )
+    return timings
