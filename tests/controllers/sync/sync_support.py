@@ -261,18 +261,21 @@ def external_secret(
     }
 
 
-def deployment(namespace: str, name: str, secret: str) -> dict[str, Any]:
-    """An opted-in Deployment reading key ``password`` of ``secret`` through ``env``."""
-    container = {
-        "name": "app",
-        "image": "registry.example/app:1",
-        "env": [
+def deployment(namespace: str, name: str, secret: str, *, env: bool = True) -> dict[str, Any]:
+    """An opted-in Deployment reading key ``password`` of ``secret`` through ``env`` (fixed at
+    start), or with ``env=False`` mounting the whole Secret as a volume (updated live)."""
+    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
+    pod: dict[str, Any] = {"containers": [container]}
+    if env:
+        container["env"] = [
             {
                 "name": "DB_PASSWORD",
                 "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
             }
-        ],
-    }
+        ]
+    else:
+        container["volumeMounts"] = [{"name": "db", "mountPath": "/etc/db"}]
+        pod["volumes"] = [{"name": "db", "secret": {"secretName": secret}}]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -283,10 +286,7 @@ def deployment(namespace: str, name: str, secret: str) -> dict[str, Any]:
         },
         "spec": {
             "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [container]},
-            },
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod},
         },
     }
 

@@ -14,7 +14,6 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -23,9 +22,16 @@ from tests.controllers.sync.sync_support import (
     SyncControllerThread,
     apply,
     condition,
+    deployment,
     events_for,
+    external_secret,
+    generation,
     get,
+    kv_put,
+    restarted_at,
     secret_values,
+    token_secret,
+    vault_store,
     wait_ready,
 )
 from tests.integration.kube_apiserver import KubeApiserver
@@ -34,93 +40,8 @@ from tests.integration.processes import wait_until
 
 pytestmark = pytest.mark.integration
 
+WRONG_TOKEN_REF = {"name": "wrong-token", "key": "token"}
 RESTART_WINDOW = 6.0  # seconds: the three changes below land well inside it
-
-
-def _kv_put(bao: AuditedOpenBao, path: str, **values: str) -> None:
-    bao.admin.write(f"secret/data/{path}", data=values)
-
-
-def _store(
-    bao: AuditedOpenBao, namespace: str, name: str = "bao", *, token_secret: str = "bao-token"
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "SecretStore",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "provider": {
-                "vault": {
-                    "server": bao.address,
-                    "path": "secret",
-                    "version": "v2",
-                    "auth": {"tokenSecretRef": {"name": token_secret, "key": "token"}},
-                }
-            }
-        },
-    }
-
-
-def _token_secret(namespace: str, token: str, name: str = "bao-token") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "stringData": {"token": token},
-    }
-
-
-def _external_secret(
-    namespace: str,
-    name: str,
-    key: str,
-    *,
-    refresh: str = "1s",
-    store: str = "bao",
-    target: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "ExternalSecret",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "refreshInterval": refresh,
-            "secretStoreRef": {"name": store, "kind": "SecretStore"},
-            "target": {"name": name, **(target or {})},
-            "data": [
-                {"secretKey": "user", "remoteRef": {"key": key, "property": "username"}},
-                {"secretKey": "password", "remoteRef": {"key": key, "property": "password"}},
-            ],
-        },
-    }
-
-
-def _deployment(namespace: str, name: str, secret: str, *, env: bool) -> dict[str, Any]:
-    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
-    pod: dict[str, Any] = {"containers": [container]}
-    if env:
-        container["env"] = [
-            {
-                "name": "DB_PASSWORD",
-                "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}},
-            }
-        ]
-    else:
-        container["volumeMounts"] = [{"name": "db", "mountPath": "/etc/db"}]
-        pod["volumes"] = [{"name": "db", "secret": {"secretName": secret}}]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "annotations": {"sealbox.io/restart-on-change": "true"},
-        },
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": pod},
-        },
-    }
 
 
 @pytest.fixture
@@ -130,8 +51,8 @@ def synced(
     """A namespace with a token Secret and SecretStore ``bao``, and the controller watching it."""
     apply(
         sync_crds,
-        _token_secret(kube_namespace, openbao_audited.root_token),
-        _store(openbao_audited, kube_namespace),
+        token_secret(kube_namespace, openbao_audited.root_token),
+        vault_store(openbao_audited, kube_namespace),
     )
     with SyncControllerThread.for_namespaces(
         sync_crds, kube_namespace, restart_window=RESTART_WINDOW
@@ -139,30 +60,17 @@ def synced(
         yield sync_crds, kube_namespace, openbao_audited, controller
 
 
-def _restarted_at(apiserver: KubeApiserver, name: str, namespace: str) -> str | None:
-    deployment = get(apiserver, "deployment", name, namespace) or {}
-    template = (deployment.get("spec") or {}).get("template") or {}
-    annotations = (template.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get("kubectl.kubernetes.io/restartedAt")
-    return value if isinstance(value, str) else None
-
-
-def _generation(apiserver: KubeApiserver, name: str, namespace: str) -> int:
-    deployment = get(apiserver, "deployment", name, namespace) or {}
-    return int((deployment.get("metadata") or {}).get("generation") or 0)
-
-
 def test_the_secret_follows_openbao_and_only_its_env_consumer_rolls_once(
     synced: tuple[KubeApiserver, str, AuditedOpenBao, SyncControllerThread],
 ) -> None:
     apiserver, namespace, bao, _ = synced
     key = f"shop/{secrets.token_hex(4)}"
-    _kv_put(bao, key, username="shop", password="first")
+    kv_put(bao, key, username="shop", password="first")
     apply(
         apiserver,
-        _deployment(namespace, "web-env", "shop-db", env=True),
-        _deployment(namespace, "web-volume", "shop-db", env=False),
-        _external_secret(namespace, "shop-db", key),
+        deployment(namespace, "web-env", "shop-db"),
+        deployment(namespace, "web-volume", "shop-db", env=False),
+        external_secret(namespace, "shop-db", key),
     )
     wait_until(
         lambda: (
@@ -182,10 +90,10 @@ def test_the_secret_follows_openbao_and_only_its_env_consumer_rolls_once(
         "shop-db",
         True,
     )
-    assert _restarted_at(apiserver, "web-env", namespace) is None  # creation rolls nothing
+    assert restarted_at(apiserver, "web-env", namespace) is None  # creation rolls nothing
 
     for value in ("second", "third", "fourth"):
-        _kv_put(bao, key, username="shop", password=value)
+        kv_put(bao, key, username="shop", password=value)
         time.sleep(0.7)  # three quick changes, each within the 1s refresh of the last
     wait_until(
         lambda: (secret_values(apiserver, "shop-db", namespace) or {}).get("password") == b"fourth",
@@ -193,15 +101,15 @@ def test_the_secret_follows_openbao_and_only_its_env_consumer_rolls_once(
         what="the Secret following OpenBao",
     )
     wait_until(
-        lambda: _restarted_at(apiserver, "web-env", namespace) is not None,
+        lambda: restarted_at(apiserver, "web-env", namespace) is not None,
         timeout=WAIT_SECONDS,
         what="the env consumer restarted",
     )
-    generation = _generation(apiserver, "web-env", namespace)
+    rolled = generation(apiserver, "deployment", "web-env", namespace)
     time.sleep(RESTART_WINDOW + 2)  # a second rollout would have come by now
-    assert _generation(apiserver, "web-env", namespace) == generation == 2  # rolled once
-    assert _restarted_at(apiserver, "web-volume", namespace) is None
-    assert _generation(apiserver, "web-volume", namespace) == 1
+    assert generation(apiserver, "deployment", "web-env", namespace) == rolled == 2  # once
+    assert restarted_at(apiserver, "web-volume", namespace) is None
+    assert generation(apiserver, "deployment", "web-volume", namespace) == 1
     reasons = [event["reason"] for event in events_for(apiserver, "shop-db", namespace)]
     assert reasons[0] == "Created"
     assert "Updated" in reasons
@@ -212,10 +120,10 @@ def test_an_idle_refresh_reads_versions_only_and_writes_nothing(
 ) -> None:
     apiserver, namespace, bao, _ = synced
     key = f"idle/{secrets.token_hex(4)}"
-    _kv_put(bao, key, username="u", password="p")
+    kv_put(bao, key, username="u", password="p")
     apply(
         apiserver,
-        *(_external_secret(namespace, f"idle-{n}", key) for n in range(5)),
+        *(external_secret(namespace, f"idle-{n}", key) for n in range(5)),
     )
     for n in range(5):
         wait_ready(apiserver, f"idle-{n}", namespace)
@@ -252,11 +160,11 @@ def test_deletion_policies_when_the_remote_key_goes(
         policy: f"gone/{policy.lower()}-{secrets.token_hex(3)}" for policy in ("Delete", "Retain")
     }
     for key in keys.values():
-        _kv_put(bao, key, username="u", password="p")
+        kv_put(bao, key, username="u", password="p")
     apply(
         apiserver,
         *(
-            _external_secret(
+            external_secret(
                 namespace, f"policy-{policy.lower()}", key, target={"deletionPolicy": policy}
             )
             for policy, key in keys.items()
@@ -291,13 +199,18 @@ def test_a_refused_token_is_a_status_reason_with_backoff_not_a_storm(
 ) -> None:
     apiserver, namespace, bao, _ = synced
     key = f"refused/{secrets.token_hex(4)}"
-    _kv_put(bao, key, username="u", password="p")
+    kv_put(bao, key, username="u", password="p")
     mark = bao.mark()
     apply(
         apiserver,
-        _token_secret(namespace, "not-a-token", name="wrong-token"),
-        _store(bao, namespace, "wrong", token_secret="wrong-token"),
-        *(_external_secret(namespace, f"refused-{n}", key, store="wrong") for n in range(5)),
+        token_secret(namespace, "not-a-token", name="wrong-token"),
+        vault_store(
+            bao,
+            namespace,
+            "wrong",
+            auth={"tokenSecretRef": {"name": "wrong-token", "key": "token"}},
+        ),
+        *(external_secret(namespace, f"refused-{n}", key, store="wrong") for n in range(5)),
     )
     failed = wait_ready(apiserver, "refused-0", namespace, status="False")
     assert failed["reason"] == "SecretSyncedError"
@@ -318,11 +231,11 @@ def test_data_from_extract_and_find_with_decoding(
 ) -> None:
     apiserver, namespace, bao, _ = synced
     prefix = f"app-{secrets.token_hex(3)}"
-    _kv_put(bao, f"{prefix}/common", region="eu", tier="gold")
-    _kv_put(bao, f"{prefix}/feature-a", value="on")
-    _kv_put(bao, f"{prefix}/feature-b", value="off")
-    _kv_put(bao, f"{prefix}/other", value="no")
-    _kv_put(bao, f"{prefix}/encoded", blob="c2VjcmV0LWJ5dGVz")  # base64 of secret-bytes
+    kv_put(bao, f"{prefix}/common", region="eu", tier="gold")
+    kv_put(bao, f"{prefix}/feature-a", value="on")
+    kv_put(bao, f"{prefix}/feature-b", value="off")
+    kv_put(bao, f"{prefix}/other", value="no")
+    kv_put(bao, f"{prefix}/encoded", blob="c2VjcmV0LWJ5dGVz")  # base64 of secret-bytes
     es = {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
