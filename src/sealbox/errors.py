@@ -14,6 +14,7 @@
     ├── KMSPluginError               a KMS plugin (or a key backend) broke the KMS API contract
     ├── SealError                    the certificate or the Secret manifest is unusable (exit 2)
     ├── NoSealingKey                 a controller holds no sealing key yet (nothing to seal to)
+    ├── RotationBlocked              apiservers still lag behind a rotation's file or key (exit 3)
     ├── UnsealError                  a Sealed Secrets value cannot be opened
     │   ├── SealedValueNotBase64     the text is not standard base64
     │   ├── SealedValueTooShort      fewer bytes than the length prefix promises
@@ -89,6 +90,7 @@ __all__ = [
     "ProviderUnavailable",
     "RemoteKeyMissing",
     "RequestRefused",
+    "RotationBlocked",
     "SealError",
     "SealboxError",
     "SealedValueNotBase64",
@@ -225,6 +227,18 @@ class UnsealFailed(UnsealError):
 
 class NoSealingKey(SealboxError):
     """The controller holds no sealing key yet, so there is no certificate to serve or seal to."""
+
+
+class RotationBlocked(SealboxError):
+    """A key rotation cannot go on: some apiservers have not loaded its file (or taken up its KMS
+    key) in time. ``lagging`` are their URLs; the message names each and why it lags. Running
+    the rotation again later resumes at the same gate."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, lagging: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.lagging = tuple(lagging)
 
 
 class EtcdError(SealboxError):
