@@ -1,0 +1,36 @@
+"""Encryption-at-rest key rotation across every apiserver (``sealbox rotate``).
+
+* ``target``: what ``--to`` names: :class:`Target`, :func:`parse_target`.
+* ``plan``: the staged EncryptionConfiguration files (add, promote, remove) and the stages
+  between them, each file checked with the apiserver's rules: :func:`plan_rotation`,
+  :class:`RotationPlan`, :class:`Stage`. Pure; never shows a key's value.
+* ``files``: atomic, validated, backed-up writes of the config (:func:`write_config`), 0600
+  private files (:func:`write_private`), and where the rotation keeps its own files
+  (:func:`state_path`, :func:`staged_path`).
+* ``state``: where a rotation stands, saved so a crash or Ctrl-C resumes it:
+  :class:`RotationState`.
+"""
+
+from __future__ import annotations
+
+from sealbox.rotate.files import staged_path, state_path, write_config, write_private
+from sealbox.rotate.plan import STAGES, RotationPlan, Stage, plan_rotation
+from sealbox.rotate.state import STATE_KIND, RotationState
+from sealbox.rotate.target import VALID_TARGETS, Target, TargetKind, parse_target
+
+__all__ = [
+    "STAGES",
+    "STATE_KIND",
+    "VALID_TARGETS",
+    "RotationPlan",
+    "RotationState",
+    "Stage",
+    "Target",
+    "TargetKind",
+    "parse_target",
+    "plan_rotation",
+    "staged_path",
+    "state_path",
+    "write_config",
+    "write_private",
+]
