@@ -14,6 +14,7 @@ from sealbox.cli import controller as controller_cli
 from sealbox.cli import demo as demo_cli
 from sealbox.cli import etcd as etcd_cli
 from sealbox.cli import kms as kms_cli
+from sealbox.cli import rotate as rotate_cli
 from sealbox.cli import seal as seal_cli
 from sealbox.cli.help_text import reflow_tree
 from sealbox.errors import InputError, SealboxError
@@ -84,6 +85,7 @@ app.add_typer(controller_cli.app, name="controller")
 app.add_typer(etcd_cli.app, name="etcd")
 app.add_typer(kms_cli.app, name="kms")
 app.command(name="demo")(demo_cli.demo)
+app.add_typer(rotate_cli.app, name="rotate")
 app.add_typer(seal_cli.app, name="seal")
 
 
