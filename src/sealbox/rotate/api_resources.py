@@ -27,7 +27,7 @@ from sealbox.encryption import GroupResource, covers, parse_group_resource
 from sealbox.errors import KubeError
 from sealbox.kube import kube_errors
 
-__all__ = ["ApiResource", "Discovery", "discover", "get_json", "http_of"]
+__all__ = ["ApiResource", "Discovery", "discover", "failure_reason", "get_json", "http_of"]
 
 _SKIPPED_GROUPS = frozenset({"events.k8s.io"})  # stored as core events: one pass is enough
 _JSON = "application/json"
@@ -169,3 +169,11 @@ async def _aggregated(http: httpx2.AsyncClient) -> set[tuple[str, str]]:
         if spec.get("service"):
             found.add((str(spec.get("group", "")), str(spec.get("version", ""))))
     return found
+
+
+def failure_reason(exc: KubeError) -> str:
+    """The HTTP status and reason of a failed request, and nothing else: an apiserver's message
+    may quote a field's value, so a rotation's reports never carry it."""
+    if exc.status:
+        return f"{exc.status} {exc.reason}".strip()
+    return f"unreachable ({exc.reason or 'no answer'})"

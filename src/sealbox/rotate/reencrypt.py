@@ -43,7 +43,7 @@ from sealbox.errors import (
     KubeUnavailable,
 )
 from sealbox.kube import FIELD_MANAGER, kube_errors
-from sealbox.rotate.api_resources import ApiResource, discover, get_json, http_of
+from sealbox.rotate.api_resources import ApiResource, discover, failure_reason, get_json, http_of
 from sealbox.rotate.throttle import TokenBucket
 
 __all__ = [
@@ -223,7 +223,7 @@ class _Run:
                 _LOG.info("%s: the list's continue token expired; listing again", api.name)
                 continue
             except KubeError as exc:
-                tally.failed.append(f"(list): {_why(exc)}")
+                tally.failed.append(f"(list): {failure_reason(exc)}")
             break
         else:
             tally.failed.append("(list): the continue token kept expiring")
@@ -266,7 +266,7 @@ class _Run:
             except KubeNotFound:
                 tally.gone += 1
             except KubeError as exc:
-                tally.failed.append(f"{where}: {_why(exc)}")
+                tally.failed.append(f"{where}: {failure_reason(exc)}")
             else:
                 if version and version == job.resource_version:
                     tally.unchanged += 1
@@ -303,13 +303,6 @@ async def _retrying(call: Callable[[], Awaitable[_T]]) -> _T:
                 raise
             await asyncio.sleep(_JITTER.uniform(0.5, 1.0) * min(10.0, 0.5 * 2**attempt))
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _why(exc: KubeError) -> str:
-    """The HTTP status and reason only: a Status message may quote a field's value."""
-    if exc.status:
-        return f"{exc.status} {exc.reason}".strip()
-    return f"unreachable ({exc.reason or 'no answer'})"
 
 
 async def reencrypt_via_api(
