@@ -9,28 +9,58 @@
   (:func:`state_path`, :func:`staged_path`).
 * ``state``: where a rotation stands, saved so a crash or Ctrl-C resumes it:
   :class:`RotationState`.
+* ``reencrypt``: every object of the rotated resources updated unchanged through the API, so it
+  is rewritten with the new key (a concurrent writer wins): :func:`reencrypt_via_api`,
+  :class:`ReencryptResult`, :class:`ReencryptProgress` (discovery in ``api_resources``, the qps
+  limit in ``throttle``).
+* ``verify``: no stored value left under the old key (:func:`verify_etcd`, an etcd scan), or
+  every object readable through every apiserver (:func:`verify_api`).
 """
 
 from __future__ import annotations
 
 from sealbox.rotate.files import staged_path, state_path, write_config, write_private
 from sealbox.rotate.plan import STAGES, RotationPlan, Stage, plan_rotation
+from sealbox.rotate.reencrypt import (
+    ReencryptProgress,
+    ReencryptResult,
+    ResourceTally,
+    reencrypt_via_api,
+)
 from sealbox.rotate.state import STATE_KIND, RotationState
 from sealbox.rotate.target import VALID_TARGETS, Target, TargetKind, parse_target
+from sealbox.rotate.verify import (
+    ApiVerifyResult,
+    ServerReads,
+    StoredKey,
+    VerifyResult,
+    verify_api,
+    verify_etcd,
+)
 
 __all__ = [
     "STAGES",
     "STATE_KIND",
     "VALID_TARGETS",
+    "ApiVerifyResult",
+    "ReencryptProgress",
+    "ReencryptResult",
+    "ResourceTally",
     "RotationPlan",
     "RotationState",
+    "ServerReads",
     "Stage",
+    "StoredKey",
     "Target",
     "TargetKind",
+    "VerifyResult",
     "parse_target",
     "plan_rotation",
+    "reencrypt_via_api",
     "staged_path",
     "state_path",
+    "verify_api",
+    "verify_etcd",
     "write_config",
     "write_private",
 ]

@@ -28,7 +28,6 @@ from typing import Any
 from lightkube import AsyncClient
 
 from sealbox.encryption import EncryptionConfiguration, StorageTransformers, resolve
-from sealbox.encryption.model import ResourceConfiguration
 from sealbox.errors import InputError, KubeError
 from sealbox.ops import ScannedObject, ScanSummary, config_prefixes, scan
 from sealbox.rotate.api_resources import ApiResource, discover, failure_reason, get_json, http_of
@@ -113,18 +112,15 @@ def _describe(key: StoredKey) -> str:
     return f"{provider} {'provider' if provider.startswith('kms') else 'key'} {name}"
 
 
-def _rotated_entries(
-    config: EncryptionConfiguration, resources: Sequence[str]
-) -> tuple[ResourceConfiguration, ...]:
+def _check_listed(config: EncryptionConfiguration, resources: Sequence[str]) -> None:
+    """InputError unless an entry of ``config`` lists one of ``resources``."""
     wanted = set(resources)
-    entries = tuple(entry for entry in config.resources if wanted & set(entry.resources))
-    if not entries:
+    if not any(wanted & set(entry.resources) for entry in config.resources):
         covered = ", ".join(text for entry in config.resources for text in entry.resources)
         raise InputError(
             f"{config.source}: no entry lists {', '.join(resources) or 'any resource'}; its "
             f"entries cover {covered or 'nothing'}"
         )
-    return entries
 
 
 def verify_etcd(
@@ -144,7 +140,8 @@ def verify_etcd(
         InputError: no entry of ``config`` lists any of ``resources``.
         BackendUnavailable: etcd (or, with ``transformers``, a KMS plugin) did not answer.
     """
-    rotated = _rotated_entries(config, resources)
+    _check_listed(config, resources)
+    rotated = tuple(entry for entry in config.resources if set(resources) & set(entry.resources))
     prefixes = config_prefixes(dataclasses.replace(config, resources=rotated), etcd_prefix)
     result = VerifyResult(frozenset(old), allow_empty=allow_empty)
     governs: dict[str, bool] = {}
