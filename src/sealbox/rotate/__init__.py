@@ -13,6 +13,9 @@
   is rewritten with the new key (a concurrent writer wins): :func:`reencrypt_via_api`,
   :class:`ReencryptResult`, :class:`ReencryptProgress` (discovery in ``api_resources``, the qps
   limit in ``throttle``).
+* ``gate``: has every apiserver loaded the staged file (or taken up a new KMS v2 key_id)?
+  :func:`discover_apiservers`, :func:`loaded_everywhere`, :func:`wait_loaded` (raises
+  :class:`~sealbox.errors.RotationBlocked` naming the laggards), :func:`wait_kms_key_id`.
 * ``verify``: no stored value left under the old key (:func:`verify_etcd`, an etcd scan), or
   every object readable through every apiserver (:func:`verify_api`).
 """
@@ -20,6 +23,14 @@
 from __future__ import annotations
 
 from sealbox.rotate.files import staged_path, state_path, write_config, write_private
+from sealbox.rotate.gate import (
+    ApiserverView,
+    discover_apiservers,
+    key_id_hashes,
+    loaded_everywhere,
+    wait_kms_key_id,
+    wait_loaded,
+)
 from sealbox.rotate.plan import STAGES, RotationPlan, Stage, plan_rotation
 from sealbox.rotate.reencrypt import (
     ReencryptProgress,
@@ -43,6 +54,7 @@ __all__ = [
     "STATE_KIND",
     "VALID_TARGETS",
     "ApiVerifyResult",
+    "ApiserverView",
     "ReencryptProgress",
     "ReencryptResult",
     "ResourceTally",
@@ -54,6 +66,9 @@ __all__ = [
     "Target",
     "TargetKind",
     "VerifyResult",
+    "discover_apiservers",
+    "key_id_hashes",
+    "loaded_everywhere",
     "parse_target",
     "plan_rotation",
     "reencrypt_via_api",
@@ -61,6 +76,8 @@ __all__ = [
     "state_path",
     "verify_api",
     "verify_etcd",
+    "wait_kms_key_id",
+    "wait_loaded",
     "write_config",
     "write_private",
 ]
