@@ -20,13 +20,13 @@ to ``report`` as one line at a time (the CLI prints them on stderr).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from lightkube.config.kubeconfig import SingleConfig
 
 from sealbox.encryption import EncryptionConfiguration, config_hash, parse_config
@@ -149,7 +149,8 @@ async def apply_rotation(
     """Rotate ``config_path`` to ``target`` (``aesgcm``, ``kms:<name>``...), stage by stage.
 
     ``timeout`` bounds each wait for the apiservers (seconds); ``stop_after`` (tests) ends the run
-    right after that stage is recorded done, as a crash there would.
+    right after that stage is recorded done, as a crash there would (after ``remove``: before
+    the state and staged files are cleaned up).
 
     Raises:
         InputError, ConfigError: the file, target or state is unusable (nothing written), or a
@@ -191,7 +192,7 @@ async def apply_rotation(
             continue
         await _run_stage(run, stage)
         run.ran.append(stage)
-        if stage == stop_after and stage != STAGES[-1]:
+        if stage == stop_after:
             return run.outcome(stopped_after=stage)
     _finish(config_path, state, state_file)
     report(f"rotation to {goal} complete; backups of the replaced files stay beside the config")
@@ -401,7 +402,7 @@ async def _verify(run: _Run) -> dict[str, Any]:
 
 def _at(config: SingleConfig, url: str) -> SingleConfig:
     """``config`` aimed at one apiserver (its credentials and CA, another server URL)."""
-    return config._replace(cluster=dataclasses.replace(config.cluster, server=url))
+    return config._replace(cluster=msgspec.structs.replace(config.cluster, server=url))
 
 
 def _failed_text(verb: str, names: Sequence[str]) -> str:
