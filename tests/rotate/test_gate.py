@@ -7,7 +7,8 @@ host's, reaches it; the second runs no endpoint reconciler, so the slice holds s
 apiservers on one host but different ports would rewrite its port in turn).
 
 The reload test waits for the apiservers' own poll (once a minute) twice at most, by polling
-their ``/metrics``; it shares the apiservers with the other tests of the module.
+their ``/metrics``; it shares the apiservers with the other tests of the module. A third
+apiserver encrypts Secrets through a real ``sealbox kms serve`` for the KMS v2 key_id gate.
 """
 
 from __future__ import annotations
@@ -36,17 +37,28 @@ from lightkube.config.kubeconfig import SingleConfig
 
 from sealbox.encryption import config_hash
 from sealbox.errors import KubeForbidden, RotationBlocked
+from sealbox.kms import key_id_hash
+from sealbox.kms.backends import local
 from sealbox.kube import KubeTarget, load_config
 from sealbox.rotate.gate import (
     discover_apiservers,
+    key_id_hashes,
     loaded_everywhere,
     short_hash,
     urls_from_endpoint_slice,
+    wait_kms_key_id,
     wait_loaded,
 )
 from tests.integration.etcd_server import EtcdServer
 from tests.integration.kube_apiserver import KubeApiserver, running_apiserver
+from tests.integration.plugin_process import (
+    RunningPlugin,
+    metrics_address,
+    run_plugin,
+    write_plugin_config,
+)
 from tests.integration.processes import wait_until
+from tests.kms_fixtures import socket_dir
 
 _RELOAD_SECONDS = 150.0  # the poll is every minute; a loaded 2-core machine may be late
 _IDENTITY = """\
@@ -332,3 +344,72 @@ def test_wait_loaded_names_the_apiserver_that_lags_and_waits_for_it(plane: Plane
     assert stopped.value.lagging == (plane.second.url,)
     assert f"{plane.second.url}: unreachable (" in str(stopped.value)
     assert said == [f"{plane.second.url}: {second_view.error}"]
+
+
+_KMS_PROVIDER = "gate-kms"
+
+
+@pytest.fixture(scope="module")
+def kms_apiserver(
+    etcd_server: EtcdServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningPlugin, KubeApiserver]]:
+    """An apiserver whose Secrets go through a real ``sealbox kms serve`` (local keyring)."""
+    with socket_dir() as workdir:  # short path: unix sockets allow ~107 bytes
+        local.create_keyring(workdir / "kek.key")
+        address, port = metrics_address()
+        socket = str(workdir / "kms.sock")
+        plugin_yaml = write_plugin_config(
+            workdir, socket, {"type": "local", "keyFile": "kek.key"}, metricsAddress=address
+        )
+        config = workdir / "encryption-config.yaml"
+        kms = {"apiVersion": "v2", "name": _KMS_PROVIDER, "endpoint": f"unix://{socket}"}
+        providers = [{"kms": kms}, {"identity": {}}]
+        document = {
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "EncryptionConfiguration",
+            "resources": [{"resources": ["secrets"], "providers": providers}],
+        }
+        config.write_text(yaml.safe_dump(document))
+        with run_plugin(plugin_yaml, metrics_port=port) as plugin:
+            directory = tmp_path_factory.mktemp("rotate-gate-kms")
+            flags = [f"--encryption-provider-config={config}"]
+            with running_apiserver(directory, etcd_server, flags=flags) as server:
+                yield plugin, server
+
+
+def test_the_kms_key_id_an_apiserver_has_taken_up(
+    kms_apiserver: tuple[RunningPlugin, KubeApiserver],
+) -> None:
+    plugin, server = kms_apiserver
+    config = load_config(KubeTarget(kubeconfig=server.kubeconfig))
+    current = key_id_hash(str(plugin.status().key_id))
+    server.kubectl("create", "secret", "generic", "gate-probe", "--from-literal=k=v")
+
+    assert current in key_id_hashes(config, server.url)
+    assert current in key_id_hashes(config, server.url, provider=_KMS_PROVIDER)
+    assert key_id_hashes(config, server.url, provider="another") == set()
+
+    said: list[str] = []
+    wait_kms_key_id(config, [server.url], current, timeout=5, report=said.append)
+    assert said == []
+
+    rotated = key_id_hash("a key_id the plugin has not reported")
+    with pytest.raises(RotationBlocked) as blocked:
+        wait_kms_key_id(
+            config,
+            [server.url],
+            rotated,
+            timeout=1,
+            poll=0.2,
+            report=said.append,
+            provider=_KMS_PROVIDER,
+        )
+    assert blocked.value.lagging == (server.url,)
+    line = (
+        f"{server.url} has not taken up key_id {short_hash(rotated)} yet: it asks provider "
+        f"{_KMS_PROVIDER}'s plugin's Status about once a minute"
+    )
+    assert said == [line]
+    assert str(blocked.value) == (
+        f"1 of 1 apiservers have not taken up key_id {short_hash(rotated)} after 1s: {line}"
+    )
