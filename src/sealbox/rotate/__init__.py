@@ -15,7 +15,8 @@
   limit in ``throttle``).
 * ``gate``: has every apiserver loaded the staged file (or taken up a new KMS v2 key_id)?
   :func:`discover_apiservers`, :func:`loaded_everywhere`, :func:`wait_loaded` (raises
-  :class:`~sealbox.errors.RotationBlocked` naming the laggards), :func:`wait_kms_key_id`.
+  :class:`~sealbox.errors.RotationBlocked` naming the laggards), :func:`wait_kms_key_id`; the
+  apiservers are found in ``discovery``.
 * ``verify``: no stored value left under the old key (:func:`verify_etcd`, an etcd scan), or
   every object readable through every apiserver (:func:`verify_api`).
 """

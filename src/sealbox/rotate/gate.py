@@ -8,9 +8,9 @@ decrypt). So between stages Sealbox asks *each* apiserver, by URL, which file it
 ``/metrics`` (kms-spec §1.8, §6), compared byte for byte with the staged file's
 :func:`~sealbox.encryption.config_hash`.
 
-* :func:`discover_apiservers` finds the apiservers of a cluster the way its own Service does:
-  the ``kubernetes`` EndpointSlice in ``default`` (every ready address on the https port), else
-  the kubeconfig's server (a cluster whose endpoint reconciler is off publishes none).
+* :func:`discover_apiservers` (from :mod:`sealbox.rotate.discovery`) finds the apiservers of a
+  cluster the way its own Service does: the ``kubernetes`` EndpointSlice in ``default`` (every
+  ready address on the https port), else the kubeconfig's server.
 * :func:`loaded_everywhere` asks each one once, concurrently; an apiserver that cannot be asked
   is an :class:`ApiserverView` with an ``error``, never an exception, so one stopped apiserver
   does not hide what the others say.
@@ -29,23 +29,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from lightkube.config.kubeconfig import SingleConfig
 
 from sealbox.encryption import LAST_CONFIG_METRIC, parse_loaded
-from sealbox.errors import (
-    InputError,
-    KubeForbidden,
-    KubeNotFound,
-    KubeUnavailable,
-    RotationBlocked,
-    SealboxError,
-)
+from sealbox.errors import InputError, KubeUnavailable, RotationBlocked, SealboxError
+from sealbox.rotate.discovery import apiserver_urls, discover_apiservers, urls_from_endpoint_slice
 
 __all__ = [
     "KEY_ID_STATUS_METRIC",
@@ -57,6 +51,7 @@ __all__ = [
     "loaded_everywhere",
     "parse_key_id_hashes",
     "short_hash",
+    "urls_from_endpoint_slice",
     "wait_kms_key_id",
     "wait_loaded",
 ]
@@ -106,73 +101,6 @@ def short_hash(value: str) -> str:
     """``sha256:1a2b3c4d…``: enough of a hash to tell files apart in a message."""
     algorithm, _, digest = value.partition(":")
     return f"{algorithm}:{digest[:8]}…" if len(digest) > 8 else value
-
-
-def apiserver_urls(urls: Iterable[str]) -> list[str]:
-    """``urls`` without trailing slashes and repeats, in their order."""
-    seen: dict[str, None] = {}
-    for url in urls:
-        seen.setdefault(url.rstrip("/"), None)
-    return list(seen)
-
-
-# --- discovery -----------------------------------------------------------------------------
-
-
-def discover_apiservers(config: SingleConfig) -> list[str]:
-    """Every apiserver of the cluster: ``https://<address>:<port>`` for each ready address of
-    the ``kubernetes`` EndpointSlice in ``default``, else the kubeconfig's server.
-
-    Raises:
-        KubeForbidden: the user may not get EndpointSlices; the message says to name each
-            apiserver with ``--apiserver`` instead (guessing one would let the gate pass with
-            apiservers unasked).
-        KubeUnavailable, KubeConfigError, KubeError: the apiserver cannot be asked.
-    """
-    from lightkube.resources.discovery_v1 import EndpointSlice
-
-    from sealbox.kube import kube_errors, sync_client
-
-    fallback = str(config.cluster.server).rstrip("/")
-    try:
-        with kube_errors():
-            client = sync_client(config)
-            try:
-                found = client.get(EndpointSlice, "kubernetes", namespace="default")
-            finally:
-                client.close()
-    except KubeNotFound:
-        return [fallback]
-    except KubeForbidden as exc:
-        raise KubeForbidden(
-            f"cannot read the kubernetes EndpointSlice in default to find the apiservers ({exc});"
-            " name each apiserver with --apiserver URL, or grant get on "
-            "endpointslices.discovery.k8s.io in default",
-            status=exc.status,
-            reason=exc.reason,
-        ) from None
-    return urls_from_endpoint_slice(found.to_dict()) or [fallback]
-
-
-def urls_from_endpoint_slice(document: Mapping[str, Any]) -> list[str]:
-    """The apiserver URLs an EndpointSlice (as a JSON document) names: each ready address (a
-    missing ``ready`` counts as ready, as the API says consumers should read it) on the port
-    named ``https``, else its only TCP port. Empty when it names none."""
-    ports = [p for p in document.get("ports") or [] if (p.get("protocol") or "TCP") == "TCP"]
-    named = [p for p in ports if p.get("name") == "https"]
-    chosen = named or (ports if len(ports) == 1 else [])
-    if not chosen or not isinstance(chosen[0].get("port"), int):
-        return []
-    port = chosen[0]["port"]
-    urls = []
-    for endpoint in document.get("endpoints") or []:
-        conditions = endpoint.get("conditions") or {}
-        if conditions.get("ready") is False:
-            continue
-        for address in endpoint.get("addresses") or []:
-            host = f"[{address}]" if ":" in address else address
-            urls.append(f"https://{host}:{port}")
-    return apiserver_urls(urls)
 
 
 # --- the config hash each apiserver runs ---------------------------------------------------
