@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,9 @@ from sealbox.duration import duration_in_range
 from sealbox.errors import ConfigError, ConfigIssue, InputError
 from sealbox.render import OutputFormat, emit, stdout_console, table
 from sealbox.storage import DEFAULT_PREFIX
+
+if TYPE_CHECKING:
+    from sealbox.rotate import EtcdAccess
 
 __all__ = ["app"]
 
@@ -235,8 +238,7 @@ def apply_command(
           --cacert ca.crt --cert client.crt --key client.key
     """
     from sealbox.kube import apiserver_url, load_config
-    from sealbox.rotate import parse_target
-    from sealbox.rotate.apply import apply_rotation
+    from sealbox.rotate import apply_rotation, parse_target
 
     parse_target(to)
     seconds = _timeout(timeout)
@@ -284,7 +286,7 @@ def status_command(*, config: ConfigOption, output: OutputOption = OutputFormat.
 
         sealbox rotate status --config /etc/kubernetes/enc.yaml -o json
     """
-    from sealbox.rotate.status import rotation_status
+    from sealbox.rotate import rotation_status
 
     view = rotation_status(config)
     if output is not OutputFormat.table:
@@ -335,8 +337,8 @@ def _timeout(text: str) -> float:
         raise ConfigError("command line", [ConfigIssue("--timeout", problem)]) from None
 
 
-def _etcd_access(options: RotateEtcdOptions) -> Any:
-    from sealbox.rotate.apply import EtcdAccess
+def _etcd_access(options: RotateEtcdOptions) -> EtcdAccess | None:
+    from sealbox.rotate import EtcdAccess
     from sealbox.storage.etcd import EtcdConfig, parse_endpoints
 
     if options.endpoints is None:

@@ -19,10 +19,15 @@
   apiservers are found in ``discovery``.
 * ``verify``: no stored value left under the old key (:func:`verify_etcd`, an etcd scan), or
   every object readable through every apiserver (:func:`verify_api`).
+* ``apply``: the five stages run behind their gates, resumably (:func:`apply_rotation`,
+  :class:`EtcdAccess`, :class:`RotationOutcome`); ``status``: where a rotation stands, from the
+  files beside the config alone (:func:`rotation_status`, :class:`RotationStatusView`,
+  :class:`StageView`).
 """
 
 from __future__ import annotations
 
+from sealbox.rotate.apply import EtcdAccess, RotationOutcome, apply_rotation
 from sealbox.rotate.files import staged_path, state_path, write_config, write_private
 from sealbox.rotate.gate import (
     ApiserverView,
@@ -40,6 +45,7 @@ from sealbox.rotate.reencrypt import (
     reencrypt_via_api,
 )
 from sealbox.rotate.state import STATE_KIND, RotationState
+from sealbox.rotate.status import RotationStatusView, StageView, rotation_status
 from sealbox.rotate.target import VALID_TARGETS, Target, TargetKind, parse_target
 from sealbox.rotate.verify import (
     ApiVerifyResult,
@@ -56,23 +62,29 @@ __all__ = [
     "VALID_TARGETS",
     "ApiVerifyResult",
     "ApiserverView",
+    "EtcdAccess",
     "ReencryptProgress",
     "ReencryptResult",
     "ResourceTally",
+    "RotationOutcome",
     "RotationPlan",
     "RotationState",
+    "RotationStatusView",
     "ServerReads",
     "Stage",
+    "StageView",
     "StoredKey",
     "Target",
     "TargetKind",
     "VerifyResult",
+    "apply_rotation",
     "discover_apiservers",
     "key_id_hashes",
     "loaded_everywhere",
     "parse_target",
     "plan_rotation",
     "reencrypt_via_api",
+    "rotation_status",
     "staged_path",
     "state_path",
     "verify_api",
