@@ -328,24 +328,25 @@ def _view(
 _UNAVAILABLE = re.compile(
     r"cannot serve now \((?P<last>.*)\); gave up|cannot connect \((?P<c>.*)\)$"
 )
-_ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
+_NOISE = re.compile(r"^(\w+(Error|Timeout): )?(\[Errno -?\d+\] )?")
 
 
 def _error_text(exc: SealboxError) -> str:
     """The reason an apiserver could not be asked, stable from one poll to the next (no
-    elapsed times) so that an unchanged outage is reported once."""
+    elapsed times) so that an unchanged outage is reported once: ``unreachable (connection
+    refused)``, ``unavailable (HTTP 503)``, else the error's own words."""
     message = str(exc)
     _, sep, rest = message.partition("/metrics: ")
     detail = rest if sep else message
-    if isinstance(exc, KubeUnavailable):
-        match = _UNAVAILABLE.search(detail)
-        if match:
-            cause = _ERRNO.sub("", match.group("last") or match.group("c") or "")
-            return f"unreachable ({cause[:1].lower()}{cause[1:]})"
-        if exc.status:
-            return f"unavailable (HTTP {exc.status})"
-        return f"unreachable ({detail})"
-    return detail
+    if not isinstance(exc, KubeUnavailable):
+        return detail
+    if exc.status:  # 429 or 5xx, still after the retries
+        return f"unavailable (HTTP {exc.status})"
+    match = _UNAVAILABLE.search(detail)
+    if match:
+        cause = _NOISE.sub("", match.group("last") or match.group("c") or "")
+        return f"unreachable ({cause[:1].lower()}{cause[1:]})"
+    return f"unreachable ({detail})"
 
 
 def _stamp(seconds: float) -> str:
