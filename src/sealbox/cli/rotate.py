@@ -288,6 +288,7 @@ def status_command(*, config: ConfigOption, output: OutputOption = OutputFormat.
     """
     from sealbox.rotate import rotation_status
 
+    _read(config)  # a missing or unreadable config is refused naming --config, as plan/apply do
     view = rotation_status(config)
     if output is not OutputFormat.table:
         emit(view.as_dict(), output)
