@@ -1,8 +1,8 @@
 """Bad input on the config, kms, seal and demo commands, and the root: one ``error:`` line, no
 traceback.
 
-The etcd and audit commands and ``controller sync`` have files of their own
-(test_etcd_bad_input.py, test_audit_bad_input.py, test_controller_sync.py);
+The etcd and audit commands, ``controller sync`` and ``rotate`` have files of their own
+(test_etcd_bad_input.py, test_audit_bad_input.py, test_controller_sync.py, test_rotate_cli.py);
 :func:`test_every_command_is_driven_with_bad_input` checks that they together reach every command
 of the CLI. Each case runs one command as a user would, with
 one thing wrong, and must end the same way:
@@ -34,7 +34,12 @@ from typer.testing import CliRunner
 
 from sealbox.cli import app
 from sealbox.kms.backends.local import create_keyring, load_keyring
-from tests.cli import test_audit_bad_input, test_controller_sync, test_etcd_bad_input
+from tests.cli import (
+    test_audit_bad_input,
+    test_controller_sync,
+    test_etcd_bad_input,
+    test_rotate_cli,
+)
 from tests.cli.test_seal_cli import sealing_cert
 from tests.integration.processes import free_port
 
@@ -609,6 +614,7 @@ def test_every_command_is_driven_with_bad_input(tmp_path: Path) -> None:
         for prefix, build, _ in test_audit_bad_input.CASES.values()
     ]
     argvs += [build(tmp_path) for build, _ in test_controller_sync.CASES.values()]
+    argvs += [build(tmp_path) for build, _ in test_rotate_cli.CASES.values()]
     missing = _commands() - _covered(argvs)
     assert not missing, f"commands never driven with bad input: {sorted(missing)}"
     assert json.dumps(sorted(_commands()))  # the walk found the tree
