@@ -31,6 +31,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -112,26 +113,40 @@ class Measured:
     stderr: str
 
 
+# A small parent for the measured command: a child forked from the bench itself would count the
+# bench's own resident pages in its peak RSS (the hiwater mark of the mm it replaced at exec).
+_PROBE = """\
+import resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(sys.argv[1], "w") as report:
+    report.write(f"{seconds} {peak} {code}")
+"""
+
+
 def measured(argv: Sequence[str], directory: Path, name: str) -> Measured:
-    """Run ``argv`` with its output in files; its peak RSS from ``wait4`` (on Linux the maximum
-    over the process and every descendant it waited for, so both kubectls of a pipe)."""
-    out, err = directory / f"{name}.out", directory / f"{name}.err"
+    """Run ``argv`` under :data:`_PROBE`, its output in files: wall seconds and the peak RSS of
+    the largest process it ran (for a shell pipe, the larger kubectl)."""
+    out, err, probe = (directory / f"{name}.{ext}" for ext in ("out", "err", "probe"))
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    command = [sys.executable, "-c", _PROBE, str(probe), *argv]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(list(argv), stdout=stdout, stderr=stderr, env=env)
+        process = subprocess.Popen(
+            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True
+        )
         try:
-            _, status, usage = os.wait4(process.pid, 0)
-        except BaseException:  # interrupted: the child must not outlive the bench
-            process.kill()
+            process.wait()
+        except BaseException:  # interrupted: neither the probe nor its child may outlive us
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
             raise
-        seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    seconds, peak_kb, code = probe.read_text().split()
     return Measured(
-        seconds,
-        usage.ru_maxrss / 1024,
-        process.returncode,
+        float(seconds),
+        int(peak_kb) / 1024,
+        int(code),
         out.read_text(errors="replace"),
         err.read_text(errors="replace"),
     )
