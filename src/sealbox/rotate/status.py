@@ -3,7 +3,9 @@
 The state file says the target and the stages done; each staged file is the config its stage
 writes, and its hash is what every apiserver must report before that stage's work runs. A stage
 that changes nothing expects the file of the stage before it (or the config as it is, before any
-stage wrote one). Nothing here reads or shows a key: only hashes and paths.
+stage wrote one). When no rotation is in progress, the record a finished one left says its
+target, when it finished, and whether the config is still the file it left. Nothing here reads
+or shows a key: only hashes and paths.
 """
 
 from __future__ import annotations
@@ -16,9 +18,30 @@ from sealbox.encryption import config_hash
 from sealbox.errors import ConfigError, ConfigIssue
 from sealbox.rotate.files import state_path
 from sealbox.rotate.plan import STAGES
-from sealbox.rotate.state import RotationState
+from sealbox.rotate.state import RotationRecord, load_rotation
 
-__all__ = ["RotationStatusView", "StageView", "rotation_status"]
+__all__ = ["CompletedView", "RotationStatusView", "StageView", "rotation_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedView:
+    """The last finished rotation: its target, when it finished, the hash of the file it left,
+    and whether the config is still that file (``current``: rerunning it is a no-op)."""
+
+    target: str
+    finished: str
+    final_hash: str
+    current: bool
+    key_id_hash: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "finished": self.finished,
+            "finalHash": self.final_hash,
+            "current": self.current,
+            "keyIdHash": self.key_id_hash,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +79,7 @@ class RotationStatusView:
     stages: tuple[StageView, ...] = ()
     started: str | None = None
     updated: str | None = None
+    completed: CompletedView | None = None
 
     @property
     def in_progress(self) -> bool:
@@ -73,6 +97,7 @@ class RotationStatusView:
             "started": self.started,
             "updated": self.updated,
             "stages": [stage.as_dict() for stage in self.stages],
+            "completed": None if self.completed is None else self.completed.as_dict(),
         }
 
 
@@ -88,10 +113,19 @@ def rotation_status(config_path: Path) -> RotationStatusView:
         why = exc.strerror or str(exc)
         raise ConfigError(str(config_path), [ConfigIssue("", f"cannot read it: {why}")]) from None
     state_file = state_path(config_path)
-    state = RotationState.load(state_file)
+    state = load_rotation(state_file)
     current_hash = config_hash(current)
     if state is None:
         return RotationStatusView(config_path, state_file, current_hash)
+    if isinstance(state, RotationRecord):
+        done = CompletedView(
+            state.target,
+            state.finished,
+            state.final_hash,
+            state.final_hash == current_hash,
+            state.key_id_hash,
+        )
+        return RotationStatusView(config_path, state_file, current_hash, completed=done)
     views = []
     expected: str | None = current_hash  # no stage before the first staged file changes it
     for name in STAGES:
