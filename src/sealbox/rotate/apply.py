@@ -10,8 +10,16 @@ For each stage not yet done (the state file beside the config says which are)::
 The staged files are written once, when the rotation starts (0600, beside the config), so a
 resumed run writes the very same keys; a plan is never made twice for one rotation. Every step is
 idempotent: a run killed anywhere is finished by running it again, and a stage found done is
-skipped. The old key is only removed once ``verify`` has passed. When the last stage is done the
-state and the staged files are deleted (the backups of every replaced file stay).
+skipped. The old key is only removed once ``verify`` has passed. The state remembers the
+resources the plan rotates, so re-encryption and verification cover exactly those. When the last
+stage is done the staged files are deleted (the backups of every replaced file stay) and the
+state becomes a record of the finished rotation (target, final file hash, time; no key): a rerun
+for the same target on that same file does nothing and says so, while another target or a
+changed file starts a new rotation.
+
+A KMS v2 key rotation (``--to kms:<name>`` for the provider that already writes) changes no
+file: its ``promote`` stage waits until every apiserver has taken up the key_id the plugin now
+reports (:mod:`sealbox.rotate.kek`), then the re-encryption and verification run as usual.
 
 Nothing here prints or logs a key: staged files are only ever written to disk, and progress goes
 to ``report`` as one line at a time (the CLI prints them on stderr).
@@ -34,9 +42,10 @@ from sealbox.errors import ConfigError, ConfigIssue, InputError, RotationBlocked
 from sealbox.kube import KubeTarget, async_client, load_config
 from sealbox.rotate.files import staged_path, state_path, write_config, write_private
 from sealbox.rotate.gate import discover_apiservers, short_hash, wait_loaded
+from sealbox.rotate.kek import kek_provider, plugin_key_id_hash, wait_new_key_id
 from sealbox.rotate.plan import STAGES, RotationPlan, plan_rotation
 from sealbox.rotate.reencrypt import ReencryptProgress, reencrypt_via_api
-from sealbox.rotate.state import RotationState
+from sealbox.rotate.state import RotationRecord, RotationState, load_rotation
 from sealbox.rotate.target import parse_target
 from sealbox.rotate.verify import ApiVerifyResult, StoredKey, VerifyResult, verify_api, verify_etcd
 from sealbox.storage import DEFAULT_PREFIX
@@ -164,22 +173,28 @@ async def apply_rotation(
     goal = str(parse_target(target))
     when = now or datetime.now(UTC)
     state_file = state_path(config_path)
-    state = RotationState.load(state_file)
-    if state is not None:
-        state.refuse_other(goal, state_file)
+    found = load_rotation(state_file)
+    if isinstance(found, RotationState):
+        found.refuse_other(goal, state_file)
     config = kube if isinstance(kube, SingleConfig) else load_config(kube)
-    if state is None:
+    if isinstance(found, RotationRecord) and _already(config_path, found, goal):
+        report(
+            f"rotation to {goal} already complete: {config_path} was rotated to {goal} at "
+            f"{found.finished} and has not changed since; nothing to do (another --to, or a "
+            "changed file, starts a new rotation)"
+        )
+        return _done_outcome(config_path, goal)
+    if not isinstance(found, RotationState):
         plan = _plan(config_path, goal, kms_endpoint, when)
         state = _start(config_path, state_file, plan, when)
         report(f"rotation to {goal} started: {plan.old} -> {plan.new} (state: {state_file})")
     else:
+        state = found
         _check_staged(config_path, state, state_file)
         if all(stage in state.done for stage in STAGES):
-            run = _Run(config_path, state, state_file, config, [], etcd, 0, 0, 0, poll, report)
-            run.skipped = list(STAGES)
             _finish(config_path, state, state_file)
             report(f"rotation to {goal} already complete: nothing to do")
-            return run.outcome(already=True)
+            return _done_outcome(config_path, goal)
         report(f"resuming the rotation to {goal}: done so far: {', '.join(state.done) or 'none'}")
     urls = list(apiservers) if apiservers else await asyncio.to_thread(discover_apiservers, config)
     report(f"apiservers: {', '.join(urls)}")
@@ -197,6 +212,20 @@ async def apply_rotation(
     _finish(config_path, state, state_file)
     report(f"rotation to {goal} complete; backups of the replaced files stay beside the config")
     return run.outcome()
+
+
+def _already(config_path: Path, record: RotationRecord, goal: str) -> bool:
+    """Is the finished rotation ``record`` this very one (same target, the file it left; for a
+    KMS v2 key rotation also the key_id the plugin reports now)?"""
+    if not record.covers(goal, config_hash(config_path.read_bytes())):
+        return False
+    if record.key_id_hash is None:
+        return True
+    return plugin_key_id_hash(config_path, goal.removeprefix("kms:")) == record.key_id_hash
+
+
+def _done_outcome(config_path: Path, goal: str) -> RotationOutcome:
+    return RotationOutcome(config_path, goal, (), (), STAGES, (), already_complete=True)
 
 
 def _plan(config_path: Path, target: str, kms_endpoint: str | None, now: datetime) -> RotationPlan:
@@ -217,7 +246,9 @@ def _start(config_path: Path, state_file: Path, plan: RotationPlan, now: datetim
         path = staged_path(config_path, stage.name)
         write_private(path, stage.config)
         stage_files[stage.name] = str(path)
-    state = RotationState.start(plan.target, plan.plan_id, stage_files, now=now)
+    state = RotationState.start(
+        plan.target, plan.plan_id, stage_files, now=now, resources=plan.resources
+    )
     state.save(state_file)
     return state
 
@@ -272,7 +303,19 @@ async def _run_stage(run: _Run, stage: str) -> None:
         poll=run.poll,
         report=lambda line: run.report(f"stage {stage}: {line}"),
     )
-    if stage == "reencrypt":
+    provider = kek_provider(run.state)
+    if stage == "promote" and provider is not None:
+        await asyncio.to_thread(
+            wait_new_key_id,
+            run.config_path,
+            provider,
+            run.kube,
+            run.urls,
+            timeout=run.timeout,
+            poll=run.poll,
+            report=lambda line: run.report(f"stage {stage}: {line}"),
+        )
+    elif stage == "reencrypt":
         run.reencrypt = await _reencrypt(run)
     elif stage == "verify":
         run.verify = await _verify(run)
@@ -281,21 +324,15 @@ async def _run_stage(run: _Run, stage: str) -> None:
     run.report(f"stage {stage}: done")
 
 
-def _covered(config_path: Path) -> tuple[EncryptionConfiguration, list[str]]:
-    """The config now in force and the resources its encrypting entries cover (the rotated
-    ones: a rotation rotates every entry whose first provider encrypts)."""
-    config = parse_config(config_path.read_text(encoding="utf-8"), str(config_path), reload=True)
-    resources = [
-        name
-        for entry in config.resources
-        if entry.providers[0].type != "identity"
-        for name in entry.resources
-    ]
-    return config, list(dict.fromkeys(resources))
+def _covered(run: _Run) -> tuple[EncryptionConfiguration, list[str]]:
+    """The config now in force and the resources the plan rotates (kept in the state)."""
+    path = run.config_path
+    config = parse_config(path.read_text(encoding="utf-8"), str(path), reload=True)
+    return config, list(run.state.resources)
 
 
 async def _reencrypt(run: _Run) -> dict[str, Any]:
-    config, resources = _covered(run.config_path)
+    config, resources = _covered(run)
     if run.etcd is not None:
         return await asyncio.to_thread(_rewrap, run, config)
 
@@ -361,7 +398,7 @@ def _stored_keys(config: EncryptionConfiguration) -> set[StoredKey]:
 async def _verify(run: _Run) -> dict[str, Any]:
     """Nothing may still need the old keys: an etcd scan for them, else a read of every object
     through every apiserver. Raises RotationBlocked (the stage stays undone) when it fails."""
-    config, resources = _covered(run.config_path)
+    config, resources = _covered(run)
     final = run.state.stage_files.get("remove")
     after = (
         parse_config(Path(final).read_text(encoding="utf-8"), final, reload=True)
@@ -414,7 +451,12 @@ def _failed_text(verb: str, names: Sequence[str]) -> str:
 
 
 def _finish(config_path: Path, state: RotationState, state_file: Path) -> None:
-    """Delete the staged files (they hold keys) and then the state: the rotation is over."""
+    """Delete the staged files (they hold keys), then put the record of the finished rotation
+    (target, the final file's hash, the time; no key) in place of the state."""
     for name in state.stage_files.values():
         Path(name).unlink(missing_ok=True)
-    state_file.unlink(missing_ok=True)
+    provider = kek_provider(state)
+    key_id = plugin_key_id_hash(config_path, provider) if provider is not None else None
+    final = config_hash(config_path.read_bytes())
+    record = RotationRecord.of(state.target, final, now=datetime.now(UTC), key_id_hash=key_id)
+    record.save(state_file)
