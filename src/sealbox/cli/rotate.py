@@ -298,6 +298,12 @@ def status_command(*, config: ConfigOption, output: OutputOption = OutputFormat.
         console.print(
             f"no rotation in progress for {escape(str(config))} ({_short(view.current_hash)})"
         )
+        last = view.completed
+        if last is not None:
+            since = "the file is unchanged since" if last.current else "the file changed since"
+            console.print(
+                f"last rotation: to {escape(last.target)} at {escape(last.finished)}; {since}"
+            )
         return
     console.print(
         f"rotation of {escape(str(config))} to {escape(view.target or '')}: "

@@ -8,7 +8,8 @@
   private files (:func:`write_private`), and where the rotation keeps its own files
   (:func:`state_path`, :func:`staged_path`).
 * ``state``: where a rotation stands, saved so a crash or Ctrl-C resumes it:
-  :class:`RotationState`.
+  :class:`RotationState`; once finished, :class:`RotationRecord` (no key) makes a rerun of the
+  same rotation a no-op (:func:`load_rotation` reads either).
 * ``reencrypt``: every object of the rotated resources updated unchanged through the API, so it
   is rewritten with the new key (a concurrent writer wins): :func:`reencrypt_via_api`,
   :class:`ReencryptResult`, :class:`ReencryptProgress` (discovery in ``api_resources``, the qps
@@ -44,8 +45,8 @@ from sealbox.rotate.reencrypt import (
     ResourceTally,
     reencrypt_via_api,
 )
-from sealbox.rotate.state import STATE_KIND, RotationState
-from sealbox.rotate.status import RotationStatusView, StageView, rotation_status
+from sealbox.rotate.state import STATE_KIND, RotationRecord, RotationState, load_rotation
+from sealbox.rotate.status import CompletedView, RotationStatusView, StageView, rotation_status
 from sealbox.rotate.target import VALID_TARGETS, Target, TargetKind, parse_target
 from sealbox.rotate.verify import (
     ApiVerifyResult,
@@ -62,12 +63,14 @@ __all__ = [
     "VALID_TARGETS",
     "ApiVerifyResult",
     "ApiserverView",
+    "CompletedView",
     "EtcdAccess",
     "ReencryptProgress",
     "ReencryptResult",
     "ResourceTally",
     "RotationOutcome",
     "RotationPlan",
+    "RotationRecord",
     "RotationState",
     "RotationStatusView",
     "ServerReads",
@@ -80,6 +83,7 @@ __all__ = [
     "apply_rotation",
     "discover_apiservers",
     "key_id_hashes",
+    "load_rotation",
     "loaded_everywhere",
     "parse_target",
     "plan_rotation",
