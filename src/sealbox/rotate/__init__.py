@@ -20,15 +20,16 @@
   apiservers are found in ``discovery``.
 * ``verify``: no stored value left under the old key (:func:`verify_etcd`, an etcd scan), or
   every object readable through every apiserver (:func:`verify_api`).
-* ``apply``: the five stages run behind their gates, resumably (:func:`apply_rotation`,
-  :class:`EtcdAccess`, :class:`RotationOutcome`); ``status``: where a rotation stands, from the
-  files beside the config alone (:func:`rotation_status`, :class:`RotationStatusView`,
-  :class:`StageView`).
+* ``apply``: the five stages run behind their gates, resumably (:func:`apply_rotation`; what a
+  run carries in ``run``: :class:`EtcdAccess`, :class:`RotationOutcome`; the reencrypt and
+  verify stages' work in ``work``; a KMS v2 key_id rotation in ``kek``); ``status``: where a
+  rotation stands, from the files beside the config alone (:func:`rotation_status`,
+  :class:`RotationStatusView`, :class:`StageView`).
 """
 
 from __future__ import annotations
 
-from sealbox.rotate.apply import EtcdAccess, RotationOutcome, apply_rotation
+from sealbox.rotate.apply import apply_rotation
 from sealbox.rotate.files import staged_path, state_path, write_config, write_private
 from sealbox.rotate.gate import (
     ApiserverView,
@@ -45,6 +46,7 @@ from sealbox.rotate.reencrypt import (
     ResourceTally,
     reencrypt_via_api,
 )
+from sealbox.rotate.run import EtcdAccess, RotationOutcome
 from sealbox.rotate.state import STATE_KIND, RotationRecord, RotationState, load_rotation
 from sealbox.rotate.status import CompletedView, RotationStatusView, StageView, rotation_status
 from sealbox.rotate.target import VALID_TARGETS, Target, TargetKind, parse_target

@@ -28,115 +28,25 @@ to ``report`` as one line at a time (the CLI prints them on stderr).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import msgspec
 from lightkube.config.kubeconfig import SingleConfig
 
-from sealbox.encryption import EncryptionConfiguration, config_hash, parse_config
+from sealbox.encryption import config_hash
 from sealbox.errors import ConfigError, ConfigIssue, InputError, RotationBlocked
-from sealbox.kube import KubeTarget, async_client, load_config
+from sealbox.kube import KubeTarget, load_config
 from sealbox.rotate.files import staged_path, state_path, write_config, write_private
 from sealbox.rotate.gate import discover_apiservers, short_hash, wait_loaded
 from sealbox.rotate.kek import kek_provider, plugin_key_id_hash, wait_new_key_id
 from sealbox.rotate.plan import STAGES, RotationPlan, plan_rotation
-from sealbox.rotate.reencrypt import ReencryptProgress, reencrypt_via_api
+from sealbox.rotate.run import EtcdAccess, Report, RotationOutcome, Run
 from sealbox.rotate.state import RotationRecord, RotationState, load_rotation
 from sealbox.rotate.target import parse_target
-from sealbox.rotate.verify import ApiVerifyResult, StoredKey, VerifyResult, verify_api, verify_etcd
-from sealbox.storage import DEFAULT_PREFIX
-from sealbox.storage.etcd import EtcdConfig
+from sealbox.rotate.work import reencrypt_stage, verify_stage
 
-__all__ = ["EtcdAccess", "RotationOutcome", "apply_rotation", "expected_file"]
-
-Report = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class EtcdAccess:
-    """How to reach the cluster's etcd directly: with it, ``reencrypt`` rewraps in etcd and
-    ``verify`` scans etcd; without it both go through the API."""
-
-    config: EtcdConfig
-    prefix: str = DEFAULT_PREFIX
-
-
-@dataclass(frozen=True, slots=True)
-class RotationOutcome:
-    """What one run did: the stages it ran and those an earlier run had done, the counts of the
-    work stages, the backups it left, and whether it stopped early or found nothing to do."""
-
-    config: Path
-    target: str
-    apiservers: tuple[str, ...]
-    ran: tuple[str, ...]
-    skipped: tuple[str, ...]
-    backups: tuple[Path, ...]
-    reencrypt: dict[str, Any] | None = None
-    verify: dict[str, Any] | None = None
-    stopped_after: str | None = None
-    already_complete: bool = False
-
-    @property
-    def complete(self) -> bool:
-        return self.stopped_after is None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "config": str(self.config),
-            "target": self.target,
-            "complete": self.complete,
-            "alreadyComplete": self.already_complete,
-            "apiservers": list(self.apiservers),
-            "ran": list(self.ran),
-            "skipped": list(self.skipped),
-            "stoppedAfter": self.stopped_after,
-            "backups": [str(path) for path in self.backups],
-            "reencrypt": self.reencrypt,
-            "verify": self.verify,
-        }
-
-
-@dataclass
-class _Run:
-    """One run's collaborators and what it has done so far."""
-
-    config_path: Path
-    state: RotationState
-    state_file: Path
-    kube: SingleConfig
-    urls: list[str]
-    etcd: EtcdAccess | None
-    concurrency: int
-    qps: float
-    timeout: float
-    poll: float
-    report: Report
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    backups: list[Path] = field(default_factory=list)
-    reencrypt: dict[str, Any] | None = None
-    verify: dict[str, Any] | None = None
-
-    def outcome(
-        self, *, stopped_after: str | None = None, already: bool = False
-    ) -> RotationOutcome:
-        return RotationOutcome(
-            config=self.config_path,
-            target=self.state.target,
-            apiservers=tuple(self.urls),
-            ran=tuple(self.ran),
-            skipped=tuple(self.skipped),
-            backups=tuple(self.backups),
-            reencrypt=self.reencrypt,
-            verify=self.verify,
-            stopped_after=stopped_after,
-            already_complete=already,
-        )
+__all__ = ["apply_rotation", "expected_file"]
 
 
 async def apply_rotation(
@@ -198,7 +108,7 @@ async def apply_rotation(
         report(f"resuming the rotation to {goal}: done so far: {', '.join(state.done) or 'none'}")
     urls = list(apiservers) if apiservers else await asyncio.to_thread(discover_apiservers, config)
     report(f"apiservers: {', '.join(urls)}")
-    run = _Run(
+    run = Run(
         config_path, state, state_file, config, urls, etcd, concurrency, qps, timeout, poll, report
     )
     for stage in STAGES:
@@ -274,7 +184,7 @@ def expected_file(config_path: Path, state: RotationState, stage: str) -> bytes 
     return found
 
 
-async def _run_stage(run: _Run, stage: str) -> None:
+async def _run_stage(run: Run, stage: str) -> None:
     missing = [name for name in STAGES[: STAGES.index(stage)] if name not in run.state.done]
     if missing:
         raise RotationBlocked(
@@ -316,138 +226,12 @@ async def _run_stage(run: _Run, stage: str) -> None:
             report=lambda line: run.report(f"stage {stage}: {line}"),
         )
     elif stage == "reencrypt":
-        run.reencrypt = await _reencrypt(run)
+        run.reencrypt = await reencrypt_stage(run)
     elif stage == "verify":
-        run.verify = await _verify(run)
+        run.verify = await verify_stage(run)
     run.state.mark_done(stage, now=datetime.now(UTC))
     run.state.save(run.state_file)
     run.report(f"stage {stage}: done")
-
-
-def _covered(run: _Run) -> tuple[EncryptionConfiguration, list[str]]:
-    """The config now in force and the resources the plan rotates (kept in the state)."""
-    path = run.config_path
-    config = parse_config(path.read_text(encoding="utf-8"), str(path), reload=True)
-    return config, list(run.state.resources)
-
-
-async def _reencrypt(run: _Run) -> dict[str, Any]:
-    config, resources = _covered(run)
-    if run.etcd is not None:
-        return await asyncio.to_thread(_rewrap, run, config)
-
-    def progress(snapshot: ReencryptProgress) -> None:
-        run.report(
-            f"stage reencrypt: {snapshot.done}/{snapshot.listed} objects "
-            f"({snapshot.resources_done}/{snapshot.resources_total} resources): "
-            f"rewritten {snapshot.rewritten}, conflicts {snapshot.conflicts}, "
-            f"gone {snapshot.gone}, failed {snapshot.failed}"
-        )
-
-    client = async_client(run.kube)
-    try:
-        result = await reencrypt_via_api(
-            client, resources, concurrency=run.concurrency, qps=run.qps, progress=progress
-        )
-    finally:
-        await client.close()
-    if not result.ok:
-        raise RotationBlocked(_failed_text("re-encrypted", result.failed))
-    return result.as_dict()
-
-
-def _rewrap(run: _Run, config: EncryptionConfiguration) -> dict[str, Any]:
-    """Offline re-encryption: every stale value in etcd, compare-and-swap (never a lost write)."""
-    from sealbox.encryption import StorageTransformers
-    from sealbox.kms.client import GrpcConnector
-    from sealbox.ops import RewrapOptions, RewrapSummary, config_prefixes, rewrap
-    from sealbox.storage.etcd import EtcdClient
-
-    assert run.etcd is not None
-    prefixes = config_prefixes(config, run.etcd.prefix)
-    summary = RewrapSummary(dry_run=False)
-    options = RewrapOptions(dry_run=False, etcd_prefix=run.etcd.prefix)
-    with EtcdClient(run.etcd.config) as client, GrpcConnector() as connector:
-        transformers = StorageTransformers(config, connector, etcd_prefix=run.etcd.prefix)
-        rewrap(client, prefixes, transformers, options, summary=summary)
-    run.report(
-        f"stage reencrypt: etcd: examined {summary.examined}, rewrote {summary.rewritten}, "
-        f"already current {summary.current}, conflicts retried {summary.conflicts}, "
-        f"failed {len(summary.failed)}"
-    )
-    if summary.failed:
-        raise RotationBlocked(_failed_text("rewrapped", [key for key, _ in summary.failed]))
-    return summary.as_dict()
-
-
-def _stored_keys(config: EncryptionConfiguration) -> set[StoredKey]:
-    """Every ``(provider, key name)`` a value written under ``config``'s encrypting entries can
-    carry in its stored prefix."""
-    found: set[StoredKey] = set()
-    for entry in config.resources:
-        if entry.providers[0].type == "identity":
-            continue
-        for provider in entry.providers:
-            if provider.kms is not None:
-                found.add((f"kms-{provider.kms.api_version}", provider.kms.name))
-            elif provider.type != "identity":
-                found.update((provider.type, key.name) for key in provider.keys)
-    return found
-
-
-async def _verify(run: _Run) -> dict[str, Any]:
-    """Nothing may still need the old keys: an etcd scan for them, else a read of every object
-    through every apiserver. Raises RotationBlocked (the stage stays undone) when it fails."""
-    config, resources = _covered(run)
-    final = run.state.stage_files.get("remove")
-    after = (
-        parse_config(Path(final).read_text(encoding="utf-8"), final, reload=True)
-        if final is not None
-        else config
-    )
-    old = _stored_keys(config) - _stored_keys(after)
-    if run.etcd is not None:
-        access = run.etcd
-
-        def scan_etcd() -> VerifyResult:
-            from sealbox.storage.etcd import EtcdClient
-
-            with EtcdClient(access.config) as client:
-                return verify_etcd(client, config, resources, old, etcd_prefix=access.prefix)
-
-        result: VerifyResult | ApiVerifyResult = await asyncio.to_thread(scan_etcd)
-    else:
-        clients = [async_client(_at(run.kube, url)) for url in run.urls]
-        try:
-            result = await verify_api(clients, resources, concurrency=run.concurrency, qps=run.qps)
-        finally:
-            for client in clients:
-                await client.close()
-    run.report(f"stage verify: {result.summary()}")
-    if not result.passed:
-        raise RotationBlocked(
-            f"verify failed, so the old key stays: {result.summary()}; rerun sealbox rotate "
-            "apply (it re-encrypts nothing twice and verifies again)"
-        )
-    if isinstance(result, VerifyResult):
-        return result.as_dict()
-    return {
-        "passed": True,
-        "read": {server.url: sum(server.read.values()) for server in result.servers},
-    }
-
-
-def _at(config: SingleConfig, url: str) -> SingleConfig:
-    """``config`` aimed at one apiserver (its credentials and CA, another server URL)."""
-    return config._replace(cluster=msgspec.structs.replace(config.cluster, server=url))
-
-
-def _failed_text(verb: str, names: Sequence[str]) -> str:
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return (
-        f"{len(names)} object(s) could not be {verb}: {shown}; fix them and run "
-        "sealbox rotate apply again (it resumes at this stage)"
-    )
 
 
 def _finish(config_path: Path, state: RotationState, state_file: Path) -> None:
