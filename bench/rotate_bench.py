@@ -1,6 +1,6 @@
 """Re-encrypting 10,000 Secrets after an encryption-at-rest key rotation, three ways in one run.
 
-    .venv/bin/python -m bench.rotate_bench [--count 10000] [--concurrency 8] [--qps 50]
+    .venv/bin/python -m bench.rotate_bench [--count 10000] [--concurrency 8] [--qps 200]
 
 Starts etcd and one kube-apiserver (the test fixtures', from ``tests.integration``) with an
 EncryptionConfiguration of aescbc ``key1`` alone, creates COUNT Secrets of about 1 KiB
@@ -340,7 +340,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="Secrets (default 10,000)")
     parser.add_argument("--concurrency", type=int, default=8, help="reencrypt_via_api workers")
-    parser.add_argument("--qps", type=float, default=50.0, help="reencrypt_via_api qps limit")
+    parser.add_argument("--qps", type=float, default=200.0, help="reencrypt_via_api qps limit")
     parser.add_argument("--api-worker", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.count < 1:

@@ -211,7 +211,7 @@ def apply_command(
     ] = 8,
     qps: Annotated[
         float, typer.Option("--qps", min=0.1, help="API requests a second, at most.")
-    ] = 50.0,
+    ] = 200.0,
     timeout: Annotated[
         str,
         typer.Option(

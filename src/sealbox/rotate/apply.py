@@ -59,7 +59,7 @@ async def apply_rotation(
     apiservers: Sequence[str] | None = None,
     etcd: EtcdAccess | None = None,
     concurrency: int = 8,
-    qps: float = 50.0,
+    qps: float = 200.0,
     timeout: float = 900.0,
     poll: float = 5.0,
     now: datetime | None = None,

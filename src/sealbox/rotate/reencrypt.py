@@ -310,7 +310,7 @@ async def reencrypt_via_api(
     resources: Sequence[str],
     *,
     concurrency: int = 8,
-    qps: float = 50.0,
+    qps: float = 200.0,
     progress: Callable[[ReencryptProgress], None] | None = None,
     progress_every: float = 1.0,
 ) -> ReencryptResult:
