@@ -6,7 +6,9 @@ When ``--to kms:<name>`` names the KMS v2 provider that already writes, the plan
 provider. The new key_id is the one the plugin's own Status reports now (``sealbox kms
 rotate-key`` or a transit key rotation has moved it); :func:`wait_new_key_id` asks the plugin at
 the config's endpoint, then waits until every apiserver reports that key_id's hash on its
-``/metrics`` (:func:`sealbox.rotate.gate.wait_kms_key_id`). Only hashes are ever shown.
+``/metrics`` (:func:`sealbox.rotate.gate.wait_kms_key_id`). Its verify stage needs the same
+provider and the key_id the plugin reports then (:func:`kek_check`): no value of that provider
+may be left under another key_id. Only hashes are ever shown.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from sealbox.errors import InputError
 from sealbox.kms import key_id_hash
 from sealbox.rotate.gate import short_hash, wait_kms_key_id
 from sealbox.rotate.state import RotationState
+from sealbox.rotate.verify import KekCheck
 
-__all__ = ["kek_provider", "plugin_key_id_hash", "wait_new_key_id"]
+__all__ = ["kek_check", "kek_provider", "plugin_key_id_hash", "wait_new_key_id"]
 
 
 def kek_provider(state: RotationState) -> str | None:
@@ -31,6 +34,20 @@ def kek_provider(state: RotationState) -> str | None:
     if state.target.startswith("kms:") and not state.stage_files:
         return state.target.removeprefix("kms:")
     return None
+
+
+def kek_check(config_path: Path, state: RotationState) -> KekCheck | None:
+    """What the verify stage of a KEK rotation checks: the provider and the hash of the key_id
+    its plugin reports now; None when ``state`` rotates a provider or a static key.
+
+    Raises:
+        InputError: the config lists no KMS v2 provider of that name.
+        BackendUnavailable: the plugin did not answer.
+    """
+    provider = kek_provider(state)
+    if provider is None:
+        return None
+    return KekCheck(provider, plugin_key_id_hash(config_path, provider))
 
 
 def plugin_key_id_hash(config_path: Path, provider: str) -> str:

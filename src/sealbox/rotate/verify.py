@@ -8,7 +8,12 @@ Two ways, as the rotation can reach the cluster:
   provider/key, none is undecryptable, and the scan found something at all (an empty scan is
   more likely a wrong ``--etcd-prefix`` than an empty cluster; ``allow_empty`` says otherwise).
   Objects under the same etcd ranges that another entry governs (``secrets`` in an entry of its
-  own while ``*.*`` rotates) are counted apart and never fail it.
+  own while ``*.*`` rotates) are counted apart and never fail it. A KMS v2 KEK rotation retires
+  no provider or key name, only the plugin's previous key_id: given a :class:`KekCheck` (and the
+  transformers, which read each value's key_id and ask the plugin's Status for the current one),
+  a value of that provider the scan finds stale (its key_id is not the plugin's current one, or
+  it holds an older DEK form) counts as remaining, as ``sealbox etcd scan --fail-on stale`` would
+  fail on it.
 * :func:`verify_api` (no etcd): every object of every covered resource is read through every
   apiserver, each one a ``GET`` (served from etcd, so decrypted afresh, never from a cache) asking
   for its metadata alone, so no value crosses the wire. It passes when every read succeeds.
@@ -31,12 +36,14 @@ from sealbox.encryption import EncryptionConfiguration, StorageTransformers, res
 from sealbox.errors import InputError, KubeError
 from sealbox.ops import ScannedObject, ScanSummary, config_prefixes, scan
 from sealbox.rotate.api_resources import ApiResource, discover, failure_reason, get_json, http_of
+from sealbox.rotate.gate import short_hash
 from sealbox.rotate.throttle import TokenBucket
 from sealbox.storage import DEFAULT_PREFIX, KeyValueReader
 
 __all__ = [
     "MAX_NAMED",
     "ApiVerifyResult",
+    "KekCheck",
     "ServerReads",
     "StoredKey",
     "VerifyResult",
@@ -51,6 +58,27 @@ StoredKey = tuple[str, str]
 """``(provider, key name)`` as :func:`sealbox.encryption.classify_value` reports a stored value:
 ``("aescbc", "key1")``, ``("kms-v2", "<provider name>")``, ``("identity", "")``."""
 
+
+@dataclass(frozen=True, slots=True)
+class KekCheck:
+    """A KMS v2 KEK rotation to verify: every value of the KMS v2 provider ``provider`` must be
+    under the key_id its plugin reports now (``key_id_hash``: ``sha256:<hex>`` of it, shown in
+    messages; the key_id itself never is)."""
+
+    provider: str
+    key_id_hash: str
+
+    @property
+    def stored_key(self) -> StoredKey:
+        return ("kms-v2", self.provider)
+
+    def describe(self) -> str:
+        return (
+            f"a key_id of kms-v2 provider {self.provider} other than the current "
+            f"{short_hash(self.key_id_hash)}"
+        )
+
+
 _METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 _METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
@@ -59,9 +87,10 @@ _METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=
 class VerifyResult:
     """What an etcd scan of the rotated resources found.
 
-    ``by_key``: values per ``(provider, key name)``; ``remaining``: those under an ``old`` key,
-    per resource; ``named``: the first :data:`MAX_NAMED` etcd keys among them (or
-    undecryptable); ``outside``: values in the scanned ranges that another entry governs.
+    ``by_key``: values per ``(provider, key name)``; ``remaining``: those under an ``old`` key
+    (or, with ``kek``, under that provider's previous key_id), per resource; ``named``: the
+    first :data:`MAX_NAMED` etcd keys among them (or undecryptable); ``outside``: values in the
+    scanned ranges that another entry governs.
     """
 
     old: frozenset[StoredKey]
@@ -72,6 +101,7 @@ class VerifyResult:
     outside: int = 0
     named: list[str] = field(default_factory=list)
     allow_empty: bool = False
+    kek: KekCheck | None = None
 
     @property
     def passed(self) -> bool:
@@ -80,7 +110,7 @@ class VerifyResult:
 
     def summary(self) -> str:
         """One line: PASSED/FAILED, counts and keys named, never a value."""
-        old = ", ".join(_describe(key) for key in sorted(self.old)) or "no old key"
+        old = self._old_text()
         if self.passed:
             return f"PASSED: none of {self.total} stored values is under {old}"
         if self.total == 0:
@@ -93,8 +123,14 @@ class VerifyResult:
             problems.append(f"{self.undecryptable} do not decrypt")
         return f"FAILED: of {self.total} stored values, " + "; ".join(problems)
 
+    def _old_text(self) -> str:
+        named = [_describe(key) for key in sorted(self.old)]
+        if self.kek is not None:
+            named.append(self.kek.describe())
+        return ", ".join(named) or "no old key"
+
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "passed": self.passed,
             "total": self.total,
             "byKey": {_describe(key): n for key, n in sorted(self.by_key.items())},
@@ -103,6 +139,9 @@ class VerifyResult:
             "outside": self.outside,
             "named": list(self.named),
         }
+        if self.kek is not None:
+            document["kek"] = {"provider": self.kek.provider, "keyIdHash": self.kek.key_id_hash}
+        return document
 
 
 def _describe(key: StoredKey) -> str:
@@ -132,18 +171,24 @@ def verify_etcd(
     etcd_prefix: str = DEFAULT_PREFIX,
     transformers: StorageTransformers | None = None,
     allow_empty: bool = False,
+    kek: KekCheck | None = None,
 ) -> VerifyResult:
     """Scan the etcd ranges of the entries of ``config`` that list ``resources`` (the rotated
-    ones) and count what is still under ``old``; see the module docstring.
+    ones) and count what is still under ``old`` (and, with ``kek``, what of that provider is
+    stale: under a key_id other than the plugin's current one); see the module docstring.
 
     Raises:
+        ValueError: ``kek`` without ``transformers`` (staleness needs the values decrypted).
         InputError: no entry of ``config`` lists any of ``resources``.
         BackendUnavailable: etcd (or, with ``transformers``, a KMS plugin) did not answer.
     """
+    if kek is not None and transformers is None:
+        raise ValueError("verify_etcd: a KEK check needs transformers to read each key_id")
     _check_listed(config, resources)
     rotated = tuple(entry for entry in config.resources if set(resources) & set(entry.resources))
     prefixes = config_prefixes(dataclasses.replace(config, resources=rotated), etcd_prefix)
-    result = VerifyResult(frozenset(old), allow_empty=allow_empty)
+    result = VerifyResult(frozenset(old), allow_empty=allow_empty, kek=kek)
+    stale_key = None if kek is None else kek.stored_key
     governs: dict[str, bool] = {}
 
     def rotating(resource: str) -> bool:
@@ -159,8 +204,9 @@ def verify_etcd(
         key = (item.provider, item.key_name)
         result.total += 1
         result.by_key[key] += 1
-        bad = key in result.old or item.decryptable is False
-        if key in result.old:
+        under_old = key in result.old or (key == stale_key and item.stale is True)
+        bad = under_old or item.decryptable is False
+        if under_old:
             result.remaining[item.resource] += 1
         result.undecryptable += item.decryptable is False
         if bad and len(result.named) < MAX_NAMED:

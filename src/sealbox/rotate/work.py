@@ -3,7 +3,9 @@
 ``reencrypt``: every object of the rotated resources written again with the new key, through
 the API (:func:`~.reencrypt.reencrypt_via_api`) or, given etcd, rewrapped in etcd with
 compare-and-swap (``sealbox etcd rewrap``). ``verify``: no stored value under a key the final
-file no longer has (an etcd scan), or every object read through every apiserver. Each raises
+file no longer has (an etcd scan), or every object read through every apiserver. A KMS v2 KEK
+rotation retires no key of the file: its etcd scan decrypts every value and counts those of the
+rotated provider still under another key_id than the plugin's current one. Each raises
 :class:`~sealbox.errors.RotationBlocked` when it fails, so the stage stays undone and a rerun
 resumes there.
 """
@@ -21,9 +23,18 @@ from lightkube.config.kubeconfig import SingleConfig
 from sealbox.encryption import EncryptionConfiguration, parse_config
 from sealbox.errors import RotationBlocked
 from sealbox.kube import async_client
+from sealbox.rotate.kek import kek_check
 from sealbox.rotate.reencrypt import ReencryptProgress, reencrypt_via_api
 from sealbox.rotate.run import Run
-from sealbox.rotate.verify import ApiVerifyResult, StoredKey, VerifyResult, verify_api, verify_etcd
+from sealbox.rotate.verify import (
+    ApiVerifyResult,
+    KekCheck,
+    StoredKey,
+    VerifyResult,
+    verify_api,
+    verify_etcd,
+)
+from sealbox.storage import KeyValueReader
 
 __all__ = ["reencrypt_stage", "verify_stage"]
 
@@ -100,8 +111,9 @@ def _stored_keys(config: EncryptionConfiguration) -> set[StoredKey]:
 
 
 async def verify_stage(run: Run) -> dict[str, Any]:
-    """Nothing may still need the old keys: an etcd scan for them, else a read of every object
-    through every apiserver. Raises RotationBlocked (the stage stays undone) when it fails."""
+    """Nothing may still need the old keys: an etcd scan for them (for a KEK rotation, for the
+    plugin's previous key_ids), else a read of every object through every apiserver. Raises
+    RotationBlocked (the stage stays undone) when it fails."""
     config, resources = _covered(run)
     final = run.state.stage_files.get("remove")
     after = (
@@ -112,12 +124,15 @@ async def verify_stage(run: Run) -> dict[str, Any]:
     old = _stored_keys(config) - _stored_keys(after)
     if run.etcd is not None:
         access = run.etcd
+        kek = await asyncio.to_thread(kek_check, run.config_path, run.state)
 
         def scan_etcd() -> VerifyResult:
             from sealbox.storage.etcd import EtcdClient
 
             with EtcdClient(access.config) as client:
-                return verify_etcd(client, config, resources, old, etcd_prefix=access.prefix)
+                if kek is None:
+                    return verify_etcd(client, config, resources, old, etcd_prefix=access.prefix)
+                return _verify_kek(client, config, resources, kek, access.prefix)
 
         result: VerifyResult | ApiVerifyResult = await asyncio.to_thread(scan_etcd)
     else:
@@ -139,6 +154,31 @@ async def verify_stage(run: Run) -> dict[str, Any]:
         "passed": True,
         "read": {server.url: sum(server.read.values()) for server in result.servers},
     }
+
+
+def _verify_kek(
+    client: KeyValueReader,
+    config: EncryptionConfiguration,
+    resources: Sequence[str],
+    kek: KekCheck,
+    etcd_prefix: str,
+) -> VerifyResult:
+    """The etcd scan of a KEK rotation: every value decrypted (the plugin is asked), those of
+    ``kek.provider`` under another key_id than its current one counted as remaining."""
+    from sealbox.encryption import StorageTransformers
+    from sealbox.kms.client import GrpcConnector
+
+    with GrpcConnector() as connector:
+        transformers = StorageTransformers(config, connector, etcd_prefix=etcd_prefix)
+        return verify_etcd(
+            client,
+            config,
+            resources,
+            (),
+            etcd_prefix=etcd_prefix,
+            transformers=transformers,
+            kek=kek,
+        )
 
 
 def _at(config: SingleConfig, url: str) -> SingleConfig:
