@@ -52,6 +52,7 @@ from sealbox.rotate.status import CompletedView, RotationStatusView, StageView, 
 from sealbox.rotate.target import VALID_TARGETS, Target, TargetKind, parse_target
 from sealbox.rotate.verify import (
     ApiVerifyResult,
+    KekCheck,
     ServerReads,
     StoredKey,
     VerifyResult,
@@ -67,6 +68,7 @@ __all__ = [
     "ApiserverView",
     "CompletedView",
     "EtcdAccess",
+    "KekCheck",
     "ReencryptProgress",
     "ReencryptResult",
     "ResourceTally",
