@@ -289,7 +289,8 @@ def test_resume_after_each_stage_with_etcd(rotation: Rotation) -> None:
 
 def test_verify_refuses_to_remove_a_key_still_in_use(rotation: Rotation) -> None:
     """A value written under the old key after re-encryption (here: the old config put back for
-    one write) fails verify: the old key stays in the file and the stage is not done."""
+    one write) fails verify: the old key stays in the file, and the next run re-encrypts before
+    it verifies again, then finishes."""
     rotation.run(etcd=True, stop_after="reencrypt")
     promoted = rotation.config.read_bytes()
     # the add stage's file: aescbc key1 first, the new aesgcm key second (reads both)
@@ -299,9 +300,12 @@ def test_verify_refuses_to_remove_a_key_still_in_use(rotation: Rotation) -> None
     with pytest.raises(RotationBlocked, match="verify failed"):
         rotation.run(etcd=True)
     status = rotation_status(rotation.config)
-    assert status.next_stage == "verify"
+    assert status.next_stage == "reencrypt"
     assert "key1" in rotation.config.read_text()  # the remove stage's file was never written
     assert "verify" not in status.done
+    rotation.run(etcd=True)
+    assert "key1" not in rotation.config.read_text()
+    assert {provider for provider, _ in rotation.stored().values()} == {"aesgcm"}
 
 
 def _write_old(rotation: Rotation) -> bool:

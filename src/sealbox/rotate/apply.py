@@ -228,7 +228,14 @@ async def _run_stage(run: Run, stage: str) -> None:
     elif stage == "reencrypt":
         run.reencrypt = await reencrypt_stage(run)
     elif stage == "verify":
-        run.verify = await verify_stage(run)
+        try:
+            run.verify = await verify_stage(run)
+        except RotationBlocked:
+            # Values still need the old key (written meanwhile under it, or a KEK that moved
+            # on again): the next run re-encrypts before it verifies again.
+            run.state.mark_undone("reencrypt", now=datetime.now(UTC))
+            run.state.save(run.state_file)
+            raise
     run.state.mark_done(stage, now=datetime.now(UTC))
     run.state.save(run.state_file)
     run.report(f"stage {stage}: done")

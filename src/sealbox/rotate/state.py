@@ -73,6 +73,12 @@ class RotationState:
             self.done.append(stage)
         self.updated = _stamp(now)
 
+    def mark_undone(self, stage: str, *, now: datetime) -> None:
+        """Forget that ``stage`` finished, so the next run does it again."""
+        if stage in self.done:
+            self.done.remove(stage)
+        self.updated = _stamp(now)
+
     def refuse_other(self, target: str, path: Path) -> None:
         """Refuse to run ``target`` while this state, kept at ``path``, is for another target.
 
